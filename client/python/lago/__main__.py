@@ -1,0 +1,5 @@
+import sys
+
+from lago.cli import main
+
+sys.exit(main())

@@ -1,0 +1,249 @@
+"""The ``lago`` command line: studies and trials of a lago-server from a terminal."""
+
+import argparse
+import csv
+import datetime
+import io
+import json
+import os
+import sys
+
+from google.protobuf import json_format
+
+from lago.client import DEFAULT_ADDRESS, Client, LagoError
+from lago.v1 import study_pb2
+
+
+def _parse_param(text):
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"--param {text!r}: expected NAME:LOWER:UPPER")
+    try:
+        return parts[0], float(parts[1]), float(parts[2])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--param {text!r}: LOWER and UPPER must be numbers") from None
+
+
+def _parse_floats(text):
+    try:
+        return [float(v) for v in text.split(",")] if text else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers") from None
+
+
+def _time(seconds):
+    if not seconds:
+        return ""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fmt(v):
+    return "" if v is None else f"{v:.10g}"
+
+
+def _print_study(s):
+    st = s.stats
+    state = study_pb2.StudyState.Name(s.state)[len("STUDY_STATE_"):].lower()
+    budget = f"{s.spec.budget:g}" if s.spec.budget else "unlimited"
+    print(f"{s.name}: {state}, strategy {s.spec.strategy}, {len(s.spec.parameters)} parameters, "
+          f"budget {st.cost_spent:g}/{budget}, trials {st.trials} (completed {st.completed}, "
+          f"pending {st.pending}, stale {st.stale}, failed {st.failed}, "
+          f"abandoned {st.abandoned})")
+
+
+def _trial_rows(study, trials):
+    names = [p.name for p in study.spec.parameters]
+    header = (["trial", "state", "kind", "need_gradient", "client_id", "value"] + names
+              + [f"grad_{n}" for n in names]
+              + ["failure_reason", "winner", "create_time", "complete_time"])
+    rows = []
+    for t in trials:
+        grad = t.gradient or [None] * len(names)
+        rows.append([t.id, t.state, t.kind, int(t.need_gradient), t.client_id, _fmt(t.value)]
+                    + [_fmt(v) for v in t.x] + [_fmt(g) for g in grad]
+                    + [t.failure_reason, t.why.get("winner", ""), _time(t.create_time),
+                       _time(t.complete_time)])
+    return header, rows
+
+
+def _cmd_create(client, a):
+    metadata = {}
+    for item in a.metadata or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"lago: --metadata {item!r}: expected KEY=VALUE")
+        metadata[key] = value
+    study = client.create_study(
+        a.name, a.param, direction=a.direction, strategy=a.strategy,
+        gradient_mode=a.gradient_mode, gradient_cost=a.gradient_cost, budget=a.budget,
+        seed=a.seed, metadata=metadata)
+    _print_study(study.info())
+
+
+def _cmd_suggest(client, a):
+    study = client.study(a.study)
+    trials = study.suggest(count=a.count, client_id=a.client_id)
+    info = study.info()
+    names = [p.name for p in info.spec.parameters]
+    for t in trials:
+        if a.json:
+            print(json.dumps({"trial": t.id, "x": dict(zip(names, t.x)), "kind": t.kind,
+                              "need_gradient": t.need_gradient}))
+        else:
+            point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, t.x))
+            grad = " (gradient wanted)" if t.need_gradient else ""
+            print(f"trial {t.id} [{t.kind}]{grad}: {point}")
+
+
+def _cmd_observe(client, a):
+    study = client.study(a.study)
+    if a.failed is not None:
+        t = study.fail(a.trial, a.failed)
+    else:
+        if a.value is None:
+            raise SystemExit("lago: observe needs VALUE, or --failed REASON")
+        t = study.observe(a.trial, a.value, gradient=a.gradient or None)
+    print(f"trial {t.id}: {t.state}" + (f", value {t.value:.10g}" if t.value is not None else ""))
+
+
+def _cmd_status(client, a):
+    studies = [client.get_study(a.study)] if a.study else client.list_studies()
+    if not studies:
+        print("no studies")
+    for s in studies:
+        _print_study(s)
+
+
+def _cmd_trials(client, a):
+    study = client.study(a.study)
+    info = study.info()
+    header, rows = _trial_rows(info, study.trials(states=a.state))
+    keep = [i for i, h in enumerate(header) if not h.startswith("grad_")
+            and h not in ("failure_reason", "create_time", "complete_time")]
+    table = [[header[i] for i in keep]] + [[str(r[i]) for i in keep] for r in rows]
+    widths = [max(len(row[c]) for row in table) for c in range(len(keep))]
+    for row in table:
+        print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+
+
+def _cmd_best(client, a):
+    study = client.study(a.study)
+    best = study.best()
+    if best is None:
+        print("no completed trial yet")
+        return
+    names = [p.name for p in study.info().spec.parameters]
+    point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, best.x))
+    print(f"best: trial {best.id}, value {best.value:.10g}, {point}")
+
+
+def _cmd_export(client, a):
+    study = client.study(a.study)
+    info = study.info()
+    trials = study.trials()
+    out = io.StringIO()
+    if a.format == "csv":
+        header, rows = _trial_rows(info, trials)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    else:
+        doc = json_format.MessageToDict(info, preserving_proto_field_name=True)
+        doc["trials"] = [t.__dict__ for t in trials]
+        json.dump(doc, out, indent=2)
+        out.write("\n")
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(out.getvalue())
+        print(f"wrote {len(trials)} trials to {a.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(out.getvalue())
+
+
+def _cmd_stop(client, a):
+    _print_study(client.stop_study(a.study))
+
+
+def _cmd_delete(client, a):
+    client.delete_study(a.study)
+    print(f"deleted {a.study}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="lago", description="Talk to a lago-server.")
+    p.add_argument("--address", default=os.environ.get("LAGO_ADDRESS", DEFAULT_ADDRESS),
+                   help="server address (env LAGO_ADDRESS; default %(default)s)")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("create", help="create a study (or open an equal one)")
+    c.add_argument("name")
+    c.add_argument("--param", type=_parse_param, action="append", required=True,
+                   metavar="NAME:LOWER:UPPER", help="a parameter; repeat for each")
+    c.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
+    c.add_argument("--strategy", default="", help="sobol (default) or random")
+    c.add_argument("--gradient-mode", choices=["none", "enhanced", "on_request"], default="none")
+    c.add_argument("--gradient-cost", type=float, default=0.0)
+    c.add_argument("--budget", type=float, default=0.0, help="cost units; 0 is unlimited")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--metadata", action="append", metavar="KEY=VALUE")
+    c.set_defaults(func=_cmd_create)
+
+    s = sub.add_parser("suggest", help="ask for trials")
+    s.add_argument("study")
+    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--client-id", default="")
+    s.add_argument("--json", action="store_true", help="one JSON object per trial")
+    s.set_defaults(func=_cmd_suggest)
+
+    o = sub.add_parser("observe", help="tell a trial's result")
+    o.add_argument("study")
+    o.add_argument("trial", type=int)
+    o.add_argument("value", type=float, nargs="?")
+    o.add_argument("--gradient", type=_parse_floats, help="comma-separated, user units")
+    o.add_argument("--failed", metavar="REASON", help="the evaluation failed")
+    o.set_defaults(func=_cmd_observe)
+
+    st = sub.add_parser("status", help="one study, or all")
+    st.add_argument("study", nargs="?")
+    st.set_defaults(func=_cmd_status)
+
+    t = sub.add_parser("trials", help="list a study's trials")
+    t.add_argument("study")
+    t.add_argument("--state", action="append",
+                   choices=["pending", "completed", "failed", "abandoned", "stale"])
+    t.set_defaults(func=_cmd_trials)
+
+    b = sub.add_parser("best", help="the best completed trial")
+    b.add_argument("study")
+    b.set_defaults(func=_cmd_best)
+
+    e = sub.add_parser("export", help="every trial as CSV or JSON")
+    e.add_argument("study")
+    e.add_argument("--format", choices=["csv", "json"], default="csv")
+    e.add_argument("--out", help="file to write (default: standard output)")
+    e.set_defaults(func=_cmd_export)
+
+    sp = sub.add_parser("stop", help="stop a study: no more suggestions")
+    sp.add_argument("study")
+    sp.set_defaults(func=_cmd_stop)
+
+    d = sub.add_parser("delete", help="delete a study and all its trials")
+    d.add_argument("study")
+    d.set_defaults(func=_cmd_delete)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    client = Client(args.address, timeout=args.timeout)
+    try:
+        args.func(client, args)
+    except LagoError as e:
+        print(f"lago: {e.code.name}: {e.details}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0

@@ -1,0 +1,321 @@
+"""Python client of the Lago service.
+
+Every call has a deadline (``timeout`` seconds). A call that is safe to repeat is
+retried when the server is UNAVAILABLE (restarting, shutting down, busy), with
+exponential backoff; suggest and observe carry a fresh request id, which makes
+their retries idempotent: a retry after a lost reply gets the first answer.
+"""
+
+import dataclasses
+import time
+import uuid
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import grpc
+
+from lago.v1 import lago_service_pb2 as pb
+from lago.v1 import lago_service_pb2_grpc as pb_grpc
+from lago.v1 import study_pb2
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+_MAX_MESSAGE_BYTES = 16 << 20
+
+_DIRECTIONS = {
+    "minimize": study_pb2.DIRECTION_MINIMIZE,
+    "maximize": study_pb2.DIRECTION_MAXIMIZE,
+}
+_GRADIENT_MODES = {
+    "none": study_pb2.GRADIENT_MODE_NONE,
+    "enhanced": study_pb2.GRADIENT_MODE_ENHANCED,
+    "on_request": study_pb2.GRADIENT_MODE_ON_REQUEST,
+}
+_TRIAL_STATES = {
+    "pending": study_pb2.TRIAL_STATE_PENDING,
+    "completed": study_pb2.TRIAL_STATE_COMPLETED,
+    "failed": study_pb2.TRIAL_STATE_FAILED,
+    "abandoned": study_pb2.TRIAL_STATE_ABANDONED,
+    "stale": study_pb2.TRIAL_STATE_STALE,
+}
+
+
+def _enum_text(enum, value, prefix):
+    """'TRIAL_KIND_GRADIENT_AT_INCUMBENT' -> 'gradient_at_incumbent'."""
+    return enum.Name(value)[len(prefix):].lower()
+
+
+class LagoError(Exception):
+    """A call failed. ``code`` is the grpc.StatusCode, ``details`` the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+@dataclasses.dataclass
+class Trial:
+    """One suggested (or imported) point and, once observed, its result.
+
+    ``x`` and ``gradient`` are in user units, in the order of the study's parameters.
+    """
+
+    id: int
+    x: List[float]
+    kind: str
+    need_gradient: bool
+    state: str
+    client_id: str = ""
+    value: Optional[float] = None
+    gradient: Optional[List[float]] = None
+    noise_std: Optional[float] = None
+    failure_reason: str = ""
+    lease_expire_time: float = 0.0
+    create_time: float = 0.0
+    complete_time: Optional[float] = None
+    why: Dict[str, object] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_proto(cls, t) -> "Trial":
+        why = {"winner": t.why.winner}
+        for field in ("acquisition_value", "predicted_improvement", "radius", "sequence_index"):
+            if t.why.HasField(field):
+                why[field] = getattr(t.why, field)
+        return cls(
+            id=t.id,
+            x=list(t.x),
+            kind=_enum_text(study_pb2.TrialKind, t.kind, "TRIAL_KIND_"),
+            need_gradient=t.need_gradient,
+            state=_enum_text(study_pb2.TrialState, t.state, "TRIAL_STATE_"),
+            client_id=t.client_id,
+            value=t.value if t.HasField("value") else None,
+            gradient=list(t.gradient) if len(t.gradient) else None,
+            noise_std=t.noise_std if t.HasField("noise_std") else None,
+            failure_reason=t.failure_reason,
+            lease_expire_time=t.lease_expire_time.ToMicroseconds() / 1e6,
+            create_time=t.create_time.ToMicroseconds() / 1e6,
+            complete_time=(t.complete_time.ToMicroseconds() / 1e6
+                           if t.HasField("complete_time") else None),
+            why=why,
+        )
+
+
+ParameterSpec = Union[Dict[str, Tuple[float, float]], Sequence[Tuple[str, float, float]]]
+
+
+def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
+    items = parameters.items() if isinstance(parameters, dict) else [
+        (p[0], tuple(p[1:])) for p in parameters]
+    out = []
+    for name, bounds in items:
+        lower, upper = bounds
+        out.append(study_pb2.Parameter(name=name, lower=float(lower), upper=float(upper)))
+    return out
+
+
+class Client:
+    """A connection to a lago-server.
+
+    ``timeout`` is the deadline of each attempt in seconds; ``retries`` the number
+    of extra attempts for a call that is safe to repeat when the server is
+    UNAVAILABLE.
+    """
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 30.0,
+                 retries: int = 6, backoff: float = 0.1):
+        self.address = address
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._channel = grpc.insecure_channel(address, options=[
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+        ])
+        self._stub = pb_grpc.LagoStub(self._channel)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, method: str, request, retry: bool = True):
+        rpc = getattr(self._stub, method)
+        attempts = 1 + (self.retries if retry else 0)
+        delay = self.backoff
+        for attempt in range(attempts):
+            try:
+                return rpc(request, timeout=self.timeout)
+            except grpc.RpcError as e:
+                code = e.code()
+                if code == grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                raise LagoError(code, e.details() or "") from None
+        raise AssertionError("unreachable")
+
+    # Studies.
+    def create_study(self, name: str, parameters: ParameterSpec, *,
+                     direction: str = "minimize", strategy: str = "",
+                     strategy_options: Optional[Dict[str, str]] = None,
+                     gradient_mode: str = "none", gradient_cost: float = 0.0,
+                     budget: float = 0.0, seed: int = 0,
+                     metadata: Optional[Dict[str, str]] = None,
+                     lease_seconds: float = 0.0) -> "Study":
+        """Creates the study, or opens it when one with an equal spec exists.
+
+        ``parameters``: {name: (lower, upper)} or [(name, lower, upper), ...].
+        ``direction``: "minimize" or "maximize". ``gradient_mode``: "none",
+        "enhanced" or "on_request". ``budget`` in cost units (0: unlimited).
+        Raises LagoError(ALREADY_EXISTS) when the name has a different spec.
+        """
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"direction: {direction!r} is not one of {sorted(_DIRECTIONS)}")
+        if gradient_mode not in _GRADIENT_MODES:
+            raise ValueError(
+                f"gradient_mode: {gradient_mode!r} is not one of {sorted(_GRADIENT_MODES)}")
+        spec = study_pb2.StudySpec(
+            parameters=_parameters(parameters),
+            direction=_DIRECTIONS[direction],
+            strategy=strategy,
+            strategy_options=strategy_options or {},
+            gradient_mode=_GRADIENT_MODES[gradient_mode],
+            gradient_cost=gradient_cost,
+            budget=budget,
+            seed=seed,
+            metadata=metadata or {},
+            lease_seconds=lease_seconds,
+        )
+        response = self._call("CreateStudy", pb.CreateStudyRequest(name=name, spec=spec))
+        return Study(self, response.study.name)
+
+    def study(self, name: str) -> "Study":
+        """The existing study ``name``; raises LagoError(NOT_FOUND) when there is none."""
+        self._call("GetStudy", pb.GetStudyRequest(name=name))
+        return Study(self, name)
+
+    def get_study(self, name: str):
+        """The study as a lago.v1.Study message (spec, state, stats)."""
+        return self._call("GetStudy", pb.GetStudyRequest(name=name)).study
+
+    def list_studies(self) -> list:
+        """Every study as lago.v1.Study messages, in name order."""
+        out, token = [], ""
+        while True:
+            response = self._call("ListStudies",
+                                  pb.ListStudiesRequest(page_size=1000, page_token=token))
+            out.extend(response.studies)
+            token = response.next_page_token
+            if not token:
+                return out
+
+    def delete_study(self, name: str) -> None:
+        self._call("DeleteStudy", pb.DeleteStudyRequest(name=name), retry=False)
+
+    def stop_study(self, name: str):
+        return self._call("StopStudy", pb.StopStudyRequest(name=name)).study
+
+
+class Study:
+    """A handle on one study of a Client."""
+
+    def __init__(self, client: Client, name: str):
+        self.client = client
+        self.name = name
+
+    def __repr__(self):
+        return f"Study({self.name!r} at {self.client.address})"
+
+    def info(self):
+        """The study as a lago.v1.Study message (spec, state, stats)."""
+        return self.client.get_study(self.name)
+
+    def suggest(self, count: Optional[int] = None, client_id: str = "") -> Union[Trial, List[Trial]]:
+        """One Trial, or a list of ``count`` trials.
+
+        A client that asks again with the same ``client_id`` gets its own pending
+        trials back first. Raises LagoError(RESOURCE_EXHAUSTED) when the budget is
+        spent, LagoError(FAILED_PRECONDITION) when the study is stopped.
+        """
+        request = pb.SuggestTrialsRequest(study=self.name, client_id=client_id,
+                                          count=count or 1, request_id=uuid.uuid4().hex)
+        trials = [Trial.from_proto(t) for t in self.client._call("SuggestTrials", request).trials]
+        return trials if count is not None else trials[0]
+
+    def observe(self, trial: Union[Trial, int], value: float,
+                gradient: Optional[Iterable[float]] = None,
+                noise_std: Optional[float] = None) -> Trial:
+        """Tells the value (and gradient, in user units) of a trial.
+
+        Returns once the result is on the server's disk.
+        """
+        request = pb.ObserveTrialRequest(
+            study=self.name, trial_id=_trial_id(trial), value=float(value),
+            gradient=[float(g) for g in gradient] if gradient is not None else [],
+            request_id=uuid.uuid4().hex)
+        if noise_std is not None:
+            request.noise_std = float(noise_std)
+        return Trial.from_proto(self.client._call("ObserveTrial", request).trial)
+
+    def fail(self, trial: Union[Trial, int], reason: str = "") -> Trial:
+        """Reports that the evaluation of a trial failed."""
+        request = pb.ObserveTrialRequest(study=self.name, trial_id=_trial_id(trial), failed=True,
+                                         failure_reason=reason, request_id=uuid.uuid4().hex)
+        return Trial.from_proto(self.client._call("ObserveTrial", request).trial)
+
+    def heartbeat(self, trial: Union[Trial, int]) -> Trial:
+        """Renews the lease of a pending trial."""
+        request = pb.HeartbeatRequest(study=self.name, trial_id=_trial_id(trial))
+        return Trial.from_proto(self.client._call("Heartbeat", request).trial)
+
+    def abandon(self, trial: Union[Trial, int], reason: str = "") -> Trial:
+        request = pb.AbandonTrialRequest(study=self.name, trial_id=_trial_id(trial), reason=reason)
+        return Trial.from_proto(self.client._call("AbandonTrial", request).trial)
+
+    def trials(self, states: Optional[Iterable[str]] = None) -> List[Trial]:
+        """Every trial in id order, optionally only those in ``states``
+        (pending, completed, failed, abandoned, stale)."""
+        wanted = []
+        for s in states or []:
+            if s not in _TRIAL_STATES:
+                raise ValueError(f"states: {s!r} is not one of {sorted(_TRIAL_STATES)}")
+            wanted.append(_TRIAL_STATES[s])
+        out, token = [], ""
+        while True:
+            response = self.client._call("ListTrials", pb.ListTrialsRequest(
+                study=self.name, states=wanted, page_size=1000, page_token=token))
+            out.extend(Trial.from_proto(t) for t in response.trials)
+            token = response.next_page_token
+            if not token:
+                return out
+
+    def best(self) -> Optional[Trial]:
+        """The completed trial with the best value, or None before the first result."""
+        response = self.client._call("GetBest", pb.GetBestRequest(study=self.name))
+        return Trial.from_proto(response.best) if response.HasField("best") else None
+
+    def add_observations(self, xs: Sequence[Sequence[float]], values: Sequence[float],
+                         gradients: Optional[Sequence[Sequence[float]]] = None) -> List[Trial]:
+        """Adds results for points that were never suggested (a warm start)."""
+        if len(xs) != len(values) or (gradients is not None and len(gradients) != len(xs)):
+            raise ValueError("xs, values and gradients must have the same length")
+        observations = []
+        for i, (x, v) in enumerate(zip(xs, values)):
+            o = pb.Observation(x=[float(c) for c in x], value=float(v))
+            if gradients is not None and gradients[i] is not None:
+                o.gradient.extend(float(g) for g in gradients[i])
+            observations.append(o)
+        request = pb.AddObservationsRequest(study=self.name, observations=observations,
+                                            request_id=uuid.uuid4().hex)
+        return [Trial.from_proto(t)
+                for t in self.client._call("AddObservations", request).trials]
+
+    def stop(self):
+        return self.client.stop_study(self.name)
+
+
+def _trial_id(trial: Union[Trial, int]) -> int:
+    return trial.id if isinstance(trial, Trial) else int(trial)

@@ -1,0 +1,117 @@
+#include "core/search_space.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+
+namespace lago::core {
+
+bool IsValidName(const std::string& name, size_t max_length, bool allow_leading_digit) {
+  if (name.empty() || name.size() > max_length) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  const char first = name.front();
+  if (first == '.' || first == '-') return false;
+  if (!allow_leading_digit && first >= '0' && first <= '9') return false;
+  return true;
+}
+
+SearchSpace::SearchSpace(std::vector<ParameterBounds> parameters)
+    : parameters_(std::move(parameters)) {}
+
+absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> parameters) {
+  if (parameters.empty()) {
+    return absl::InvalidArgumentError(
+        "spec.parameters: at least one parameter is needed");
+  }
+  if (parameters.size() > static_cast<size_t>(kMaxDimension)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.parameters: ", parameters.size(), " parameters; at most ", kMaxDimension));
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const ParameterBounds& p = parameters[i];
+    const std::string field = absl::StrCat("spec.parameters[", i, "]");
+    if (!IsValidName(p.name, 64, /*allow_leading_digit=*/false)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".name: \"", p.name.substr(0, 80),
+                       "\" is not a valid name (1 to 64 of [A-Za-z0-9_.-], starting with "
+                       "a letter or _)"));
+    }
+    if (!seen.insert(p.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".name: \"", p.name, "\" is used twice"));
+    }
+    if (!std::isfinite(p.lower) || !std::isfinite(p.upper)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " (", p.name, "): bounds [",
+                                                     p.lower, ", ", p.upper,
+                                                     "] must be finite"));
+    }
+    if (!(p.lower < p.upper)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " (", p.name, "): lower ", p.lower, " must be below upper ", p.upper));
+    }
+    if (!std::isfinite(p.upper - p.lower)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " (", p.name,
+                                                     "): the width of [", p.lower, ", ",
+                                                     p.upper, "] overflows a double"));
+    }
+  }
+  return SearchSpace(std::move(parameters));
+}
+
+absl::Status SearchSpace::CheckPoint(absl::Span<const double> x,
+                                     const std::string& field) const {
+  if (x.size() != parameters_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": has ", x.size(),
+                                                   " entries; the study has ",
+                                                   parameters_.size(), " parameters"));
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    if (!std::isfinite(x[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "] (", p.name, "): ", x[i], " is not finite"));
+    }
+    if (x[i] < p.lower || x[i] > p.upper) {
+      return absl::InvalidArgumentError(absl::StrCat(field, "[", i, "] (", p.name,
+                                                     "): ", x[i], " is outside [",
+                                                     p.lower, ", ", p.upper, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Eigen::VectorXd SearchSpace::ToUnit(absl::Span<const double> x) const {
+  Eigen::VectorXd u(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    u[i] = (x[i] - p.lower) / (p.upper - p.lower);
+  }
+  return u;
+}
+
+std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
+  std::vector<double> x(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    x[i] = std::clamp(p.lower + u[i] * (p.upper - p.lower), p.lower, p.upper);
+  }
+  return x;
+}
+
+Eigen::VectorXd SearchSpace::GradientToUnit(absl::Span<const double> gradient) const {
+  Eigen::VectorXd g(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    g[i] = gradient[i] * (p.upper - p.lower);
+  }
+  return g;
+}
+
+}  // namespace lago::core

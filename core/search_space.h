@@ -1,0 +1,56 @@
+// The box [lower, upper] of a study and its map to the unit cube, where every
+// model works: x_unit = (x - lower) / (upper - lower).
+#ifndef LAGO_CORE_SEARCH_SPACE_H_
+#define LAGO_CORE_SEARCH_SPACE_H_
+
+#include <string>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace lago::core {
+
+struct ParameterBounds {
+  std::string name;
+  double lower = 0.0;
+  double upper = 1.0;
+};
+
+// Upper limit on the number of parameters (the Sobol table's dimension).
+inline constexpr int kMaxDimension = 1024;
+
+class SearchSpace {
+ public:
+  // INVALID_ARGUMENT naming the parameter when a name is invalid or repeated,
+  // a bound is not finite, lower >= upper, or there are no parameters.
+  static absl::StatusOr<SearchSpace> Create(std::vector<ParameterBounds> parameters);
+
+  int dimension() const { return static_cast<int>(parameters_.size()); }
+  const std::vector<ParameterBounds>& parameters() const { return parameters_; }
+
+  // INVALID_ARGUMENT when `x` has the wrong length, a non-finite entry or an
+  // entry outside its bounds; `field` names the request field in the message.
+  absl::Status CheckPoint(absl::Span<const double> x, const std::string& field) const;
+
+  // Precondition: x.size() == dimension().
+  Eigen::VectorXd ToUnit(absl::Span<const double> x) const;
+  // Maps back to user units, clamped into the box against rounding.
+  std::vector<double> FromUnit(const Eigen::VectorXd& u) const;
+  // Chain rule: d f / d u_j = (upper_j - lower_j) d f / d x_j.
+  Eigen::VectorXd GradientToUnit(absl::Span<const double> gradient) const;
+
+ private:
+  explicit SearchSpace(std::vector<ParameterBounds> parameters);
+  std::vector<ParameterBounds> parameters_;
+};
+
+// True when `name` is 1 to `max_length` characters from [A-Za-z0-9_.-] and does
+// not start with '.' or '-' (nor with a digit when `allow_leading_digit` is false).
+bool IsValidName(const std::string& name, size_t max_length, bool allow_leading_digit);
+
+}  // namespace lago::core
+
+#endif  // LAGO_CORE_SEARCH_SPACE_H_

@@ -1,0 +1,112 @@
+// The strategy interface: how the server asks any optimiser for points.
+//
+// A strategy is a pure function of (problem, stored state, completed and
+// pending points, count): it returns suggestions, a report and its new state.
+// All randomness derives from problem.seed and the state, so a server that
+// restarts from the stored state continues the same run. No I/O, no clocks.
+//
+// Every point a strategy sees or returns is in the unit cube, and every value
+// and gradient is in the minimisation sense (a maximisation study negates).
+#ifndef LAGO_CORE_STRATEGY_H_
+#define LAGO_CORE_STRATEGY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace lago::core {
+
+enum class TrialKind {
+  kInitial,
+  kInformed,
+  kGlobal,
+  kLocal,
+  kGradientAtIncumbent,
+  kImported
+};
+enum class GradientMode { kNone, kEnhanced, kOnRequest };
+
+struct Problem {
+  int dimension = 1;
+  GradientMode gradient_mode = GradientMode::kNone;
+  // Cost of one gradient in units of one value (kappa), > 0.
+  double gradient_cost = 1.0;
+  uint64_t seed = 0;
+  std::map<std::string, std::string> options;
+};
+
+struct CompletedPoint {
+  int64_t trial_id = 0;
+  Eigen::VectorXd x;
+  double value = 0.0;
+  // Absent when the observation had no gradient.
+  std::optional<Eigen::VectorXd> gradient;
+};
+
+struct PendingPoint {
+  int64_t trial_id = 0;
+  Eigen::VectorXd x;
+};
+
+struct StrategyInput {
+  // Empty before the first suggestion of a study.
+  std::string state;
+  absl::Span<const CompletedPoint> completed;
+  absl::Span<const PendingPoint> pending;
+  // Number of suggestions wanted, >= 1.
+  int count = 1;
+};
+
+// Why a point was chosen; absent fields were not computed.
+struct Why {
+  std::optional<double> acquisition_value;
+  std::optional<double> predicted_improvement;
+  std::optional<double> radius;
+  std::optional<int64_t> sequence_index;
+  std::string winner;
+};
+
+struct Suggestion {
+  Eigen::VectorXd x;
+  TrialKind kind = TrialKind::kInitial;
+  bool need_gradient = false;
+  Why why;
+};
+
+// What the server logs about one call.
+struct StrategyReport {
+  std::string summary;
+};
+
+struct StrategyOutput {
+  // Exactly input.count suggestions.
+  std::vector<Suggestion> suggestions;
+  std::string state;
+  StrategyReport report;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // INVALID_ARGUMENT when `input.state` cannot be read (a corrupt store).
+  virtual absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const = 0;
+};
+
+// The strategy called `name` for `problem`. INVALID_ARGUMENT naming the field
+// for an unknown name or an option the strategy does not take.
+absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const std::string& name,
+                                                       const Problem& problem);
+
+// The names MakeStrategy accepts, in a stable order.
+std::vector<std::string> StrategyNames();
+
+}  // namespace lago::core
+
+#endif  // LAGO_CORE_STRATEGY_H_

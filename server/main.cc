@@ -1,0 +1,147 @@
+// lago-server: flags -> start -> wait for SIGTERM or SIGINT -> graceful stop.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/logging.h"
+#include "server/server.h"
+#include "server/storage/study_store.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(Usage: lago-server [flags]
+
+Serves the Lago optimisation service over gRPC, keeping every study in SQLite.
+
+Flags (each also read from the environment variable in brackets):
+  --listen=HOST:PORT     address to serve on; port 0 picks a free one
+                         (default 127.0.0.1:50051) [LAGO_LISTEN]
+  --db=PATH              SQLite database file, created when missing; its folder is
+                         created too (default data/lago.db) [LAGO_DB]
+  --log-level=LEVEL      debug, info, warning or error (default info) [LAGO_LOG_LEVEL]
+  --shutdown-grace=SEC   on SIGTERM/SIGINT, seconds that calls in flight get to
+                         finish (default 10) [LAGO_SHUTDOWN_GRACE]
+  --max-threads=N        threads serving calls (default 64) [LAGO_MAX_THREADS]
+  --port-file=PATH       write the bound port to PATH once serving
+  --help                 print this and exit
+)";
+
+struct Flag {
+  const char* env;
+  std::string value;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "lago-server: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, Flag> flags = {
+      {"listen", {"LAGO_LISTEN", "127.0.0.1:50051"}},
+      {"db", {"LAGO_DB", "data/lago.db"}},
+      {"log-level", {"LAGO_LOG_LEVEL", "info"}},
+      {"shutdown-grace", {"LAGO_SHUTDOWN_GRACE", "10"}},
+      {"max-threads", {"LAGO_MAX_THREADS", "64"}},
+      {"port-file", {nullptr, ""}},
+  };
+  for (auto& [name, flag] : flags) {
+    const char* env = flag.env != nullptr ? std::getenv(flag.env) : nullptr;
+    if (env != nullptr && *env != '\0') flag.value = env;
+  }
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (!absl::ConsumePrefix(&arg, "--"))
+      return Fail(absl::StrCat("unexpected argument \"", arg, "\"; see --help"));
+    std::string name(arg.substr(0, arg.find('=')));
+    auto it = flags.find(name);
+    if (it == flags.end())
+      return Fail(absl::StrCat("unknown flag --", name, "; see --help"));
+    if (arg.find('=') != absl::string_view::npos) {
+      it->second.value = std::string(arg.substr(arg.find('=') + 1));
+    } else if (i + 1 < argc) {
+      it->second.value = argv[++i];
+    } else {
+      return Fail(absl::StrCat("flag --", name, " needs a value"));
+    }
+  }
+
+  lago::server::LogLevel level;
+  if (!lago::server::ParseLogLevel(flags["log-level"].value, &level)) {
+    return Fail(absl::StrCat("--log-level: \"", flags["log-level"].value,
+                             "\" is not one of debug, info, warning, error"));
+  }
+  lago::server::SetLogLevel(level);
+  double grace_seconds = 0;
+  if (!absl::SimpleAtod(flags["shutdown-grace"].value, &grace_seconds) ||
+      grace_seconds < 0) {
+    return Fail(absl::StrCat("--shutdown-grace: \"", flags["shutdown-grace"].value,
+                             "\" is not a number of seconds >= 0"));
+  }
+  lago::server::ServerOptions options;
+  options.listen_address = flags["listen"].value;
+  options.db_path = flags["db"].value;
+  if (!absl::SimpleAtoi(flags["max-threads"].value, &options.max_threads) ||
+      options.max_threads < 2) {
+    return Fail(absl::StrCat("--max-threads: \"", flags["max-threads"].value,
+                             "\" is not a whole number >= 2"));
+  }
+  const std::filesystem::path folder =
+      std::filesystem::path(options.db_path).parent_path();
+  if (!folder.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error)
+      return Fail(absl::StrCat("--db: cannot create folder ", folder.string(), ": ",
+                               error.message()));
+  }
+
+  // Block the stop signals in every thread; one waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto server = lago::server::Server::Start(options);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  lago::server::Log(
+      lago::server::LogLevel::kInfo,
+      absl::StrCat("lago-server serving on ", options.listen_address, " (port ",
+                   (*server)->port(), "), database ", options.db_path, " (schema ",
+                   lago::storage::SqliteSchemaVersion(), ")"));
+  if (!flags["port-file"].value.empty()) {
+    const std::string path = flags["port-file"].value;
+    const std::string tmp = path + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%d\n", (*server)->port());
+      std::fclose(f);
+      std::rename(tmp.c_str(), path.c_str());
+    } else {
+      return Fail(absl::StrCat("--port-file: cannot write ", path));
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  lago::server::Log(lago::server::LogLevel::kInfo,
+                    absl::StrCat("received ", strsignal(signal_number),
+                                 "; stopping (grace ", grace_seconds, " s)"));
+  (*server)->Shutdown(absl::Seconds(grace_seconds));
+  (*server)->Wait();
+  lago::server::Log(lago::server::LogLevel::kInfo, "lago-server stopped");
+  return 0;
+}

@@ -1,0 +1,613 @@
+// The embedded SQLite backend of StudyStore. The only file that includes SQLiteCpp.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <sqlite3.h>
+
+#include <mutex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "server/storage/study_store.h"
+
+namespace lago::storage {
+namespace {
+
+// Forward migrations: entry i takes the schema from version i to i + 1.
+// Points and gradients are JSON arrays with 17 significant digits (exact for a
+// double, and queryable with SQLite's json functions); times are microseconds
+// since the Unix epoch.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE studies (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  spec BLOB NOT NULL,
+  strategy TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  budget REAL NOT NULL,
+  seed INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'done', 'stopped')),
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL
+);
+CREATE TABLE parameters (
+  study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  lower REAL NOT NULL,
+  upper REAL NOT NULL,
+  PRIMARY KEY (study_id, position)
+);
+CREATE TABLE trials (
+  study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  trial_id INTEGER NOT NULL CHECK (trial_id >= 1),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'completed', 'failed', 'abandoned')),
+  kind TEXT NOT NULL,
+  need_gradient INTEGER NOT NULL,
+  client_id TEXT NOT NULL,
+  x TEXT NOT NULL,
+  lease_expire_time_us INTEGER NOT NULL,
+  why_winner TEXT NOT NULL,
+  why_acquisition_value REAL,
+  why_predicted_improvement REAL,
+  why_radius REAL,
+  why_sequence_index INTEGER,
+  abandon_reason TEXT NOT NULL DEFAULT '',
+  create_time_us INTEGER NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  PRIMARY KEY (study_id, trial_id)
+);
+CREATE INDEX trials_by_state ON trials (study_id, state);
+CREATE TABLE observations (
+  study_id INTEGER NOT NULL,
+  trial_id INTEGER NOT NULL,
+  failed INTEGER NOT NULL,
+  value REAL,
+  gradient TEXT,
+  noise_std REAL,
+  failure_reason TEXT NOT NULL,
+  observe_time_us INTEGER NOT NULL,
+  PRIMARY KEY (study_id, trial_id),
+  FOREIGN KEY (study_id, trial_id) REFERENCES trials(study_id, trial_id) ON DELETE CASCADE,
+  CHECK (failed = 1 OR value IS NOT NULL)
+);
+CREATE TABLE strategy_state (
+  study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+  state BLOB NOT NULL,
+  update_time_us INTEGER NOT NULL
+);
+CREATE TABLE requests (
+  study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  request_id TEXT NOT NULL,
+  method TEXT NOT NULL,
+  fingerprint BLOB NOT NULL,
+  response BLOB NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  PRIMARY KEY (study_id, request_id)
+);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+absl::Status MapException(const SQLite::Exception& e, absl::string_view what) {
+  const int code = e.getErrorCode();
+  switch (code) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(
+          absl::StrCat(what, ": the database stayed busy past its timeout; retry"));
+    case SQLITE_CONSTRAINT:
+      if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE ||
+          e.getExtendedErrorCode() == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(
+            absl::StrCat(what, ": the record already exists"));
+      }
+      break;
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(absl::StrCat(what, ": the disk is full"));
+    default:
+      break;
+  }
+  return absl::InternalError(
+      absl::StrCat(what, ": storage error ", code, " (", sqlite3_errstr(code), ")"));
+}
+
+std::string FormatArray(const google::protobuf::RepeatedField<double>& values) {
+  std::string out = "[";
+  for (int i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ",";
+    absl::StrAppendFormat(&out, "%.17g", values[i]);
+  }
+  out += "]";
+  return out;
+}
+
+absl::Status ParseArray(absl::string_view text,
+                        google::protobuf::RepeatedField<double>* out) {
+  out->Clear();
+  if (!absl::ConsumePrefix(&text, "[") || !absl::ConsumeSuffix(&text, "]")) {
+    return absl::InternalError("stored array is not a JSON array");
+  }
+  if (text.empty()) return absl::OkStatus();
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    double v = 0.0;
+    if (!absl::SimpleAtod(part, &v))
+      return absl::InternalError("stored array has a bad number");
+    out->Add(v);
+  }
+  return absl::OkStatus();
+}
+
+const char* StudyStateText(v1::StudyState s) {
+  switch (s) {
+    case v1::STUDY_STATE_DONE:
+      return "done";
+    case v1::STUDY_STATE_STOPPED:
+      return "stopped";
+    default:
+      return "active";
+  }
+}
+
+v1::StudyState ParseStudyState(const std::string& s) {
+  if (s == "done") return v1::STUDY_STATE_DONE;
+  if (s == "stopped") return v1::STUDY_STATE_STOPPED;
+  return v1::STUDY_STATE_ACTIVE;
+}
+
+const char* TrialStateText(v1::TrialState s) {
+  switch (s) {
+    case v1::TRIAL_STATE_COMPLETED:
+      return "completed";
+    case v1::TRIAL_STATE_FAILED:
+      return "failed";
+    case v1::TRIAL_STATE_ABANDONED:
+      return "abandoned";
+    default:
+      return "pending";
+  }
+}
+
+v1::TrialState ParseTrialState(const std::string& s) {
+  if (s == "completed") return v1::TRIAL_STATE_COMPLETED;
+  if (s == "failed") return v1::TRIAL_STATE_FAILED;
+  if (s == "abandoned") return v1::TRIAL_STATE_ABANDONED;
+  return v1::TRIAL_STATE_PENDING;
+}
+
+struct KindName {
+  v1::TrialKind kind;
+  const char* text;
+};
+constexpr KindName kKindNames[] = {
+    {v1::TRIAL_KIND_INITIAL, "initial"},
+    {v1::TRIAL_KIND_INFORMED, "informed"},
+    {v1::TRIAL_KIND_GLOBAL, "global"},
+    {v1::TRIAL_KIND_LOCAL, "local"},
+    {v1::TRIAL_KIND_GRADIENT_AT_INCUMBENT, "gradient_at_incumbent"},
+    {v1::TRIAL_KIND_IMPORTED, "imported"},
+};
+
+const char* TrialKindText(v1::TrialKind kind) {
+  for (const KindName& k : kKindNames) {
+    if (k.kind == kind) return k.text;
+  }
+  return "unspecified";
+}
+
+v1::TrialKind ParseTrialKind(const std::string& s) {
+  for (const KindName& k : kKindNames) {
+    if (s == k.text) return k.kind;
+  }
+  return v1::TRIAL_KIND_UNSPECIFIED;
+}
+
+int64_t ToMicros(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000000 + t.nanos() / 1000;
+}
+
+void FromMicros(int64_t us, google::protobuf::Timestamp* t) {
+  int64_t seconds = us / 1000000;
+  int64_t rest = us % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    seconds -= 1;
+  }
+  t->set_seconds(seconds);
+  t->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+class SqliteStudyStore : public StudyStore {
+ public:
+  SqliteStudyStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+
+  absl::StatusOr<StudyRecord> CreateStudy(const v1::Study& study) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      const v1::StudySpec& spec = study.spec();
+      std::string spec_bytes;
+      {
+        google::protobuf::io::StringOutputStream stream(&spec_bytes);
+        google::protobuf::io::CodedOutputStream coded(&stream);
+        coded.SetSerializationDeterministic(true);
+        spec.SerializeToCodedStream(&coded);
+      }
+      SQLite::Statement insert(*db_,
+                               "INSERT INTO studies (name, spec, strategy, direction, "
+                               "dimension, budget, seed, state, create_time_us, "
+                               "update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      insert.bind(1, study.name());
+      insert.bind(2, spec_bytes.data(), static_cast<int>(spec_bytes.size()));
+      insert.bind(3, spec.strategy());
+      insert.bind(4,
+                  spec.direction() == v1::DIRECTION_MAXIMIZE ? "maximize" : "minimize");
+      insert.bind(5, spec.parameters_size());
+      insert.bind(6, spec.budget());
+      insert.bind(7, static_cast<int64_t>(spec.seed()));
+      insert.bind(8, StudyStateText(study.state()));
+      insert.bind(9, static_cast<int64_t>(ToMicros(study.create_time())));
+      insert.bind(10, static_cast<int64_t>(ToMicros(study.update_time())));
+      insert.exec();
+      const int64_t id = db_->getLastInsertRowid();
+      SQLite::Statement param(*db_,
+                              "INSERT INTO parameters (study_id, position, name, lower, "
+                              "upper) VALUES (?, ?, ?, ?, ?)");
+      for (int i = 0; i < spec.parameters_size(); ++i) {
+        param.reset();
+        param.bind(1, id);
+        param.bind(2, i);
+        param.bind(3, spec.parameters(i).name());
+        param.bind(4, spec.parameters(i).lower());
+        param.bind(5, spec.parameters(i).upper());
+        param.exec();
+      }
+      txn.commit();
+      StudyRecord record;
+      record.id = id;
+      record.study = study;
+      return record;
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, absl::StrCat("creating study \"", study.name(), "\""));
+    }
+  }
+
+  absl::StatusOr<std::optional<StudyRecord>> FindStudy(absl::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE name = ?");
+      query.bind(1, std::string(name));
+      if (!query.executeStep()) return std::optional<StudyRecord>();
+      return ReadStudyRow(query);
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "reading a study");
+    }
+  }
+
+  absl::StatusOr<std::vector<StudyRecord>> ListStudies(absl::string_view after_name,
+                                                       int limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement query(
+          *db_, std::string(kSelectStudy) + " WHERE name > ? ORDER BY name LIMIT ?");
+      query.bind(1, std::string(after_name));
+      query.bind(2, limit);
+      std::vector<StudyRecord> out;
+      while (query.executeStep()) {
+        auto record = ReadStudyRow(query);
+        if (!record.ok()) return record.status();
+        out.push_back(*std::move(record));
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "listing studies");
+    }
+  }
+
+  absl::Status DeleteStudy(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      SQLite::Statement del(*db_, "DELETE FROM studies WHERE id = ?");
+      del.bind(1, study_id);
+      if (del.exec() != 1) return absl::NotFoundError("study not found");
+      txn.commit();
+      return absl::OkStatus();
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "deleting a study");
+    }
+  }
+
+  absl::StatusOr<StudySnapshot> LoadStudy(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      // One read transaction, so the snapshot is consistent.
+      SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::DEFERRED);
+      StudySnapshot snapshot;
+      {
+        SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE id = ?");
+        query.bind(1, study_id);
+        if (!query.executeStep()) return absl::NotFoundError("study not found");
+        auto record = ReadStudyRow(query);
+        if (!record.ok()) return record.status();
+        snapshot.record = *std::move(record);
+      }
+      SQLite::Statement trials(
+          *db_,
+          "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
+          "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
+          "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
+          "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
+          "o.noise_std, "
+          "o.failure_reason, o.observe_time_us FROM trials t LEFT JOIN observations o "
+          "ON o.study_id = t.study_id AND o.trial_id = t.trial_id WHERE t.study_id = ? "
+          "ORDER BY t.trial_id");
+      trials.bind(1, study_id);
+      while (trials.executeStep()) {
+        v1::Trial& t = snapshot.trials.emplace_back();
+        t.set_id(trials.getColumn(0).getInt64());
+        t.set_state(ParseTrialState(trials.getColumn(1).getString()));
+        t.set_kind(ParseTrialKind(trials.getColumn(2).getString()));
+        t.set_need_gradient(trials.getColumn(3).getInt() != 0);
+        t.set_client_id(trials.getColumn(4).getString());
+        absl::Status parsed = ParseArray(trials.getColumn(5).getString(), t.mutable_x());
+        if (!parsed.ok()) return parsed;
+        FromMicros(trials.getColumn(6).getInt64(), t.mutable_lease_expire_time());
+        v1::TrialWhy* why = t.mutable_why();
+        why->set_winner(trials.getColumn(7).getString());
+        if (!trials.isColumnNull(8))
+          why->set_acquisition_value(trials.getColumn(8).getDouble());
+        if (!trials.isColumnNull(9)) {
+          why->set_predicted_improvement(trials.getColumn(9).getDouble());
+        }
+        if (!trials.isColumnNull(10)) why->set_radius(trials.getColumn(10).getDouble());
+        if (!trials.isColumnNull(11))
+          why->set_sequence_index(trials.getColumn(11).getInt64());
+        FromMicros(trials.getColumn(12).getInt64(), t.mutable_create_time());
+        t.set_failure_reason(trials.getColumn(13).getString());
+        if (!trials.isColumnNull(14)) {
+          if (!trials.isColumnNull(15)) t.set_value(trials.getColumn(15).getDouble());
+          if (!trials.isColumnNull(16)) {
+            parsed = ParseArray(trials.getColumn(16).getString(), t.mutable_gradient());
+            if (!parsed.ok()) return parsed;
+          }
+          if (!trials.isColumnNull(17)) t.set_noise_std(trials.getColumn(17).getDouble());
+          t.set_failure_reason(trials.getColumn(18).getString());
+          FromMicros(trials.getColumn(19).getInt64(), t.mutable_complete_time());
+        }
+      }
+      SQLite::Statement state(*db_,
+                              "SELECT state FROM strategy_state WHERE study_id = ?");
+      state.bind(1, study_id);
+      if (state.executeStep()) {
+        const SQLite::Column column = state.getColumn(0);
+        snapshot.strategy_state.assign(static_cast<const char*>(column.getBlob()),
+                                       column.getBytes());
+      }
+      txn.commit();
+      return snapshot;
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "loading a study");
+    }
+  }
+
+  absl::StatusOr<std::optional<RequestRecord>> FindRequest(
+      int64_t study_id, absl::string_view request_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement query(*db_,
+                              "SELECT method, fingerprint, response FROM requests WHERE "
+                              "study_id = ? AND request_id = ?");
+      query.bind(1, study_id);
+      query.bind(2, std::string(request_id));
+      if (!query.executeStep()) return std::optional<RequestRecord>();
+      RequestRecord record;
+      record.request_id = std::string(request_id);
+      record.method = query.getColumn(0).getString();
+      record.fingerprint = BlobOf(query.getColumn(1));
+      record.response = BlobOf(query.getColumn(2));
+      return record;
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "reading a request record");
+    }
+  }
+
+  absl::Status Commit(const StudyWrite& write) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      SQLite::Statement study(*db_,
+                              "UPDATE studies SET update_time_us = ?, state = "
+                              "coalesce(?, state) WHERE id = ?");
+      study.bind(1, static_cast<int64_t>(write.update_time_micros));
+      if (write.state.has_value()) {
+        study.bind(2, StudyStateText(*write.state));
+      } else {
+        study.bind(2);
+      }
+      study.bind(3, write.study_id);
+      if (study.exec() != 1) return absl::NotFoundError("study not found");
+      for (const v1::Trial& t : write.trials)
+        WriteTrial(write.study_id, write.update_time_micros, t);
+      if (write.strategy_state.has_value()) {
+        SQLite::Statement state(
+            *db_,
+            "INSERT INTO strategy_state (study_id, state, update_time_us) "
+            "VALUES (?, ?, ?) ON CONFLICT (study_id) DO UPDATE SET "
+            "state = excluded.state, update_time_us = "
+            "excluded.update_time_us");
+        state.bind(1, write.study_id);
+        state.bind(2, write.strategy_state->data(),
+                   static_cast<int>(write.strategy_state->size()));
+        state.bind(3, static_cast<int64_t>(write.update_time_micros));
+        state.exec();
+      }
+      if (write.request.has_value()) {
+        const RequestRecord& r = *write.request;
+        SQLite::Statement request(
+            *db_,
+            "INSERT INTO requests (study_id, request_id, method, "
+            "fingerprint, response, create_time_us) VALUES (?, ?, ?, "
+            "?, ?, ?)");
+        request.bind(1, write.study_id);
+        request.bind(2, r.request_id);
+        request.bind(3, r.method);
+        request.bind(4, r.fingerprint.data(), static_cast<int>(r.fingerprint.size()));
+        request.bind(5, r.response.data(), static_cast<int>(r.response.size()));
+        request.bind(6, static_cast<int64_t>(write.update_time_micros));
+        request.exec();
+      }
+      txn.commit();
+      return absl::OkStatus();
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "writing a study");
+    }
+  }
+
+ private:
+  static constexpr const char* kSelectStudy =
+      "SELECT id, name, spec, state, create_time_us, update_time_us FROM studies";
+
+  static std::string BlobOf(const SQLite::Column& column) {
+    return std::string(static_cast<const char*>(column.getBlob()), column.getBytes());
+  }
+
+  static absl::StatusOr<StudyRecord> ReadStudyRow(SQLite::Statement& query) {
+    StudyRecord record;
+    record.id = query.getColumn(0).getInt64();
+    record.study.set_name(query.getColumn(1).getString());
+    if (!record.study.mutable_spec()->ParseFromString(BlobOf(query.getColumn(2)))) {
+      return absl::InternalError(absl::StrCat("the stored spec of study \"",
+                                              record.study.name(), "\" is corrupt"));
+    }
+    record.study.set_state(ParseStudyState(query.getColumn(3).getString()));
+    FromMicros(query.getColumn(4).getInt64(), record.study.mutable_create_time());
+    FromMicros(query.getColumn(5).getInt64(), record.study.mutable_update_time());
+    return record;
+  }
+
+  // Precondition: inside a write transaction. Throws SQLite::Exception.
+  void WriteTrial(int64_t study_id, int64_t now_us, const v1::Trial& t) {
+    SQLite::Statement trial(
+        *db_,
+        "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, client_id, "
+        "x, "
+        "lease_expire_time_us, why_winner, why_acquisition_value, "
+        "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
+        "create_time_us, update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?, ?, "
+        "?) ON CONFLICT (study_id, trial_id) DO UPDATE SET state = excluded.state, "
+        "abandon_reason = excluded.abandon_reason, "
+        "client_id = excluded.client_id, lease_expire_time_us = "
+        "excluded.lease_expire_time_us, update_time_us = excluded.update_time_us");
+    trial.bind(1, study_id);
+    trial.bind(2, static_cast<int64_t>(t.id()));
+    trial.bind(3, TrialStateText(t.state()));
+    trial.bind(4, TrialKindText(t.kind()));
+    trial.bind(5, t.need_gradient() ? 1 : 0);
+    trial.bind(6, t.client_id());
+    trial.bind(7, FormatArray(t.x()));
+    trial.bind(8, static_cast<int64_t>(ToMicros(t.lease_expire_time())));
+    const v1::TrialWhy& why = t.why();
+    trial.bind(9, why.winner());
+    if (why.has_acquisition_value()) trial.bind(10, why.acquisition_value());
+    if (why.has_predicted_improvement()) trial.bind(11, why.predicted_improvement());
+    if (why.has_radius()) trial.bind(12, why.radius());
+    if (why.has_sequence_index())
+      trial.bind(13, static_cast<int64_t>(why.sequence_index()));
+    trial.bind(14, t.state() == v1::TRIAL_STATE_ABANDONED ? t.failure_reason() : "");
+    trial.bind(15, static_cast<int64_t>(ToMicros(t.create_time())));
+    trial.bind(16, static_cast<int64_t>(now_us));
+    trial.exec();
+
+    const bool has_result =
+        t.state() == v1::TRIAL_STATE_COMPLETED || t.state() == v1::TRIAL_STATE_FAILED;
+    if (!has_result) return;
+    SQLite::Statement obs(*db_,
+                          "INSERT INTO observations (study_id, trial_id, failed, value, "
+                          "gradient, noise_std, failure_reason, observe_time_us) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, trial_id) DO "
+                          "NOTHING");
+    obs.bind(1, study_id);
+    obs.bind(2, static_cast<int64_t>(t.id()));
+    obs.bind(3, t.state() == v1::TRIAL_STATE_FAILED ? 1 : 0);
+    if (t.has_value()) obs.bind(4, t.value());
+    if (t.gradient_size() > 0) obs.bind(5, FormatArray(t.gradient()));
+    if (t.has_noise_std()) obs.bind(6, t.noise_std());
+    obs.bind(7, t.failure_reason());
+    obs.bind(8, static_cast<int64_t>(ToMicros(t.complete_time())));
+    obs.exec();
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+absl::Status Migrate(SQLite::Database& db) {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  int version = 0;
+  {
+    SQLite::Statement q(db, "SELECT max(version) FROM schema_version");
+    if (q.executeStep() && !q.isColumnNull(0)) version = q.getColumn(0).getInt();
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the database has schema version ", version, "; this server knows up to ",
+        kSchemaVersion, ": upgrade the server"));
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
+    db.exec(kMigrations[v]);
+    SQLite::Statement record(db, "INSERT INTO schema_version (version) VALUES (?)");
+    record.bind(1, v + 1);
+    record.exec();
+    txn.commit();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
+    const std::string& path, const SqliteOptions& options) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
+        options.busy_timeout_ms);
+    {
+      const std::string result = db->execAndGet("PRAGMA integrity_check").getString();
+      if (result != "ok") {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "database ", path, " fails PRAGMA integrity_check: ", result.substr(0, 200)));
+      }
+    }
+    if (db->execAndGet("PRAGMA journal_mode=WAL").getString() != "wal") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database ", path, ": cannot switch to WAL journal mode"));
+    }
+    db->exec("PRAGMA synchronous=FULL");
+    db->exec("PRAGMA foreign_keys=ON");
+    absl::Status migrated = Migrate(*db);
+    if (!migrated.ok()) return migrated;
+    return std::unique_ptr<StudyStore>(new SqliteStudyStore(std::move(db)));
+  } catch (const SQLite::Exception& e) {
+    if (e.getErrorCode() == SQLITE_NOTADB || e.getErrorCode() == SQLITE_CORRUPT) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("database ", path, " is not a valid SQLite file: ", e.what()));
+    }
+    if (e.getErrorCode() == SQLITE_CANTOPEN) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot open database ", path, ": ", e.what()));
+    }
+    return MapException(e, absl::StrCat("opening database ", path));
+  }
+}
+
+}  // namespace lago::storage

@@ -1,0 +1,99 @@
+// Where studies live. The service talks to this interface only, so a second
+// backend (PostgreSQL) can implement it without touching the service.
+//
+// Every method is thread-safe. Errors: UNAVAILABLE when the database stayed
+// busy past its timeout (retry), ALREADY_EXISTS for a duplicate study name,
+// RESOURCE_EXHAUSTED when the disk is full, INTERNAL otherwise. Messages never
+// carry SQL.
+#ifndef LAGO_SERVER_STORAGE_STUDY_STORE_H_
+#define LAGO_SERVER_STORAGE_STUDY_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "lago/v1/study.pb.h"
+
+namespace lago::storage {
+
+struct StudyRecord {
+  int64_t id = 0;
+  // Name, normalised spec, state and times; stats are derived, not stored.
+  v1::Study study;
+};
+
+// A stored answer to a request with a request id.
+struct RequestRecord {
+  std::string request_id;
+  // The RPC's name, e.g. "SuggestTrials".
+  std::string method;
+  // Digest of the request: a reused id with another request is refused.
+  std::string fingerprint;
+  // The serialised response message.
+  std::string response;
+};
+
+struct StudySnapshot {
+  StudyRecord record;
+  // Every trial in id order, with its observation merged in. A stored trial is
+  // PENDING, COMPLETED, FAILED or ABANDONED; STALE is derived from the lease.
+  std::vector<v1::Trial> trials;
+  // Empty before the first suggestion.
+  std::string strategy_state;
+};
+
+// One atomic change to one study: all of it is durable, or none of it.
+struct StudyWrite {
+  int64_t study_id = 0;
+  int64_t update_time_micros = 0;
+  std::optional<v1::StudyState> state;
+  // Inserted, or replaced by id, together with their observations.
+  std::vector<v1::Trial> trials;
+  std::optional<std::string> strategy_state;
+  std::optional<RequestRecord> request;
+};
+
+class StudyStore {
+ public:
+  virtual ~StudyStore() = default;
+
+  // Stores a new study (its spec must be normalised). ALREADY_EXISTS when the
+  // name is taken.
+  virtual absl::StatusOr<StudyRecord> CreateStudy(const v1::Study& study) = 0;
+  // nullopt when no study has this name.
+  virtual absl::StatusOr<std::optional<StudyRecord>> FindStudy(
+      absl::string_view name) = 0;
+  // Up to `limit` studies with names after `after_name`, in name order.
+  virtual absl::StatusOr<std::vector<StudyRecord>> ListStudies(
+      absl::string_view after_name, int limit) = 0;
+  // Removes the study and everything it owns. NOT_FOUND for an unknown id.
+  virtual absl::Status DeleteStudy(int64_t study_id) = 0;
+  // NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<StudySnapshot> LoadStudy(int64_t study_id) = 0;
+  virtual absl::StatusOr<std::optional<RequestRecord>> FindRequest(
+      int64_t study_id, absl::string_view request_id) = 0;
+  // Applies `write` in one transaction; on error nothing changed.
+  virtual absl::Status Commit(const StudyWrite& write) = 0;
+};
+
+struct SqliteOptions {
+  // How long a write waits for a lock held by another process.
+  int busy_timeout_ms = 5000;
+};
+
+// Opens (creating if needed) the SQLite database at `path`: WAL, synchronous=FULL,
+// foreign keys, forward schema migrations, then PRAGMA integrity_check.
+// FAILED_PRECONDITION when the file fails the check or has a newer schema.
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
+    const std::string& path, const SqliteOptions& options = {});
+
+// The schema version this build writes.
+int SqliteSchemaVersion();
+
+}  // namespace lago::storage
+
+#endif  // LAGO_SERVER_STORAGE_STUDY_STORE_H_

@@ -1,0 +1,812 @@
+#include "server/study_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/search_space.h"
+#include "core/status_macros.h"
+#include "core/strategy.h"
+#include "server/convert.h"
+
+namespace lago::server {
+namespace {
+
+constexpr int kMaxSuggestCount = 1000;
+constexpr int kMaxPageSize = 1000;
+constexpr int kDefaultPageSize = 100;
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxReasonLength = 4096;
+constexpr int kMaxImport = 10000;
+
+bool IsPrintableAscii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+absl::Status CheckStudyName(const std::string& name, const char* field) {
+  if (!core::IsValidName(name, 128, /*allow_leading_digit=*/true)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": \"", name.substr(0, 80),
+                     "\" is not a valid study name (1 to 128 of [A-Za-z0-9_.-], not "
+                     "starting with . or -)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckId(const std::string& id, const char* field) {
+  if (id.size() > kMaxIdLength || !IsPrintableAscii(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be at most ", kMaxIdLength,
+                     " printable ASCII characters; got ", id.size(), " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckReason(const std::string& reason, const char* field) {
+  if (reason.size() > kMaxReasonLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", reason.size(), " characters; at most ", kMaxReasonLength));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTrialId(int64_t id) {
+  if (id < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("trial_id: ", id, " must be >= 1"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> PageSize(int32_t requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", requested, " is outside [0, ", kMaxPageSize, "]"));
+  }
+  return requested;
+}
+
+absl::Status CheckGradient(const google::protobuf::RepeatedField<double>& gradient,
+                           int dimension, const std::string& field) {
+  if (gradient.empty()) return absl::OkStatus();
+  if (gradient.size() != dimension) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": has ", gradient.size(),
+                                                   " entries; the study has ", dimension,
+                                                   " parameters"));
+  }
+  for (int i = 0; i < gradient.size(); ++i) {
+    if (!std::isfinite(gradient[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: ", gradient[i], " is not finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckNoise(bool has_noise, double noise, const std::string& field) {
+  if (has_noise && (!std::isfinite(noise) || noise < 0.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", noise, " must be finite and >= 0"));
+  }
+  return absl::OkStatus();
+}
+
+bool HasResult(const v1::Trial& t) {
+  return t.state() == v1::TRIAL_STATE_COMPLETED || t.state() == v1::TRIAL_STATE_FAILED;
+}
+
+bool SameDouble(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Whether `request` reports the result `t` already has.
+bool SameResult(const v1::Trial& t, const v1::ObserveTrialRequest& request) {
+  if (request.failed()) {
+    return t.state() == v1::TRIAL_STATE_FAILED &&
+           t.failure_reason() == request.failure_reason();
+  }
+  if (t.state() != v1::TRIAL_STATE_COMPLETED || !SameDouble(t.value(), request.value())) {
+    return false;
+  }
+  if (t.gradient_size() != request.gradient_size()) return false;
+  for (int i = 0; i < t.gradient_size(); ++i) {
+    if (!SameDouble(t.gradient(i), request.gradient(i))) return false;
+  }
+  return t.has_noise_std() == request.has_noise_std() &&
+         (!t.has_noise_std() || SameDouble(t.noise_std(), request.noise_std()));
+}
+
+// Cost units a result spent: a value costs 1, a gradient gradient_cost.
+double CostOf(const v1::StudySpec& spec, const v1::Trial& t) {
+  if (t.state() == v1::TRIAL_STATE_FAILED) return 1.0;
+  if (t.state() != v1::TRIAL_STATE_COMPLETED) return 0.0;
+  return 1.0 + (t.gradient_size() > 0 ? spec.gradient_cost() : 0.0);
+}
+
+bool IsStale(const v1::Trial& t, absl::Time now) {
+  return t.state() == v1::TRIAL_STATE_PENDING &&
+         FromTimestamp(t.lease_expire_time()) <= now;
+}
+
+// The trial as a client sees it: a pending trial whose lease ran out is STALE.
+v1::Trial Present(const v1::Trial& t, absl::Time now) {
+  v1::Trial out = t;
+  if (IsStale(t, now)) out.set_state(v1::TRIAL_STATE_STALE);
+  return out;
+}
+
+bool Better(const v1::StudySpec& spec, double a, double b) {
+  return spec.direction() == v1::DIRECTION_MAXIMIZE ? a > b : a < b;
+}
+
+std::string Fingerprint(const char* method, const google::protobuf::Message& request) {
+  return absl::StrCat(method, ":", CanonicalBytes(request));
+}
+
+}  // namespace
+
+struct StudyService::StudyEntry {
+  std::mutex mu;
+  // Set under `mu` when the study is deleted; a holder must then answer NOT_FOUND.
+  bool deleted = false;
+  int64_t id = 0;
+  // Name, normalised spec, state and times as stored.
+  v1::Study study;
+  std::optional<core::SearchSpace> space;
+  std::unique_ptr<core::Strategy> strategy;
+  std::string strategy_state;
+  // trials[i] has id i + 1.
+  std::vector<v1::Trial> trials;
+  // The completed trials as the strategy sees them, in completion order.
+  std::vector<core::CompletedPoint> completed;
+  double cost_spent = 0.0;
+
+  absl::Status CheckAlive() const {
+    if (deleted)
+      return absl::NotFoundError(
+          absl::StrCat("study \"", study.name(), "\" was deleted"));
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::Trial*> FindTrial(int64_t trial_id) {
+    if (trial_id < 1 || trial_id > static_cast<int64_t>(trials.size())) {
+      return absl::NotFoundError(absl::StrCat("trial_id: ", trial_id,
+                                              " is not a trial of study \"", study.name(),
+                                              "\" (it has ", trials.size(), " trials)"));
+    }
+    return &trials[trial_id - 1];
+  }
+
+  core::CompletedPoint ToCompleted(const v1::Trial& t) const {
+    core::CompletedPoint p;
+    p.trial_id = t.id();
+    p.x = space->ToUnit(t.x());
+    p.value = ToMinimization(study.spec(), t.value());
+    if (t.gradient_size() > 0) {
+      Eigen::VectorXd g = space->GradientToUnit(t.gradient());
+      if (study.spec().direction() == v1::DIRECTION_MAXIMIZE) g = -g;
+      p.gradient = std::move(g);
+    }
+    return p;
+  }
+
+  // Records a result in the memory view; `t` is already durable.
+  void ApplyResult(const v1::Trial& t) {
+    cost_spent += CostOf(study.spec(), t);
+    if (t.state() == v1::TRIAL_STATE_COMPLETED) completed.push_back(ToCompleted(t));
+  }
+};
+
+StudyService::StudyService(std::unique_ptr<storage::StudyStore> store,
+                           StudyServiceOptions options)
+    : store_(std::move(store)), options_(std::move(options)) {}
+
+StudyService::~StudyService() = default;
+
+absl::StatusOr<std::shared_ptr<StudyService::StudyEntry>> StudyService::Acquire(
+    const std::string& name, const char* field) {
+  RETURN_IF_ERROR(CheckStudyName(name, field));
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    auto it = studies_.find(name);
+    if (it != studies_.end()) return it->second;
+  }
+  // Load outside the map lock: loading one study must not stall the others.
+  ASSIGN_OR_RETURN(std::optional<storage::StudyRecord> record, store_->FindStudy(name));
+  if (!record.has_value()) {
+    return absl::NotFoundError(absl::StrCat(field, ": no study named \"", name, "\""));
+  }
+  ASSIGN_OR_RETURN(storage::StudySnapshot snapshot, store_->LoadStudy(record->id));
+  auto entry = std::make_shared<StudyEntry>();
+  entry->id = snapshot.record.id;
+  entry->study = std::move(snapshot.record.study);
+  const v1::StudySpec& spec = entry->study.spec();
+  auto space = SearchSpaceOf(spec);
+  if (!space.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "stored study \"", name, "\" has an invalid spec: ", space.status().message()));
+  }
+  entry->space = *std::move(space);
+  auto strategy = core::MakeStrategy(spec.strategy(), ProblemOf(spec));
+  if (!strategy.ok()) {
+    return absl::InternalError(
+        absl::StrCat("stored study \"", name, "\": ", strategy.status().message()));
+  }
+  entry->strategy = *std::move(strategy);
+  entry->strategy_state = std::move(snapshot.strategy_state);
+  entry->trials = std::move(snapshot.trials);
+  for (size_t i = 0; i < entry->trials.size(); ++i) {
+    if (entry->trials[i].id() != static_cast<int64_t>(i + 1)) {
+      return absl::InternalError(absl::StrCat(
+          "stored study \"", name, "\" has a gap in its trial ids at ", i + 1));
+    }
+    entry->ApplyResult(entry->trials[i]);
+  }
+  std::lock_guard<std::mutex> lock(map_mu_);
+  auto [it, inserted] = studies_.emplace(name, std::move(entry));
+  return it->second;  // If another thread loaded it first, share its entry.
+}
+
+v1::Study StudyService::StudyView(const StudyEntry& entry, absl::Time now) const {
+  v1::Study study = entry.study;
+  v1::StudyStats* stats = study.mutable_stats();
+  stats->set_trials(static_cast<int64_t>(entry.trials.size()));
+  for (const v1::Trial& t : entry.trials) {
+    switch (Present(t, now).state()) {
+      case v1::TRIAL_STATE_PENDING:
+        stats->set_pending(stats->pending() + 1);
+        break;
+      case v1::TRIAL_STATE_STALE:
+        stats->set_stale(stats->stale() + 1);
+        break;
+      case v1::TRIAL_STATE_COMPLETED:
+        stats->set_completed(stats->completed() + 1);
+        break;
+      case v1::TRIAL_STATE_FAILED:
+        stats->set_failed(stats->failed() + 1);
+        break;
+      case v1::TRIAL_STATE_ABANDONED:
+        stats->set_abandoned(stats->abandoned() + 1);
+        break;
+      default:
+        break;
+    }
+  }
+  stats->set_cost_spent(entry.cost_spent);
+  return study;
+}
+
+absl::StatusOr<v1::CreateStudyResponse> StudyService::CreateStudy(
+    const v1::CreateStudyRequest& request) {
+  RETURN_IF_ERROR(CheckStudyName(request.name(), "name"));
+  ASSIGN_OR_RETURN(v1::StudySpec spec, NormalizeSpec(request.spec()));
+  std::lock_guard<std::mutex> create_lock(create_mu_);
+  const absl::Time now = options_.clock();
+  ASSIGN_OR_RETURN(std::optional<storage::StudyRecord> existing,
+                   store_->FindStudy(request.name()));
+  v1::CreateStudyResponse response;
+  if (existing.has_value()) {
+    if (CanonicalBytes(existing->study.spec()) != CanonicalBytes(spec)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "name: study \"", request.name(),
+          "\" already exists with a different spec; choose another name or delete it"));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
+    std::lock_guard<std::mutex> lock(entry->mu);
+    RETURN_IF_ERROR(entry->CheckAlive());
+    *response.mutable_study() = StudyView(*entry, now);
+    response.set_created(false);
+    return response;
+  }
+  v1::Study study;
+  study.set_name(request.name());
+  *study.mutable_spec() = spec;
+  study.set_state(v1::STUDY_STATE_ACTIVE);
+  *study.mutable_create_time() = ToTimestamp(now);
+  *study.mutable_update_time() = ToTimestamp(now);
+  ASSIGN_OR_RETURN(storage::StudyRecord record, store_->CreateStudy(study));
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  *response.mutable_study() = StudyView(*entry, now);
+  response.set_created(true);
+  return response;
+}
+
+absl::StatusOr<v1::GetStudyResponse> StudyService::GetStudy(
+    const v1::GetStudyRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  v1::GetStudyResponse response;
+  *response.mutable_study() = StudyView(*entry, options_.clock());
+  return response;
+}
+
+absl::StatusOr<v1::ListStudiesResponse> StudyService::ListStudies(
+    const v1::ListStudiesRequest& request) {
+  ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  // One more than asked tells whether another page follows.
+  ASSIGN_OR_RETURN(std::vector<storage::StudyRecord> records,
+                   store_->ListStudies(request.page_token(), page_size + 1));
+  v1::ListStudiesResponse response;
+  const absl::Time now = options_.clock();
+  for (int i = 0; i < static_cast<int>(records.size()) && i < page_size; ++i) {
+    auto entry = Acquire(records[i].study.name(), "page_token");
+    if (absl::IsNotFound(entry.status())) continue;  // Deleted meanwhile.
+    if (!entry.ok()) return entry.status();
+    std::lock_guard<std::mutex> lock((*entry)->mu);
+    if ((*entry)->deleted) continue;
+    *response.add_studies() = StudyView(**entry, now);
+  }
+  if (static_cast<int>(records.size()) > page_size) {
+    response.set_next_page_token(records[page_size - 1].study.name());
+  }
+  return response;
+}
+
+absl::StatusOr<v1::DeleteStudyResponse> StudyService::DeleteStudy(
+    const v1::DeleteStudyRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
+  std::lock_guard<std::mutex> create_lock(create_mu_);
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  RETURN_IF_ERROR(store_->DeleteStudy(entry->id));
+  entry->deleted = true;
+  std::lock_guard<std::mutex> map_lock(map_mu_);
+  studies_.erase(request.name());
+  return v1::DeleteStudyResponse();
+}
+
+absl::StatusOr<v1::StopStudyResponse> StudyService::StopStudy(
+    const v1::StopStudyRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  const absl::Time now = options_.clock();
+  if (entry->study.state() == v1::STUDY_STATE_ACTIVE) {
+    storage::StudyWrite write;
+    write.study_id = entry->id;
+    write.update_time_micros = ToMicros(now);
+    write.state = v1::STUDY_STATE_STOPPED;
+    RETURN_IF_ERROR(store_->Commit(write));
+    entry->study.set_state(v1::STUDY_STATE_STOPPED);
+    *entry->study.mutable_update_time() = ToTimestamp(now);
+  }
+  v1::StopStudyResponse response;
+  *response.mutable_study() = StudyView(*entry, now);
+  return response;
+}
+
+namespace {
+
+// The stored answer to `request_id`, if any. FAILED_PRECONDITION when the id
+// was used for a different request.
+template <typename Response>
+absl::StatusOr<std::optional<Response>> Replay(storage::StudyStore& store,
+                                               int64_t study_id,
+                                               const std::string& request_id,
+                                               const std::string& fingerprint) {
+  if (request_id.empty()) return std::optional<Response>();
+  ASSIGN_OR_RETURN(std::optional<storage::RequestRecord> record,
+                   store.FindRequest(study_id, request_id));
+  if (!record.has_value()) return std::optional<Response>();
+  if (record->fingerprint != fingerprint) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("request_id: \"", request_id, "\" was already used for a different ",
+                     record->method, " request"));
+  }
+  Response response;
+  if (!response.ParseFromString(record->response)) {
+    return absl::InternalError(
+        absl::StrCat("the stored answer to request_id \"", request_id, "\" is corrupt"));
+  }
+  return std::optional<Response>(std::move(response));
+}
+
+std::optional<storage::RequestRecord> MakeRequestRecord(
+    const std::string& request_id, const char* method, const std::string& fingerprint,
+    const google::protobuf::Message& response) {
+  if (request_id.empty()) return std::nullopt;
+  storage::RequestRecord record;
+  record.request_id = request_id;
+  record.method = method;
+  record.fingerprint = fingerprint;
+  record.response = CanonicalBytes(response);
+  return record;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
+    const v1::SuggestTrialsRequest& request) {
+  constexpr char kMethod[] = "SuggestTrials";
+  RETURN_IF_ERROR(CheckId(request.client_id(), "client_id"));
+  RETURN_IF_ERROR(CheckId(request.request_id(), "request_id"));
+  const int count = request.count() == 0 ? 1 : request.count();
+  if (count < 1 || count > kMaxSuggestCount) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count: ", request.count(), " is outside [0, ", kMaxSuggestCount, "]"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  const std::string fingerprint = Fingerprint(kMethod, request);
+  ASSIGN_OR_RETURN(auto replay,
+                   Replay<v1::SuggestTrialsResponse>(*store_, entry->id,
+                                                     request.request_id(), fingerprint));
+  if (replay.has_value()) return *std::move(replay);
+
+  const absl::Time now = options_.clock();
+  const v1::StudySpec& spec = entry->study.spec();
+  const absl::Duration lease = absl::Seconds(spec.lease_seconds());
+  storage::StudyWrite write;
+  write.study_id = entry->id;
+  write.update_time_micros = ToMicros(now);
+
+  // A client that asks again gets its own pending trials back first.
+  if (!request.client_id().empty()) {
+    for (const v1::Trial& t : entry->trials) {
+      if (static_cast<int>(write.trials.size()) == count) break;
+      if (t.state() == v1::TRIAL_STATE_PENDING && t.client_id() == request.client_id()) {
+        v1::Trial renewed = t;
+        *renewed.mutable_lease_expire_time() = ToTimestamp(now + lease);
+        write.trials.push_back(std::move(renewed));
+      }
+    }
+  }
+  const size_t reused = write.trials.size();
+  int wanted = count - static_cast<int>(reused);
+  std::string new_state;
+  if (wanted > 0) {
+    absl::Status refusal;
+    if (entry->study.state() == v1::STUDY_STATE_STOPPED) {
+      refusal = absl::FailedPreconditionError(absl::StrCat(
+          "study: \"", entry->study.name(), "\" is stopped; it takes no new trials"));
+    } else if (spec.budget() > 0.0) {
+      // Budget: spent cost plus the expected cost of trials still in flight.
+      const double new_cost =
+          1.0 + (spec.gradient_mode() == v1::GRADIENT_MODE_ENHANCED ? spec.gradient_cost()
+                                                                    : 0.0);
+      double committed = entry->cost_spent;
+      for (const v1::Trial& t : entry->trials) {
+        if (t.state() == v1::TRIAL_STATE_PENDING && !IsStale(t, now)) {
+          committed += 1.0 + (t.need_gradient() ? spec.gradient_cost() : 0.0);
+        }
+      }
+      const int fits =
+          static_cast<int>(std::floor((spec.budget() - committed) / new_cost + 1e-9));
+      if (fits < 1) {
+        refusal = absl::ResourceExhaustedError(absl::StrCat(
+            "study: the budget of \"", entry->study.name(), "\" (", spec.budget(),
+            " cost units) is spent or committed to pending trials (", committed, ")"));
+      }
+      wanted = std::min(wanted, std::max(fits, 0));
+    }
+    if (!refusal.ok()) {
+      if (reused == 0) return refusal;
+      wanted = 0;
+    }
+  }
+  if (wanted > 0) {
+    std::vector<core::PendingPoint> pending;
+    for (const v1::Trial& t : entry->trials) {
+      if (t.state() == v1::TRIAL_STATE_PENDING && !IsStale(t, now)) {
+        pending.push_back({t.id(), entry->space->ToUnit(t.x())});
+      }
+    }
+    core::StrategyInput input;
+    input.state = entry->strategy_state;
+    input.completed = entry->completed;
+    input.pending = pending;
+    input.count = wanted;
+    ASSIGN_OR_RETURN(core::StrategyOutput output, entry->strategy->Suggest(input));
+    if (static_cast<int>(output.suggestions.size()) != wanted) {
+      return absl::InternalError(absl::StrCat("strategy ", spec.strategy(), " returned ",
+                                              output.suggestions.size(), " points for ",
+                                              wanted));
+    }
+    int64_t next_id = static_cast<int64_t>(entry->trials.size()) + 1;
+    for (const core::Suggestion& s : output.suggestions) {
+      v1::Trial t;
+      t.set_id(next_id++);
+      for (double v : entry->space->FromUnit(s.x)) t.add_x(v);
+      t.set_kind(ToProto(s.kind));
+      switch (spec.gradient_mode()) {
+        case v1::GRADIENT_MODE_ENHANCED:
+          t.set_need_gradient(true);
+          break;
+        case v1::GRADIENT_MODE_ON_REQUEST:
+          t.set_need_gradient(s.need_gradient);
+          break;
+        default:
+          t.set_need_gradient(false);
+          break;
+      }
+      t.set_state(v1::TRIAL_STATE_PENDING);
+      t.set_client_id(request.client_id());
+      *t.mutable_lease_expire_time() = ToTimestamp(now + lease);
+      *t.mutable_create_time() = ToTimestamp(now);
+      ToProto(s.why, t.mutable_why());
+      write.trials.push_back(std::move(t));
+    }
+    write.strategy_state = output.state;
+    new_state = std::move(output.state);
+  }
+
+  v1::SuggestTrialsResponse response;
+  for (const v1::Trial& t : write.trials) *response.add_trials() = t;
+  write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
+  RETURN_IF_ERROR(store_->Commit(write));
+
+  // Durable: now the memory view follows.
+  for (v1::Trial& t : write.trials) {
+    const int64_t id = t.id();
+    if (id <= static_cast<int64_t>(entry->trials.size())) {
+      entry->trials[id - 1] = std::move(t);
+    } else {
+      entry->trials.push_back(std::move(t));
+    }
+  }
+  if (write.strategy_state.has_value()) entry->strategy_state = std::move(new_state);
+  *entry->study.mutable_update_time() = ToTimestamp(now);
+  return response;
+}
+
+absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
+    const v1::ObserveTrialRequest& request) {
+  constexpr char kMethod[] = "ObserveTrial";
+  RETURN_IF_ERROR(CheckTrialId(request.trial_id()));
+  RETURN_IF_ERROR(CheckId(request.request_id(), "request_id"));
+  if (!request.failed() && !std::isfinite(request.value())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("value: ", request.value(),
+                     " is not finite; report a failed evaluation with failed=true"));
+  }
+  RETURN_IF_ERROR(CheckNoise(request.has_noise_std(), request.noise_std(), "noise_std"));
+  RETURN_IF_ERROR(CheckReason(request.failure_reason(), "failure_reason"));
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  if (!request.failed()) {
+    RETURN_IF_ERROR(
+        CheckGradient(request.gradient(), entry->space->dimension(), "gradient"));
+  }
+  const std::string fingerprint = Fingerprint(kMethod, request);
+  ASSIGN_OR_RETURN(auto replay,
+                   Replay<v1::ObserveTrialResponse>(*store_, entry->id,
+                                                    request.request_id(), fingerprint));
+  if (replay.has_value()) return *std::move(replay);
+  ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
+  const absl::Time now = options_.clock();
+  v1::ObserveTrialResponse response;
+  if (HasResult(*trial)) {
+    // Telling the same result twice is harmless; a different one is refused.
+    if (SameResult(*trial, request)) {
+      *response.mutable_trial() = *trial;
+      return response;
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial_id: trial ", trial->id(), " of study \"", entry->study.name(),
+        "\" already has a different result (",
+        trial->state() == v1::TRIAL_STATE_FAILED ? "failed"
+                                                 : absl::StrCat("value ", trial->value()),
+        ")"));
+  }
+  v1::Trial updated = *trial;
+  if (request.failed()) {
+    updated.set_state(v1::TRIAL_STATE_FAILED);
+    updated.set_failure_reason(request.failure_reason());
+  } else {
+    updated.set_state(v1::TRIAL_STATE_COMPLETED);
+    updated.set_value(request.value());
+    *updated.mutable_gradient() = request.gradient();
+    if (request.has_noise_std()) updated.set_noise_std(request.noise_std());
+    updated.clear_failure_reason();
+  }
+  *updated.mutable_complete_time() = ToTimestamp(now);
+
+  const v1::StudySpec& spec = entry->study.spec();
+  storage::StudyWrite write;
+  write.study_id = entry->id;
+  write.update_time_micros = ToMicros(now);
+  const double spent = entry->cost_spent + CostOf(spec, updated);
+  if (spec.budget() > 0.0 && spent >= spec.budget() &&
+      entry->study.state() == v1::STUDY_STATE_ACTIVE) {
+    write.state = v1::STUDY_STATE_DONE;
+  }
+  *response.mutable_trial() = updated;
+  write.trials.push_back(updated);
+  write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
+  RETURN_IF_ERROR(store_->Commit(write));
+
+  *trial = std::move(updated);
+  entry->ApplyResult(*trial);
+  if (write.state.has_value()) entry->study.set_state(*write.state);
+  *entry->study.mutable_update_time() = ToTimestamp(now);
+  return response;
+}
+
+absl::StatusOr<v1::HeartbeatResponse> StudyService::Heartbeat(
+    const v1::HeartbeatRequest& request) {
+  RETURN_IF_ERROR(CheckTrialId(request.trial_id()));
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
+  if (trial->state() != v1::TRIAL_STATE_PENDING) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial_id: trial ", trial->id(), " is ", v1::TrialState_Name(trial->state()),
+        "; only a pending trial has a lease"));
+  }
+  const absl::Time now = options_.clock();
+  v1::Trial renewed = *trial;
+  *renewed.mutable_lease_expire_time() =
+      ToTimestamp(now + absl::Seconds(entry->study.spec().lease_seconds()));
+  storage::StudyWrite write;
+  write.study_id = entry->id;
+  write.update_time_micros = ToMicros(now);
+  write.trials.push_back(renewed);
+  RETURN_IF_ERROR(store_->Commit(write));
+  *trial = std::move(renewed);
+  v1::HeartbeatResponse response;
+  *response.mutable_trial() = *trial;
+  return response;
+}
+
+absl::StatusOr<v1::AbandonTrialResponse> StudyService::AbandonTrial(
+    const v1::AbandonTrialRequest& request) {
+  RETURN_IF_ERROR(CheckTrialId(request.trial_id()));
+  RETURN_IF_ERROR(CheckReason(request.reason(), "reason"));
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
+  const absl::Time now = options_.clock();
+  v1::AbandonTrialResponse response;
+  if (trial->state() == v1::TRIAL_STATE_ABANDONED) {
+    *response.mutable_trial() = *trial;
+    return response;
+  }
+  if (HasResult(*trial)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial_id: trial ", trial->id(), " already has a result (",
+                     v1::TrialState_Name(trial->state()), ")"));
+  }
+  v1::Trial abandoned = *trial;
+  abandoned.set_state(v1::TRIAL_STATE_ABANDONED);
+  abandoned.set_failure_reason(request.reason());
+  storage::StudyWrite write;
+  write.study_id = entry->id;
+  write.update_time_micros = ToMicros(now);
+  write.trials.push_back(abandoned);
+  RETURN_IF_ERROR(store_->Commit(write));
+  *trial = std::move(abandoned);
+  *response.mutable_trial() = *trial;
+  return response;
+}
+
+absl::StatusOr<v1::ListTrialsResponse> StudyService::ListTrials(
+    const v1::ListTrialsRequest& request) {
+  ASSIGN_OR_RETURN(int page_size, PageSize(request.page_size()));
+  int64_t after = 0;
+  if (!request.page_token().empty() &&
+      (!absl::SimpleAtoi(request.page_token(), &after) || after < 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_token: \"", request.page_token().substr(0, 64), "\" is not a page token"));
+  }
+  for (int s : request.states()) {
+    if (!v1::TrialState_IsValid(s) || s == v1::TRIAL_STATE_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("states: ", s, " is not a trial state"));
+    }
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  const absl::Time now = options_.clock();
+  v1::ListTrialsResponse response;
+  for (size_t i = static_cast<size_t>(std::min<int64_t>(after, entry->trials.size()));
+       i < entry->trials.size(); ++i) {
+    v1::Trial t = Present(entry->trials[i], now);
+    if (!request.states().empty() &&
+        std::find(request.states().begin(), request.states().end(), t.state()) ==
+            request.states().end()) {
+      continue;
+    }
+    if (response.trials_size() == page_size) {
+      response.set_next_page_token(absl::StrCat(response.trials(page_size - 1).id()));
+      break;
+    }
+    *response.add_trials() = std::move(t);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
+    const v1::GetBestRequest& request) {
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  const v1::Trial* best = nullptr;
+  for (const v1::Trial& t : entry->trials) {
+    if (t.state() != v1::TRIAL_STATE_COMPLETED) continue;
+    if (best == nullptr || Better(entry->study.spec(), t.value(), best->value()))
+      best = &t;
+  }
+  v1::GetBestResponse response;
+  if (best != nullptr) *response.mutable_best() = *best;
+  return response;
+}
+
+absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
+    const v1::AddObservationsRequest& request) {
+  constexpr char kMethod[] = "AddObservations";
+  RETURN_IF_ERROR(CheckId(request.request_id(), "request_id"));
+  if (request.observations().empty() || request.observations_size() > kMaxImport) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("observations: ", request.observations_size(), " entries; 1 to ",
+                     kMaxImport, " needed"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  for (int i = 0; i < request.observations_size(); ++i) {
+    const v1::Observation& o = request.observations(i);
+    const std::string field = absl::StrCat("observations[", i, "]");
+    RETURN_IF_ERROR(entry->space->CheckPoint(o.x(), field + ".x"));
+    if (!std::isfinite(o.value())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".value: ", o.value(), " is not finite"));
+    }
+    RETURN_IF_ERROR(
+        CheckGradient(o.gradient(), entry->space->dimension(), field + ".gradient"));
+    RETURN_IF_ERROR(CheckNoise(o.has_noise_std(), o.noise_std(), field + ".noise_std"));
+  }
+  const std::string fingerprint = Fingerprint(kMethod, request);
+  ASSIGN_OR_RETURN(auto replay,
+                   Replay<v1::AddObservationsResponse>(
+                       *store_, entry->id, request.request_id(), fingerprint));
+  if (replay.has_value()) return *std::move(replay);
+
+  const absl::Time now = options_.clock();
+  const v1::StudySpec& spec = entry->study.spec();
+  storage::StudyWrite write;
+  write.study_id = entry->id;
+  write.update_time_micros = ToMicros(now);
+  int64_t next_id = static_cast<int64_t>(entry->trials.size()) + 1;
+  double spent = entry->cost_spent;
+  v1::AddObservationsResponse response;
+  for (const v1::Observation& o : request.observations()) {
+    v1::Trial t;
+    t.set_id(next_id++);
+    *t.mutable_x() = o.x();
+    t.set_kind(v1::TRIAL_KIND_IMPORTED);
+    t.set_state(v1::TRIAL_STATE_COMPLETED);
+    t.set_value(o.value());
+    *t.mutable_gradient() = o.gradient();
+    if (o.has_noise_std()) t.set_noise_std(o.noise_std());
+    *t.mutable_lease_expire_time() = ToTimestamp(now);
+    *t.mutable_create_time() = ToTimestamp(now);
+    *t.mutable_complete_time() = ToTimestamp(now);
+    t.mutable_why()->set_winner("imported");
+    spent += CostOf(spec, t);
+    *response.add_trials() = t;
+    write.trials.push_back(std::move(t));
+  }
+  if (spec.budget() > 0.0 && spent >= spec.budget() &&
+      entry->study.state() == v1::STUDY_STATE_ACTIVE) {
+    write.state = v1::STUDY_STATE_DONE;
+  }
+  write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
+  RETURN_IF_ERROR(store_->Commit(write));
+  for (v1::Trial& t : write.trials) {
+    entry->ApplyResult(t);
+    entry->trials.push_back(std::move(t));
+  }
+  if (write.state.has_value()) entry->study.set_state(*write.state);
+  *entry->study.mutable_update_time() = ToTimestamp(now);
+  return response;
+}
+
+}  // namespace lago::server

@@ -1,0 +1,78 @@
+// The Lago service without its transport: each method validates a request,
+// locks its study, runs the strategy, persists and answers. The gRPC layer only
+// translates (grpc_service.cc), and tests and fuzzers can call this directly.
+//
+// Thread safety: every method may be called concurrently. Calls on one study
+// are serialised by that study's mutex; calls on different studies only share
+// the short database commits, so a suggestion for one study never waits behind
+// another study's strategy.
+//
+// Error codes follow proto/lago/v1/lago_service.proto; every message names the
+// request field and its bad value. A call that fails has changed nothing.
+#ifndef LAGO_SERVER_STUDY_SERVICE_H_
+#define LAGO_SERVER_STUDY_SERVICE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "lago/v1/lago_service.pb.h"
+#include "server/storage/study_store.h"
+
+namespace lago::server {
+
+struct StudyServiceOptions {
+  // The time source for leases and timestamps (tests move it).
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+class StudyService {
+ public:
+  StudyService(std::unique_ptr<storage::StudyStore> store,
+               StudyServiceOptions options = {});
+  ~StudyService();
+
+  absl::StatusOr<v1::CreateStudyResponse> CreateStudy(
+      const v1::CreateStudyRequest& request);
+  absl::StatusOr<v1::GetStudyResponse> GetStudy(const v1::GetStudyRequest& request);
+  absl::StatusOr<v1::ListStudiesResponse> ListStudies(
+      const v1::ListStudiesRequest& request);
+  absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(
+      const v1::DeleteStudyRequest& request);
+  absl::StatusOr<v1::StopStudyResponse> StopStudy(const v1::StopStudyRequest& request);
+  absl::StatusOr<v1::SuggestTrialsResponse> SuggestTrials(
+      const v1::SuggestTrialsRequest& request);
+  absl::StatusOr<v1::ObserveTrialResponse> ObserveTrial(
+      const v1::ObserveTrialRequest& request);
+  absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);
+  absl::StatusOr<v1::AbandonTrialResponse> AbandonTrial(
+      const v1::AbandonTrialRequest& request);
+  absl::StatusOr<v1::ListTrialsResponse> ListTrials(const v1::ListTrialsRequest& request);
+  absl::StatusOr<v1::GetBestResponse> GetBest(const v1::GetBestRequest& request);
+  absl::StatusOr<v1::AddObservationsResponse> AddObservations(
+      const v1::AddObservationsRequest& request);
+
+ private:
+  struct StudyEntry;
+
+  // The loaded study, from the cache or the store. NOT_FOUND naming `field`.
+  absl::StatusOr<std::shared_ptr<StudyEntry>> Acquire(const std::string& name,
+                                                      const char* field);
+  v1::Study StudyView(const StudyEntry& entry, absl::Time now) const;
+
+  std::unique_ptr<storage::StudyStore> store_;
+  StudyServiceOptions options_;
+  // Serialises CreateStudy so that one name is created once.
+  std::mutex create_mu_;
+  std::mutex map_mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<StudyEntry>> studies_;
+};
+
+}  // namespace lago::server
+
+#endif  // LAGO_SERVER_STUDY_SERVICE_H_
