@@ -1,0 +1,188 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/storage/study_store.h"
+#include "tests/server/test_util.h"
+
+namespace lago::storage {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Study MakeStudy(const std::string& name) {
+  v1::Study study;
+  study.set_name(name);
+  v1::Parameter* p = study.mutable_spec()->add_parameters();
+  p->set_name("x");
+  p->set_lower(-1.0);
+  p->set_upper(1.0);
+  study.mutable_spec()->set_strategy("sobol");
+  study.set_state(v1::STUDY_STATE_ACTIVE);
+  study.mutable_create_time()->set_seconds(1800000000);
+  study.mutable_update_time()->set_seconds(1800000000);
+  return study;
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string db_path() const { return dir_.path() + "/lago.db"; }
+  lago::testing::TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, OpensWithWalFullSyncAndTheCurrentSchema) {
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+            SqliteSchemaVersion());
+  for (const char* table : {"studies", "parameters", "trials", "observations",
+                            "strategy_state", "requests"}) {
+    EXPECT_TRUE(db.tableExists(table)) << table;
+  }
+}
+
+TEST_F(SqliteStoreTest, StudiesAndTrialsSurviveAReopen) {
+  int64_t id = 0;
+  v1::Trial trial;
+  trial.set_id(1);
+  // Values that a lossy text format would round: the store must keep every bit.
+  trial.add_x(0.1 + 0.2);
+  trial.set_kind(v1::TRIAL_KIND_INITIAL);
+  trial.set_state(v1::TRIAL_STATE_COMPLETED);
+  trial.set_value(-1.0 / 3.0);
+  trial.add_gradient(5e-324);
+  trial.set_noise_std(0.25);
+  trial.mutable_why()->set_winner("sobol");
+  trial.mutable_why()->set_sequence_index(7);
+  trial.mutable_complete_time()->set_seconds(1800000001);
+  {
+    auto store = OpenSqliteStore(db_path());
+    ASSERT_TRUE(store.ok());
+    auto record = (*store)->CreateStudy(MakeStudy("s"));
+    ASSERT_TRUE(record.ok()) << record.status();
+    id = record->id;
+    StudyWrite write;
+    write.study_id = id;
+    write.update_time_micros = 1800000001000000;
+    write.trials.push_back(trial);
+    write.strategy_state = "next_index=1";
+    write.request = RequestRecord{"r1", "ObserveTrial", "fp", "response-bytes"};
+    ASSERT_TRUE((*store)->Commit(write).ok());
+  }
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok());
+  auto snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->record.study.name(), "s");
+  EXPECT_EQ(snapshot->strategy_state, "next_index=1");
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  const v1::Trial& t = snapshot->trials[0];
+  EXPECT_EQ(t.x(0), 0.1 + 0.2);
+  EXPECT_EQ(t.value(), -1.0 / 3.0);
+  EXPECT_EQ(t.gradient(0), 5e-324);
+  EXPECT_EQ(t.noise_std(), 0.25);
+  EXPECT_EQ(t.state(), v1::TRIAL_STATE_COMPLETED);
+  EXPECT_EQ(t.why().sequence_index(), 7);
+  EXPECT_EQ(t.complete_time().seconds(), 1800000001);
+  auto request = (*store)->FindRequest(id, "r1");
+  ASSERT_TRUE(request.ok() && request->has_value());
+  EXPECT_EQ((*request)->response, "response-bytes");
+  EXPECT_FALSE((*(*store)->FindRequest(id, "r2")).has_value());
+}
+
+TEST_F(SqliteStoreTest, DuplicateNameIsAlreadyExists) {
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE((*store)->CreateStudy(MakeStudy("s")).ok());
+  EXPECT_EQ((*store)->CreateStudy(MakeStudy("s")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SqliteStoreTest, DeleteRemovesEveryRowOfTheStudy) {
+  auto store = OpenSqliteStore(db_path());
+  auto keep = (*store)->CreateStudy(MakeStudy("keep"));
+  auto gone = (*store)->CreateStudy(MakeStudy("gone"));
+  StudyWrite write;
+  write.study_id = gone->id;
+  v1::Trial t;
+  t.set_id(1);
+  t.add_x(0.5);
+  t.set_state(v1::TRIAL_STATE_COMPLETED);
+  t.set_value(1.0);
+  write.trials.push_back(t);
+  write.strategy_state = "s";
+  ASSERT_TRUE((*store)->Commit(write).ok());
+  ASSERT_TRUE((*store)->DeleteStudy(gone->id).ok());
+  SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+  for (const char* table : {"parameters", "trials", "observations", "strategy_state"}) {
+    EXPECT_EQ(db.execAndGet(std::string("SELECT count(*) FROM ") + table +
+                            " WHERE study_id = " + std::to_string(gone->id))
+                  .getInt(),
+              0)
+        << table;
+  }
+  EXPECT_EQ((*store)->DeleteStudy(gone->id).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*(*store)->FindStudy("keep")).has_value());
+}
+
+TEST_F(SqliteStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
+  SqliteOptions options;
+  options.busy_timeout_ms = 50;
+  auto store = OpenSqliteStore(db_path(), options);
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  const std::string before = lago::testing::DumpDatabase(db_path());
+  // Another process holds the write lock.
+  SQLite::Database other(db_path(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  StudyWrite write;
+  write.study_id = record->id;
+  write.strategy_state = "x";
+  const absl::Status status = (*store)->Commit(write);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("SELECT")));
+  other.exec("ROLLBACK");
+  EXPECT_EQ(lago::testing::DumpDatabase(db_path()), before);
+}
+
+TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
+  std::ofstream(db_path()) << std::string(8192, 'x');
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(db_path()));
+}
+
+TEST_F(SqliteStoreTest, RefusesACorruptDatabase) {
+  {
+    auto store = OpenSqliteStore(db_path());
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE((*store)->CreateStudy(MakeStudy("study-" + std::to_string(i))).ok());
+    }
+  }  // Closing the last connection checkpoints the WAL into the file.
+  {
+    // Overwrite the middle of a B-tree page behind SQLite's back.
+    std::fstream f(db_path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 3 + 100);
+    const std::string junk(2000, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+      << store.status();
+}
+
+TEST_F(SqliteStoreTest, RefusesANewerSchema) {
+  { ASSERT_TRUE(OpenSqliteStore(db_path()).ok()); }
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO schema_version (version) VALUES (99)");
+  }
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("schema version 99"));
+}
+
+}  // namespace
+}  // namespace lago::storage
