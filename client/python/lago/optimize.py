@@ -38,8 +38,9 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     budget: cost units (a value costs 1, a gradient 1); default 20 * len(bounds).
     study: the study's name; a fresh name by default. Re-running with the same
     name continues that study.
-    callback: called as ``callback(trial, best)`` after each observation; returning
-    True stops early. disp: print one line per evaluation.
+    callback: called as ``callback(trial, best)`` after each observation, with the
+    observed Trial and the best so far (None before a success); returning True
+    stops early. disp: print one line per evaluation.
     """
     bounds = [(float(lo), float(hi)) for lo, hi in bounds]
     d = len(bounds)
@@ -76,10 +77,11 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
                     njev += 1
             value = float(value)
             if not math.isfinite(value):
-                handle.fail(trial, f"fun returned {value}")
+                trial = handle.fail(trial, f"fun returned {value}")
             else:
-                handle.observe(trial, value,
-                               gradient=[float(g) for g in gradient] if gradient is not None else None)
+                trial = handle.observe(
+                    trial, value,
+                    gradient=[float(g) for g in gradient] if gradient is not None else None)
             nit += 1
             best = handle.best()
             if disp:

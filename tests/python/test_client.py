@@ -1,0 +1,197 @@
+"""The Python client, lago.minimize and the lago CLI against a real lago-server."""
+
+import csv
+import io
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import unittest
+
+import grpc
+
+import lago
+from lago_server import LagoServer, health
+
+CLI = os.environ.get("LAGO_CLI", "build/bin/lago")
+
+
+class ClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LagoServer().start()
+        cls.client = lago.Client(cls.server.address, timeout=20)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        cls.server.stop()
+        cls.server.__exit__()
+
+    def test_suggest_observe_best(self):
+        study = self.client.create_study("py-basic", {"x": (-2.0, 2.0), "y": (0.0, 1.0)}, seed=3)
+        for _ in range(6):
+            t = study.suggest()
+            self.assertEqual(t.kind, "initial")
+            self.assertFalse(t.need_gradient)
+            self.assertTrue(-2.0 <= t.x[0] <= 2.0 and 0.0 <= t.x[1] <= 1.0)
+            done = study.observe(t, t.x[0] ** 2 + t.x[1])
+            self.assertEqual(done.state, "completed")
+        trials = study.trials()
+        self.assertEqual([t.id for t in trials], list(range(1, 7)))
+        best = study.best()
+        self.assertEqual(best.value, min(t.value for t in trials))
+        self.assertEqual(study.info().stats.completed, 6)
+
+    def test_errors_carry_the_code_and_the_field(self):
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-bad", {"x": (1.0, 0.0)})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("spec.parameters[0] (x): lower 1 must be below upper 0", e.exception.details)
+        study = self.client.create_study("py-errors", {"x": (0.0, 1.0)})
+        t = study.suggest()
+        with self.assertRaises(lago.LagoError) as e:
+            study.observe(t, 1.0, gradient=[1.0, 2.0])
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("gradient: has 2 entries", e.exception.details)
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.study("py-missing")
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+
+    def test_budget_ends_suggestions(self):
+        study = self.client.create_study("py-budget", {"x": (0.0, 1.0)}, budget=3)
+        for _ in range(3):
+            study.observe(study.suggest(), 1.0)
+        with self.assertRaises(lago.LagoError) as e:
+            study.suggest()
+        self.assertEqual(e.exception.code, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    def test_add_observations_and_client_ids(self):
+        study = self.client.create_study("py-import", {"x": (0.0, 1.0)})
+        added = study.add_observations([[0.25], [0.75]], [3.0, 1.0])
+        self.assertEqual([t.kind for t in added], ["imported", "imported"])
+        self.assertEqual(study.best().x, [0.75])
+        mine = study.suggest(client_id="station-1")
+        self.assertEqual(study.suggest(client_id="station-1").id, mine.id)
+        self.assertNotEqual(study.suggest(client_id="station-2").id, mine.id)
+        batch = study.suggest(count=3)
+        self.assertEqual(len({t.id for t in batch}), 3)
+
+    def test_minimize_in_scipy_style(self):
+        def sphere(x):
+            return sum((v - 0.3) ** 2 for v in x)
+
+        seen = []
+        result = lago.minimize(sphere, [(-1.0, 1.0)] * 2, budget=64, seed=1,
+                               address=self.server.address,
+                               callback=lambda trial, best: seen.append(trial.id) and False)
+        self.assertTrue(result.success)
+        self.assertEqual(result.nfev, 64)
+        self.assertEqual(result.nit, 64)
+        self.assertEqual(seen, list(range(1, 65)))
+        self.assertAlmostEqual(result.fun, sphere(result.x), places=15)
+        # 64 Sobol points in [-1, 1]^2 come within 0.2 of the optimum.
+        self.assertLess(result.fun, 0.04)
+
+    def test_minimize_with_gradients_and_early_stop(self):
+        def value_and_gradient(x):
+            return x[0] ** 2, [2 * x[0]]
+
+        result = lago.minimize(value_and_gradient, [(-1.0, 1.0)], jac=True, budget=10,
+                               address=self.server.address,
+                               callback=lambda trial, best: trial.id >= 3)
+        self.assertEqual(result.nit, 3)
+        self.assertEqual(result.njev, 3)
+        self.assertEqual(result.status, 1)
+        self.assertEqual(result.jac, [2 * result.x[0]])
+
+    def test_minimize_reports_non_finite_values_as_failures(self):
+        result = lago.minimize(lambda x: math.nan if x[0] > 0 else x[0], [(-1.0, 1.0)],
+                               budget=8, address=self.server.address)
+        self.assertTrue(result.success)
+        self.assertLessEqual(result.x[0], 0.0)
+
+    def test_health_and_reflection(self):
+        self.assertEqual(health(self.server.address), 1)
+        with grpc.insecure_channel(self.server.address) as channel:
+            reflect = channel.stream_stream(
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                request_serializer=lambda b: b, response_deserializer=lambda b: b)
+            # ServerReflectionRequest{list_services: ""}: field 7, length 0.
+            replies = list(reflect(iter([b"\x3a\x00"]), timeout=10))
+        self.assertTrue(any(b"lago.v1.Lago" in r for r in replies))
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = LagoServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.__exit__()
+
+    def lago(self, *args, check=True):
+        proc = subprocess.run([CLI, "--address", self.server.address, *args],
+                              capture_output=True, text=True, timeout=60)
+        if check:
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        return proc
+
+    def test_a_session_from_the_terminal(self):
+        out = self.lago("create", "cli", "--param", "a:0:1", "--param", "b:-1:1",
+                        "--budget", "10", "--seed", "2").stdout
+        self.assertIn("cli: active, strategy sobol, 2 parameters", out)
+        out = self.lago("suggest", "cli", "--count", "2", "--json").stdout.splitlines()
+        trials = [json.loads(line) for line in out]
+        self.assertEqual([t["trial"] for t in trials], [1, 2])
+        self.assertEqual(set(trials[0]["x"]), {"a", "b"})
+        self.lago("observe", "cli", "1", "0.5", "--gradient", "1,2")
+        self.lago("observe", "cli", "2", "--failed", "sensor offline")
+        self.assertIn("best: trial 1, value 0.5", self.lago("best", "cli").stdout)
+        # A value with its gradient costs 2 units, the failed evaluation 1.
+        self.assertIn("budget 3/10", self.lago("status", "cli").stdout)
+        table = self.lago("trials", "cli").stdout
+        self.assertIn("completed", table)
+        self.assertIn("failed", table)
+
+        rows = list(csv.DictReader(io.StringIO(self.lago("export", "cli").stdout)))
+        self.assertEqual(len(rows), 2)
+        self.assertEqual(rows[0]["value"], "0.5")
+        self.assertEqual(rows[0]["grad_b"], "2")
+        self.assertEqual(rows[1]["state"], "failed")
+        self.assertEqual(rows[1]["failure_reason"], "sensor offline")
+        path = os.path.join(self.server.tmp.name, "cli.json")
+        self.lago("export", "cli", "--format", "json", "--out", path)
+        with open(path) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["name"], "cli")
+        self.assertEqual([t["id"] for t in doc["trials"]], [1, 2])
+
+    def test_errors_exit_non_zero_with_the_message(self):
+        proc = self.lago("observe", "nope", "1", "2.0", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("NOT_FOUND", proc.stderr)
+        self.assertIn('no study named "nope"', proc.stderr)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_stops_gracefully_and_keeps_the_data(self):
+        with LagoServer() as server:
+            client = lago.Client(server.address, timeout=10, retries=0)
+            study = client.create_study("graceful", {"x": (0.0, 1.0)})
+            study.observe(study.suggest(), 0.25)
+            client.close()
+            self.assertEqual(server.stop(signal.SIGTERM), 0)
+            self.assertIn("stopping", server.log())
+            with sqlite3.connect(server.db) as db:
+                self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+                self.assertEqual(db.execute("SELECT value FROM observations").fetchall(),
+                                 [(0.25,)])
+
+
+if __name__ == "__main__":
+    unittest.main()
