@@ -29,6 +29,9 @@ Flags (each also read from the environment variable in brackets):
   --shutdown-grace=SEC   on SIGTERM/SIGINT, seconds that calls in flight get to
                          finish (default 10) [LAGO_SHUTDOWN_GRACE]
   --max-threads=N        threads serving calls (default 64) [LAGO_MAX_THREADS]
+  --busy-timeout-ms=MS   how long a write waits for a lock held by another process
+                         before failing with UNAVAILABLE (default 5000)
+                         [LAGO_BUSY_TIMEOUT_MS]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";
@@ -52,6 +55,7 @@ int main(int argc, char** argv) {
       {"log-level", {"LAGO_LOG_LEVEL", "info"}},
       {"shutdown-grace", {"LAGO_SHUTDOWN_GRACE", "10"}},
       {"max-threads", {"LAGO_MAX_THREADS", "64"}},
+      {"busy-timeout-ms", {"LAGO_BUSY_TIMEOUT_MS", "5000"}},
       {"port-file", {nullptr, ""}},
   };
   for (auto& [name, flag] : flags) {
@@ -98,6 +102,11 @@ int main(int argc, char** argv) {
       options.max_threads < 2) {
     return Fail(absl::StrCat("--max-threads: \"", flags["max-threads"].value,
                              "\" is not a whole number >= 2"));
+  }
+  if (!absl::SimpleAtoi(flags["busy-timeout-ms"].value, &options.busy_timeout_ms) ||
+      options.busy_timeout_ms < 0) {
+    return Fail(absl::StrCat("--busy-timeout-ms: \"", flags["busy-timeout-ms"].value,
+                             "\" is not a whole number of milliseconds >= 0"));
   }
   const std::filesystem::path folder =
       std::filesystem::path(options.db_path).parent_path();

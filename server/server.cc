@@ -33,8 +33,10 @@ Server::~Server() {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  storage::SqliteOptions sqlite_options;
+  sqlite_options.busy_timeout_ms = options.busy_timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<storage::StudyStore> store,
-                   storage::OpenSqliteStore(options.db_path));
+                   storage::OpenSqliteStore(options.db_path, sqlite_options));
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<StudyService>(std::move(store), options.service);
   impl->grpc_service = MakeGrpcService(impl->service.get(), &impl->shutting_down);

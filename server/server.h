@@ -21,6 +21,9 @@ struct ServerOptions {
   int max_message_bytes = 16 << 20;
   // Upper bound on threads serving RPCs.
   int max_threads = 64;
+  // How long a write waits for a database lock held by another process before
+  // the call fails with UNAVAILABLE.
+  int busy_timeout_ms = 5000;
   StudyServiceOptions service;
 };
 

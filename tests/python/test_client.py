@@ -113,6 +113,17 @@ class ClientTest(unittest.TestCase):
         self.assertTrue(result.success)
         self.assertLessEqual(result.x[0], 0.0)
 
+    def test_minimize_records_an_exception_as_a_failed_trial(self):
+        def broken(x):
+            raise RuntimeError("solver crashed")
+
+        with self.assertRaises(RuntimeError):
+            lago.minimize(broken, [(0.0, 1.0)], budget=5, study="py-raises",
+                          address=self.server.address)
+        [trial] = self.client.study("py-raises").trials()
+        self.assertEqual(trial.state, "failed")
+        self.assertIn("solver crashed", trial.failure_reason)
+
     def test_health_and_reflection(self):
         self.assertEqual(health(self.server.address), 1)
         with grpc.insecure_channel(self.server.address) as channel:

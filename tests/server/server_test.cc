@@ -2,6 +2,8 @@
 // file and the real C++ client.
 #include "server/server.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <atomic>
 #include <cmath>
 #include <functional>
@@ -41,6 +43,7 @@ class ServerTest : public ::testing::Test {
     options.listen_address = "127.0.0.1:0";
     options.db_path = db_path();
     options.max_message_bytes = 1 << 20;
+    options.busy_timeout_ms = 100;
     std::atomic<int64_t>* now = &now_seconds_;
     options.service.clock = [now] { return absl::FromUnixSeconds(now->load()); };
     auto server = Server::Start(options);
@@ -275,6 +278,23 @@ TEST_F(ServerTest, ShuttingDownIsUnavailableAndChangesNothing) {
   const absl::Status status = client_->Suggest("s").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_EQ(Dump(), before);
+}
+
+TEST_F(ServerTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
+  CreateStudy("s", TwoParameterSpec());
+  const std::string before = Dump();
+  {
+    // Another process holds the write lock past the server's busy timeout.
+    SQLite::Database other(db_path(), SQLite::OPEN_READWRITE);
+    other.exec("BEGIN IMMEDIATE");
+    const absl::Status status = client_->Suggest("s").status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("busy"));
+    other.exec("ROLLBACK");
+  }
+  EXPECT_EQ(Dump(), before);
+  // Once the lock is gone the same call succeeds, and its trial is the first.
+  EXPECT_EQ(SuggestOne("s").id(), 1);
 }
 
 TEST_F(ServerTest, CreateIsIdempotentForAnEqualSpec) {

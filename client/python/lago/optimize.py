@@ -65,17 +65,22 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
                 raise
             x = list(trial.x)
             gradient = None
-            if jac is True:
-                value, gradient = fun(x, *args)
-                nfev += 1
-                njev += 1
-            else:
-                value = fun(x, *args)
-                nfev += 1
-                if callable(jac) and trial.need_gradient:
-                    gradient = jac(x, *args)
+            try:
+                if jac is True:
+                    value, gradient = fun(x, *args)
+                    nfev += 1
                     njev += 1
-            value = float(value)
+                else:
+                    value = fun(x, *args)
+                    nfev += 1
+                    if callable(jac) and trial.need_gradient:
+                        gradient = jac(x, *args)
+                        njev += 1
+                value = float(value)
+            except BaseException as e:
+                # The trial is not left pending: the study records why it failed.
+                handle.fail(trial, f"fun raised {e!r}"[:4096])
+                raise
             if not math.isfinite(value):
                 trial = handle.fail(trial, f"fun returned {value}")
             else:
