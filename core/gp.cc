@@ -1,0 +1,365 @@
+#include "core/gp.h"
+
+#include <cmath>
+#include <limits>
+
+#include "Eigen/Cholesky"
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
+namespace lago::core {
+namespace {
+
+constexpr double kLog2Pi = 1.83787706640934548356;
+
+absl::Status CheckPoint(const GpPoint& p, int d, size_t index) {
+  if (p.x.size() != d) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("point ", index, " has ", p.x.size(), " coordinates; expected ", d));
+  }
+  if (!p.x.allFinite() || !std::isfinite(p.value)) {
+    return absl::InvalidArgumentError(absl::StrCat("point ", index, " is not finite"));
+  }
+  if (p.gradient.has_value() && (p.gradient->size() != d || !p.gradient->allFinite())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("point ", index, " has a gradient of the wrong size or not finite"));
+  }
+  return absl::OkStatus();
+}
+
+// L L' + v v' for lower-triangular L, in place (v is overwritten).
+// Golub & Van Loan (2013), section 6.5.4.
+void RankOneUpdate(Eigen::Ref<Eigen::MatrixXd> l, Eigen::Ref<Eigen::VectorXd> v) {
+  const int n = static_cast<int>(l.rows());
+  for (int k = 0; k < n; ++k) {
+    const double lkk = l(k, k);
+    const double r = std::hypot(lkk, v(k));
+    const double c = r / lkk;
+    const double s = v(k) / lkk;
+    l(k, k) = r;
+    const int rest = n - k - 1;
+    if (rest > 0) {
+      l.col(k).tail(rest) = (l.col(k).tail(rest) + s * v.tail(rest)) / c;
+      v.tail(rest) = c * v.tail(rest) - s * l.col(k).tail(rest);
+    }
+  }
+}
+
+}  // namespace
+
+GaussianProcess::GaussianProcess(const GpOptions& options, Kernel kernel)
+    : options_(options), kernel_(std::move(kernel)) {}
+
+absl::StatusOr<GaussianProcess> GaussianProcess::Create(
+    int dimension, const GpOptions& options, const GpHyperparameters& hyperparameters,
+    std::vector<GpPoint> points) {
+  if (hyperparameters.lengthscales.size() != dimension ||
+      !(hyperparameters.lengthscales.array() > 0.0).all() ||
+      !(hyperparameters.output_scale > 0.0)) {
+    return absl::InvalidArgumentError(
+        "hyperparameters: need one positive lengthscale per dimension and a positive "
+        "output scale");
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
+  }
+  GaussianProcess gp(options, Kernel(options.kernel, hyperparameters.lengthscales,
+                                     hyperparameters.output_scale));
+  gp.points_ = std::move(points);
+  RETURN_IF_ERROR(gp.Refactorize());
+  return gp;
+}
+
+GpHyperparameters GaussianProcess::hyperparameters() const {
+  return {kernel_.lengthscales(), kernel_.output_scale()};
+}
+
+void GaussianProcess::Reserve(int rows) {
+  // Keeps the current n_ x n_ factor.
+  if (factor_.rows() >= rows) return;
+  const int capacity = std::max(rows, static_cast<int>(factor_.rows() * 3 / 2) + 16);
+  Eigen::MatrixXd grown(capacity, capacity);
+  grown.topLeftCorner(n_, n_) = factor_.topLeftCorner(n_, n_);
+  factor_.swap(grown);
+}
+
+void GaussianProcess::Standardize() {
+  const int n = num_points();
+  double average = 0.0;
+  for (const GpPoint& p : points_) average += p.value;
+  average = n > 0 ? average / n : 0.0;
+  mean_ = options_.prior_mean.value_or(average);
+  scale_ = 1.0;
+  if (options_.standardize && n >= 2) {
+    double ss = 0.0;
+    for (const GpPoint& p : points_) ss += (p.value - average) * (p.value - average);
+    const double sd = std::sqrt(ss / n);
+    if (sd > 0.0 && std::isfinite(sd)) scale_ = sd;
+  }
+}
+
+void GaussianProcess::StandardizedOutputs(const GpPoint& p,
+                                          Eigen::Ref<Eigen::VectorXd> out) const {
+  out(0) = (p.value - mean_) / scale_;
+  if (p.gradient.has_value()) out.tail(dimension()) = *p.gradient / scale_;
+}
+
+void GaussianProcess::UpdateAlpha() {
+  alpha_ = L().triangularView<Eigen::Lower>().solve(y_);
+  L().transpose().triangularView<Eigen::Upper>().solveInPlace(alpha_);
+}
+
+absl::Status GaussianProcess::Refactorize() {
+  Standardize();
+  offsets_.clear();
+  int rows = 0;
+  for (const GpPoint& p : points_) {
+    offsets_.push_back(rows);
+    rows += kernel_.Outputs(p.gradient.has_value());
+  }
+  n_ = 0;  // Nothing of the old factor is kept.
+  Reserve(rows);
+  n_ = rows;
+  y_.resize(n_);
+  for (int i = 0; i < num_points(); ++i) {
+    StandardizedOutputs(
+        points_[i],
+        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+  }
+  const double s2 = kernel_.output_scale();
+  for (int step = 0; step <= options_.max_jitter_steps; ++step) {
+    const double jitter = step == 0 ? 0.0 : s2 * std::pow(10.0, step - 9);
+    auto k = L();
+    // Lower triangle of K, block by block.
+    for (int i = 0; i < num_points(); ++i) {
+      const GpPoint& a = points_[i];
+      const int mi = kernel_.Outputs(a.gradient.has_value());
+      for (int j = 0; j <= i; ++j) {
+        const GpPoint& b = points_[j];
+        kernel_.Covariance(a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
+                           k.block(offsets_[i], offsets_[j], mi,
+                                   kernel_.Outputs(b.gradient.has_value())));
+      }
+    }
+    k.diagonal().array() += options_.nugget + jitter;
+    Eigen::Ref<Eigen::MatrixXd> ref(k);
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(ref);
+    if (llt.info() == Eigen::Success) {
+      jitter_ = jitter;
+      UpdateAlpha();
+      return absl::OkStatus();
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the covariance matrix (", n_, " rows) is not positive definite even with jitter ",
+      s2 * std::pow(10.0, options_.max_jitter_steps - 9)));
+}
+
+absl::Status GaussianProcess::SetHyperparameters(
+    const GpHyperparameters& hyperparameters) {
+  if (hyperparameters.lengthscales.size() != dimension() ||
+      !(hyperparameters.lengthscales.array() > 0.0).all() ||
+      !(hyperparameters.output_scale > 0.0)) {
+    return absl::InvalidArgumentError(
+        "hyperparameters: invalid lengthscales or output scale");
+  }
+  Kernel previous = kernel_;
+  kernel_ =
+      Kernel(options_.kernel, hyperparameters.lengthscales, hyperparameters.output_scale);
+  absl::Status status = Refactorize();
+  if (!status.ok()) {
+    kernel_ = previous;
+    RETURN_IF_ERROR(Refactorize());
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GaussianProcess::AddPoint(GpPoint point) {
+  RETURN_IF_ERROR(CheckPoint(point, dimension(), points_.size()));
+  const bool g = point.gradient.has_value();
+  const int m = kernel_.Outputs(g);
+  // Cross-covariance of the existing outputs with the new ones.
+  Eigen::MatrixXd b(n_, m);
+  for (int i = 0; i < num_points(); ++i) {
+    const GpPoint& p = points_[i];
+    kernel_.Covariance(
+        p.x, p.gradient.has_value(), point.x, g,
+        b.middleRows(offsets_[i], kernel_.Outputs(p.gradient.has_value())));
+  }
+  Eigen::MatrixXd c(m, m);
+  kernel_.Covariance(point.x, g, point.x, g, c);
+  c.diagonal().array() += options_.nugget + jitter_;
+  // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
+  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(b);
+  Eigen::MatrixXd schur = c;
+  if (n_ > 0) schur.noalias() -= b.transpose() * b;
+  Eigen::LLT<Eigen::MatrixXd> llt;
+  double extra = 0.0;
+  for (int step = 0; step <= options_.max_jitter_steps; ++step) {
+    extra = step == 0 ? 0.0 : kernel_.output_scale() * std::pow(10.0, step - 9);
+    Eigen::MatrixXd s = schur;
+    s.diagonal().array() += extra;
+    llt.compute(s);
+    if (llt.info() == Eigen::Success) break;
+  }
+  if (llt.info() != Eigen::Success) {
+    return absl::FailedPreconditionError(
+        "the new point makes the covariance matrix singular; it stays out of the model");
+  }
+  jitter_ = std::max(jitter_, extra);
+  Reserve(n_ + m);
+  factor_.block(n_, 0, m, n_) = b.transpose();
+  factor_.block(n_, n_, m, m) = llt.matrixL();
+  factor_.block(0, n_, n_, m).setZero();
+  offsets_.push_back(n_);
+  n_ += m;
+  y_.conservativeResize(n_);
+  StandardizedOutputs(point, y_.tail(m));
+  points_.push_back(std::move(point));
+  UpdateAlpha();
+  return absl::OkStatus();
+}
+
+void GaussianProcess::RemovePoint(int index) {
+  const int o = offsets_[index];
+  const int m = kernel_.Outputs(points_[index].gradient.has_value());
+  const int tail = n_ - o - m;
+  if (tail > 0) {
+    // L33' L33'^T = L33 L33^T + L32 L32^T.
+    Eigen::MatrixXd l32 = factor_.block(o + m, o, tail, m);
+    for (int c = 0; c < m; ++c) {
+      Eigen::VectorXd v = l32.col(c);
+      RankOneUpdate(factor_.block(o + m, o + m, tail, tail), v);
+    }
+    factor_.block(o, 0, tail, o) = factor_.block(o + m, 0, tail, o).eval();
+    factor_.block(o, o, tail, tail) = factor_.block(o + m, o + m, tail, tail).eval();
+  }
+  points_.erase(points_.begin() + index);
+  offsets_.clear();
+  n_ = 0;
+  for (const GpPoint& p : points_) {
+    offsets_.push_back(n_);
+    n_ += kernel_.Outputs(p.gradient.has_value());
+  }
+  y_.resize(n_);
+  for (int i = 0; i < num_points(); ++i) {
+    StandardizedOutputs(
+        points_[i],
+        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+  }
+  UpdateAlpha();
+}
+
+Eigen::MatrixXd GaussianProcess::CrossCovariance(const Eigen::VectorXd& x,
+                                                 bool gradient) const {
+  Eigen::MatrixXd k(kernel_.Outputs(gradient), n_);
+  for (int i = 0; i < num_points(); ++i) {
+    const GpPoint& p = points_[i];
+    kernel_.Covariance(
+        x, gradient, p.x, p.gradient.has_value(),
+        k.middleCols(offsets_[i], kernel_.Outputs(p.gradient.has_value())));
+  }
+  return k;
+}
+
+Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
+  const int m = static_cast<int>(x.cols());
+  // Column c: cov(training outputs, f(x_c)).
+  Eigen::MatrixXd kx(n_, m);
+  for (int c = 0; c < m; ++c) {
+    for (int i = 0; i < num_points(); ++i) {
+      const GpPoint& p = points_[i];
+      kernel_.Covariance(
+          p.x, p.gradient.has_value(), x.col(c), false,
+          kx.block(offsets_[i], c, kernel_.Outputs(p.gradient.has_value()), 1));
+    }
+  }
+  Prediction out;
+  out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
+  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(kx);
+  const double s2 = kernel_.output_scale();
+  out.variance = ((s2 - kx.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
+                     .matrix()
+                     .transpose();
+  return out;
+}
+
+void GaussianProcess::PredictWithGradients(const Eigen::VectorXd& x, double* mean,
+                                           double* variance,
+                                           Eigen::VectorXd* mean_gradient,
+                                           Eigen::VectorXd* variance_gradient) const {
+  const int d = dimension();
+  const Eigen::MatrixXd k = CrossCovariance(x, true);
+  *mean = mean_ + scale_ * k.row(0).dot(alpha_);
+  *mean_gradient = scale_ * (k.bottomRows(d) * alpha_);
+  Eigen::VectorXd v = k.row(0).transpose();
+  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(v);
+  *variance = std::max(0.0, kernel_.output_scale() - v.squaredNorm()) * scale_ * scale_;
+  // d var / dx = -2 (d k / dx) K^-1 k, since the prior variance is constant.
+  if (n_ > 0) L().transpose().triangularView<Eigen::Upper>().solveInPlace(v);
+  *variance_gradient = (-2.0 * scale_ * scale_) * (k.bottomRows(d) * v);
+}
+
+Eigen::MatrixXd GaussianProcess::MeanHessian(const Eigen::VectorXd& x) const {
+  Eigen::MatrixXd h = Eigen::MatrixXd::Zero(dimension(), dimension());
+  for (int i = 0; i < num_points(); ++i) {
+    const GpPoint& p = points_[i];
+    const bool g = p.gradient.has_value();
+    kernel_.AccumulateValueHessian(x, p.x, g,
+                                   alpha_.segment(offsets_[i], kernel_.Outputs(g)), h);
+  }
+  return h * scale_;
+}
+
+void GaussianProcess::GradientPosterior(const Eigen::VectorXd& x, Eigen::VectorXd* mean,
+                                        Eigen::MatrixXd* covariance) const {
+  const int d = dimension();
+  const Eigen::MatrixXd k = CrossCovariance(x, true);
+  *mean = scale_ * (k.bottomRows(d) * alpha_);
+  Eigen::MatrixXd prior(d + 1, d + 1);
+  kernel_.Covariance(x, true, x, true, prior);
+  Eigen::MatrixXd w = k.bottomRows(d).transpose();
+  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(w);
+  *covariance = (prior.bottomRightCorner(d, d) - w.transpose() * w) * (scale_ * scale_);
+}
+
+double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
+  const double log_det_half = L().diagonal().array().log().sum();
+  const double value = -0.5 * y_.dot(alpha_) - log_det_half - 0.5 * n_ * kLog2Pi;
+  if (gradient == nullptr) return value;
+  const int d = dimension();
+  gradient->setZero(d + 1);
+  // d log p / d theta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta).
+  Eigen::MatrixXd w = Eigen::MatrixXd::Identity(n_, n_);
+  L().triangularView<Eigen::Lower>().solveInPlace(w);
+  Eigen::MatrixXd k_inverse(n_, n_);
+  k_inverse.triangularView<Eigen::Lower>() = w.transpose() * w;
+  k_inverse = k_inverse.selfadjointView<Eigen::Lower>();
+  w.noalias() = alpha_ * alpha_.transpose();
+  w -= k_inverse;
+  for (int i = 0; i < num_points(); ++i) {
+    const GpPoint& a = points_[i];
+    const int mi = kernel_.Outputs(a.gradient.has_value());
+    for (int j = 0; j < num_points(); ++j) {
+      const GpPoint& b = points_[j];
+      const int mj = kernel_.Outputs(b.gradient.has_value());
+      kernel_.AccumulateHyperGradient(
+          a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
+          w.block(offsets_[i], offsets_[j], mi, mj), *gradient);
+    }
+  }
+  *gradient *= 0.5;
+  return value;
+}
+
+double MinScaledDistance(const Eigen::VectorXd& x, const std::vector<GpPoint>& points,
+                         const Eigen::VectorXd& lengthscales) {
+  double best = std::numeric_limits<double>::infinity();
+  for (const GpPoint& p : points) {
+    best = std::min(best, ((x - p.x).array() / lengthscales.array()).matrix().norm());
+  }
+  return best;
+}
+
+}  // namespace lago::core

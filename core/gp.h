@@ -1,0 +1,148 @@
+// A Gaussian process over values and gradients (LAGO.md section 2).
+//
+// Data: n points in the unit cube; each contributes its value and, when it has
+// one, its gradient, so the covariance matrix K has N = sum_i (1 + d [i has a
+// gradient]) rows. The prior mean is a constant for values and zero for
+// gradients; outputs are standardised (values minus the mean, values and
+// gradients divided by the standard deviation of the values) unless told not
+// to. K carries a nugget on its diagonal; when the Cholesky factorisation still
+// fails, jitter is escalated and reported.
+//
+// Conditioning on one more point extends the Cholesky factor in O(N^2 (1 + d))
+// without refactorising; removing a point is a rank update of the trailing
+// factor. Only a change of hyperparameters refactorises (O(N^3)).
+//
+// Predictions are in the units of the observed values. Rasmussen & Williams
+// (2006), eqs. (2.25)-(2.26) and (5.8)-(5.9) for the marginal likelihood and
+// its gradient.
+#ifndef LAGO_CORE_GP_H_
+#define LAGO_CORE_GP_H_
+
+#include <optional>
+#include <vector>
+
+#include "Eigen/Core"
+#include "absl/status/statusor.h"
+#include "core/kernel.h"
+
+namespace lago::core {
+
+struct GpPoint {
+  Eigen::VectorXd x;  // Unit cube.
+  double value = 0.0;
+  // Absent for a value-only point.
+  std::optional<Eigen::VectorXd> gradient;
+};
+
+struct GpHyperparameters {
+  // One entry per dimension; an isotropic fit keeps them equal.
+  Eigen::VectorXd lengthscales;
+  // Variance of the standardised outputs (s2).
+  double output_scale = 1.0;
+};
+
+struct GpOptions {
+  KernelType kernel = KernelType::kMatern52;
+  // Added to the diagonal of K, in standardised units.
+  double nugget = 1e-9;
+  // Subtract the mean of the values and divide by their standard deviation.
+  bool standardize = true;
+  // Prior mean of the values in their own units; default the mean of the data.
+  std::optional<double> prior_mean;
+  // Jitter tries after the nugget: 1e-8, 1e-7, ... times the output scale.
+  int max_jitter_steps = 6;
+};
+
+struct Prediction {
+  Eigen::VectorXd mean;
+  // Of the latent f, without observation noise.
+  Eigen::VectorXd variance;
+};
+
+class GaussianProcess {
+ public:
+  // Conditions on `points` (any of them may lack a gradient).
+  // INVALID_ARGUMENT for a point of the wrong dimension or a non-finite entry;
+  // FAILED_PRECONDITION when K stays indefinite after every jitter step.
+  static absl::StatusOr<GaussianProcess> Create(int dimension, const GpOptions& options,
+                                                const GpHyperparameters& hyperparameters,
+                                                std::vector<GpPoint> points);
+
+  int dimension() const { return kernel_.dimension(); }
+  int num_points() const { return static_cast<int>(points_.size()); }
+  // Rows of K.
+  int num_outputs() const { return n_; }
+  const std::vector<GpPoint>& points() const { return points_; }
+  const Kernel& kernel() const { return kernel_; }
+  GpHyperparameters hyperparameters() const;
+  // Jitter added beyond the nugget (0 when none was needed).
+  double jitter() const { return jitter_; }
+  double prior_mean() const { return mean_; }
+  double output_std() const { return scale_; }
+
+  // Conditions on one more point without refactorising. The standardisation
+  // stays as it was. FAILED_PRECONDITION (and nothing changes) when the point
+  // makes K numerically singular even with jitter: the caller keeps it out of
+  // the model.
+  absl::Status AddPoint(GpPoint point);
+  // Removes point `index` by a rank update of the factor.
+  void RemovePoint(int index);
+  // Refactorises with new hyperparameters (and new standardisation).
+  absl::Status SetHyperparameters(const GpHyperparameters& hyperparameters);
+
+  // Mean and variance of f at the columns of `x` (d x m), computed together.
+  Prediction Predict(const Eigen::MatrixXd& x) const;
+  // Mean, variance and their gradients at one point.
+  void PredictWithGradients(const Eigen::VectorXd& x, double* mean, double* variance,
+                            Eigen::VectorXd* mean_gradient,
+                            Eigen::VectorXd* variance_gradient) const;
+  // Hessian of the posterior mean of f at x (d x d).
+  Eigen::MatrixXd MeanHessian(const Eigen::VectorXd& x) const;
+  // Posterior of grad f(x): mean (d) and covariance (d x d).
+  void GradientPosterior(const Eigen::VectorXd& x, Eigen::VectorXd* mean,
+                         Eigen::MatrixXd* covariance) const;
+
+  // log p(y | theta) of the standardised outputs, and its gradient in
+  // theta = (log l_1, ..., log l_d, log s2).
+  double LogMarginalLikelihood(Eigen::VectorXd* gradient = nullptr) const;
+
+ private:
+  GaussianProcess(const GpOptions& options, Kernel kernel);
+
+  // Rebuilds K from points_ and factorises it with nugget, then jitter.
+  absl::Status Refactorize();
+  void Standardize();
+  void UpdateAlpha();
+  // Cross-covariance of f(x) (and grad f(x) when `gradient`) with every
+  // training output: Outputs(gradient) x N.
+  Eigen::MatrixXd CrossCovariance(const Eigen::VectorXd& x, bool gradient) const;
+  // Standardised outputs of point i.
+  void StandardizedOutputs(const GpPoint& p, Eigen::Ref<Eigen::VectorXd> out) const;
+  auto L() const { return factor_.topLeftCorner(n_, n_); }
+  auto L() { return factor_.topLeftCorner(n_, n_); }
+  void Reserve(int rows);
+
+  GpOptions options_;
+  Kernel kernel_;
+  std::vector<GpPoint> points_;
+  std::vector<int> offsets_;  // First row of each point in K.
+  int n_ = 0;
+  // The lower Cholesky factor lives in the top-left n_ x n_ corner of a
+  // buffer with spare capacity, so that adding rows does not copy it.
+  Eigen::MatrixXd factor_;
+  Eigen::VectorXd y_;      // Standardised outputs (N).
+  Eigen::VectorXd alpha_;  // K^-1 y (N).
+  double mean_ = 0.0;
+  double scale_ = 1.0;
+  double jitter_ = 0.0;
+};
+
+// The smallest scaled distance ||(x - p) / l|| from x to any of `points`
+// (infinity when there are none): the minimum-distance rule keeps a point out
+// of the global model when this is below nu (authors: 0.1).
+double MinScaledDistance(const Eigen::VectorXd& x, const std::vector<GpPoint>& points,
+                         const Eigen::VectorXd& lengthscales);
+
+}  // namespace lago::core
+
+#endif  // LAGO_CORE_GP_H_

@@ -1,0 +1,299 @@
+#include "core/gp.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace lago::core {
+namespace {
+
+// Reference numbers from the LAGO authors' Julia implementation, published as
+// test data in their public port (repository evandieren/LAGO, folder
+// reference/data, file lago_gp_reference.toml, MIT licence): a value-only GP,
+// Matern-5/2, fixed prior mean 0.575, output scale 2.3, nugget 1e-9, no
+// standardisation, four points in 2-D, three query points.
+struct Reference {
+  Eigen::Vector2d lengthscales;
+  double mean[3];
+  double variance[3];
+  double hessian[3][2][2];
+};
+const Eigen::Vector2d kRefX[4] = {{0.0, 0.0}, {0.5, 0.2}, {0.2, 0.8}, {0.8, 0.7}};
+const double kRefY[4] = {1.0, 0.4, 0.7, 0.2};
+const Eigen::Vector2d kRefQuery[3] = {{0.3, 0.4}, {0.5, 0.2}, {0.9, 0.3}};
+const Reference kIsotropic = {
+    {0.8, 0.8},
+    {0.6012700308993004, 0.40000000037802974, 0.1442775467816544},
+    {0.135040732076523, 9.999996386511611e-10, 0.35069492436694505},
+    {{{-0.17689974139939277, 0.53597249976282}, {0.53597249976282, 0.8789909987113849}},
+     {{1.9767890291865173, -0.07215218551893027},
+      {-0.07215218551893027, 1.1656520820293113}},
+     {{1.8984036225034142, -0.03027603465942509},
+      {-0.03027603465942509, 1.116929254235477}}}};
+const Reference kArd = {
+    {0.7, 1.4},
+    {0.6263481257878122, 0.4000000003058072, 0.18606193780910402},
+    {0.049081977787328146, 9.999996386511611e-10, 0.25869780047593505},
+    {{{-0.051466060051406, 0.32522741495922197},
+      {0.32522741495922197, 0.07025543105381064}},
+     {{2.492907158277888, -0.006063098699706199},
+      {-0.006063098699706199, 0.27402117605991316}},
+     {{1.9332173447768022, 0.048136131058614036},
+      {0.048136131058614036, 0.3296340644040048}}}};
+
+// Relative agreement asked of the reference numbers. The variance at the
+// training point (about the nugget, 1e-9) is a difference of O(1) numbers and
+// only meaningful to about 1e-16 absolute, so it is compared absolutely.
+constexpr double kReferenceTolerance = 1e-8;
+
+void CheckReference(const Reference& ref) {
+  GpOptions options;
+  options.prior_mean = 0.575;
+  options.standardize = false;
+  options.nugget = 1e-9;
+  std::vector<GpPoint> points;
+  for (int i = 0; i < 4; ++i) points.push_back({kRefX[i], kRefY[i], std::nullopt});
+  auto gp = GaussianProcess::Create(2, options, {ref.lengthscales, 2.3}, points);
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_EQ(gp->jitter(), 0.0);
+  Eigen::MatrixXd queries(2, 3);
+  for (int q = 0; q < 3; ++q) queries.col(q) = kRefQuery[q];
+  const Prediction p = gp->Predict(queries);
+  for (int q = 0; q < 3; ++q) {
+    EXPECT_NEAR(p.mean[q], ref.mean[q], kReferenceTolerance * std::abs(ref.mean[q])) << q;
+    EXPECT_NEAR(p.variance[q], ref.variance[q],
+                std::max(kReferenceTolerance * ref.variance[q], 1e-15))
+        << q;
+    const Eigen::MatrixXd h = gp->MeanHessian(kRefQuery[q]);
+    for (int a = 0; a < 2; ++a) {
+      for (int b = 0; b < 2; ++b) {
+        EXPECT_NEAR(h(a, b), ref.hessian[q][a][b],
+                    kReferenceTolerance * std::abs(ref.hessian[q][a][b]))
+            << "query " << q << " entry " << a << b;
+      }
+    }
+  }
+}
+
+TEST(GpTest, ReproducesTheAuthorsIsotropicReference) { CheckReference(kIsotropic); }
+TEST(GpTest, ReproducesTheAuthorsArdReference) { CheckReference(kArd); }
+
+// A smooth test function with its gradient.
+double F(const Eigen::VectorXd& x) {
+  return std::sin(3 * x[0]) + x[1] * x[1] + 0.5 * x[0] * x[2] - x[2];
+}
+Eigen::VectorXd GradF(const Eigen::VectorXd& x) {
+  return Eigen::Vector3d(3 * std::cos(3 * x[0]) + 0.5 * x[2], 2 * x[1], 0.5 * x[0] - 1.0);
+}
+
+// Points with and without gradients, in 3-D.
+std::vector<GpPoint> MixedPoints(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<GpPoint> points;
+  for (int i = 0; i < n; ++i) {
+    Eigen::VectorXd x(3);
+    for (int j = 0; j < 3; ++j) x[j] = u(rng);
+    GpPoint p{x, F(x), std::nullopt};
+    if (i % 3 != 1) p.gradient = GradF(x);
+    points.push_back(p);
+  }
+  return points;
+}
+
+const GpHyperparameters kHyper = {Eigen::Vector3d(0.6, 0.9, 1.3), 1.4};
+
+TEST(GpTest, GradientEnhancedGpInterpolatesObservedGradients) {
+  // The residual at a training point is nugget * alpha (standardised), so it
+  // is small only where K is well conditioned: lengthscales of about the point
+  // spacing keep alpha moderate.
+  const GpHyperparameters hyper = {Eigen::Vector3d(0.3, 0.35, 0.4), 1.0};
+  for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential}) {
+    GpOptions options;
+    options.kernel = type;
+    auto gp = GaussianProcess::Create(3, options, hyper, MixedPoints(12, 1));
+    ASSERT_TRUE(gp.ok()) << gp.status();
+    for (const GpPoint& p : gp->points()) {
+      double mean, variance;
+      Eigen::VectorXd dmean, dvariance;
+      gp->PredictWithGradients(p.x, &mean, &variance, &dmean, &dvariance);
+      // The nugget (1e-9 in standardised units) lets the fit miss the data by
+      // about 1e-9 times the output scale; 1e-6 leaves room for conditioning.
+      EXPECT_NEAR(mean, p.value, 1e-6);
+      if (p.gradient.has_value()) {
+        EXPECT_LT((dmean - *p.gradient).norm(), 1e-6) << dmean.transpose();
+        Eigen::VectorXd gmean;
+        Eigen::MatrixXd gcov;
+        gp->GradientPosterior(p.x, &gmean, &gcov);
+        EXPECT_LT((gmean - *p.gradient).norm(), 1e-6);
+        EXPECT_LT(gcov.norm(), 1e-6) << "the gradient is known there";
+      }
+    }
+  }
+}
+
+// Finite differences: h = 1e-6 gives truncation ~1e-12 and rounding ~1e-10 on
+// O(1) quantities; 1e-5 relative catches any analytic slip, which is O(1).
+constexpr double kStep = 1e-6;
+constexpr double kFdTolerance = 1e-5;
+
+TEST(GpTest, PosteriorGradientsAndHessianMatchFiniteDifferences) {
+  for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential}) {
+    GpOptions options;
+    options.kernel = type;
+    auto gp = GaussianProcess::Create(3, options, kHyper, MixedPoints(10, 2));
+    ASSERT_TRUE(gp.ok());
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int trial = 0; trial < 5; ++trial) {
+      Eigen::VectorXd x(3);
+      for (int j = 0; j < 3; ++j) x[j] = u(rng);
+      double mean, variance;
+      Eigen::VectorXd dmean, dvariance;
+      gp->PredictWithGradients(x, &mean, &variance, &dmean, &dvariance);
+      const Eigen::MatrixXd hessian = gp->MeanHessian(x);
+      Eigen::VectorXd gmean;
+      Eigen::MatrixXd gcov;
+      gp->GradientPosterior(x, &gmean, &gcov);
+      EXPECT_LT((gmean - dmean).norm(), 1e-12 * std::max(1.0, dmean.norm()));
+      for (int j = 0; j < 3; ++j) {
+        const Eigen::VectorXd e = Eigen::VectorXd::Unit(3, j) * kStep;
+        double mp, vp, mm, vm;
+        Eigen::VectorXd dmp, dvp, dmm, dvm;
+        gp->PredictWithGradients(x + e, &mp, &vp, &dmp, &dvp);
+        gp->PredictWithGradients(x - e, &mm, &vm, &dmm, &dvm);
+        EXPECT_NEAR(dmean[j], (mp - mm) / (2 * kStep),
+                    kFdTolerance * std::max(1.0, std::abs(dmean[j])));
+        EXPECT_NEAR(dvariance[j], (vp - vm) / (2 * kStep),
+                    kFdTolerance * std::max(1.0, std::abs(dvariance[j])));
+        const Eigen::VectorXd column = (dmp - dmm) / (2 * kStep);
+        for (int i = 0; i < 3; ++i) {
+          EXPECT_NEAR(hessian(i, j), column[i],
+                      kFdTolerance * std::max(1.0, std::abs(column[i])));
+        }
+      }
+    }
+  }
+}
+
+TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
+  auto gp = GaussianProcess::Create(3, {}, kHyper, MixedPoints(9, 4));
+  ASSERT_TRUE(gp.ok());
+  Eigen::MatrixXd x = Eigen::MatrixXd::Random(3, 7).array() * 0.5 + 0.5;
+  const Prediction p = gp->Predict(x);
+  for (int c = 0; c < 7; ++c) {
+    double mean, variance;
+    Eigen::VectorXd dm, dv;
+    gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
+    EXPECT_NEAR(p.mean[c], mean, 1e-12);
+    EXPECT_NEAR(p.variance[c], variance, 1e-12);
+  }
+}
+
+// With a fixed standardisation, conditioning incrementally must give the same
+// model as factorising from scratch; 1e-9 absolute on O(1) outputs.
+GpOptions FixedStandardisation() {
+  GpOptions options;
+  options.standardize = false;
+  options.prior_mean = 0.3;
+  return options;
+}
+
+void ExpectSameModel(const GaussianProcess& a, const GaussianProcess& b) {
+  Eigen::MatrixXd x = Eigen::MatrixXd::Random(3, 20).array() * 0.5 + 0.5;
+  const Prediction pa = a.Predict(x), pb = b.Predict(x);
+  EXPECT_LT((pa.mean - pb.mean).cwiseAbs().maxCoeff(), 1e-9);
+  EXPECT_LT((pa.variance - pb.variance).cwiseAbs().maxCoeff(), 1e-9);
+  EXPECT_NEAR(a.LogMarginalLikelihood(), b.LogMarginalLikelihood(),
+              1e-9 * std::abs(b.LogMarginalLikelihood()));
+}
+
+TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
+  std::vector<GpPoint> points = MixedPoints(15, 5);
+  auto full = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
+  auto grown =
+      GaussianProcess::Create(3, FixedStandardisation(), kHyper,
+                              std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  ASSERT_TRUE(full.ok() && grown.ok());
+  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+  EXPECT_EQ(grown->num_outputs(), full->num_outputs());
+  ExpectSameModel(*grown, *full);
+}
+
+TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
+  std::vector<GpPoint> points = MixedPoints(12, 6);
+  auto gp = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
+  ASSERT_TRUE(gp.ok());
+  for (int index : {4, 0, 9}) {  // Middle, first, last of what is left.
+    gp->RemovePoint(index);
+    points.erase(points.begin() + index);
+    auto full = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
+    ASSERT_TRUE(full.ok());
+    ExpectSameModel(*gp, *full);
+  }
+}
+
+TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
+  const std::vector<GpPoint> points = MixedPoints(10, 7);
+  for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential}) {
+    GpOptions options;
+    options.kernel = type;
+    auto at = [&](const Eigen::VectorXd& theta) {
+      auto gp = GaussianProcess::Create(
+          3, options, {theta.head(3).array().exp(), std::exp(theta[3])}, points);
+      EXPECT_TRUE(gp.ok());
+      return *std::move(gp);
+    };
+    Eigen::VectorXd theta(4);
+    theta << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+    Eigen::VectorXd gradient;
+    const double value = at(theta).LogMarginalLikelihood(&gradient);
+    EXPECT_TRUE(std::isfinite(value));
+    for (int m = 0; m < 4; ++m) {
+      const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, m) * 1e-5;
+      const double numeric = (at(theta + e).LogMarginalLikelihood() -
+                              at(theta - e).LogMarginalLikelihood()) /
+                             2e-5;
+      // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
+      // ~1e-9; 1e-5 relative.
+      EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << m;
+    }
+  }
+}
+
+TEST(GpTest, JitterIsEscalatedAndReportedForDuplicatePoints) {
+  GpOptions options;
+  options.nugget = 0.0;
+  Eigen::Vector2d x(0.3, 0.3);
+  auto gp = GaussianProcess::Create(2, options, {Eigen::Vector2d(0.5, 0.5), 1.0},
+                                    {{x, 1.0, std::nullopt}, {x, 1.0, std::nullopt}});
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_GT(gp->jitter(), 0.0);
+  EXPECT_LE(gp->jitter(), 1e-3);
+}
+
+TEST(GpTest, AddingADuplicateGradientPointUsesJitterOrIsRefused) {
+  std::vector<GpPoint> points = MixedPoints(6, 8);
+  GpOptions options;
+  options.nugget = 0.0;
+  options.max_jitter_steps = 0;
+  auto gp = GaussianProcess::Create(3, options, kHyper, points);
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  const int before = gp->num_outputs();
+  const absl::Status status = gp->AddPoint(points[0]);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gp->num_outputs(), before) << "a refused point leaves the model as it was";
+}
+
+TEST(GpTest, MinScaledDistanceUsesTheLengthscales) {
+  std::vector<GpPoint> points = {{Eigen::Vector2d(0.0, 0.0), 0.0, std::nullopt},
+                                 {Eigen::Vector2d(1.0, 1.0), 0.0, std::nullopt}};
+  EXPECT_DOUBLE_EQ(
+      MinScaledDistance(Eigen::Vector2d(0.1, 0.0), points, Eigen::Vector2d(0.5, 1.0)),
+      0.2);
+  EXPECT_EQ(MinScaledDistance(Eigen::Vector2d(0.1, 0.0), {}, Eigen::Vector2d(0.5, 1.0)),
+            std::numeric_limits<double>::infinity());
+}
+
+}  // namespace
+}  // namespace lago::core
