@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libeigen3-dev libsqlitecpp-dev libsqlite3-dev sqlite3
+  libabsl-dev libeigen3-dev libnlopt-cxx-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-scipy
   python3-optuna python3-matplotlib

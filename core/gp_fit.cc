@@ -1,0 +1,161 @@
+#include "core/gp_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlopt.hpp>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "core/sobol.h"
+
+namespace lago::core {
+namespace {
+
+struct Objective {
+  int dimension;
+  const GpOptions* gp_options;
+  const std::vector<GpPoint>* points;
+  bool isotropic;
+  int evaluations = 0;
+  // The best point seen, so that a refinement stopped by NLopt keeps it.
+  double best_value = std::numeric_limits<double>::infinity();
+  std::vector<double> best_theta;
+
+  GpHyperparameters Unpack(const std::vector<double>& theta) const {
+    GpHyperparameters h;
+    h.lengthscales.resize(dimension);
+    for (int i = 0; i < dimension; ++i)
+      h.lengthscales[i] = std::exp(theta[isotropic ? 0 : i]);
+    h.output_scale = std::exp(theta.back());
+    return h;
+  }
+
+  // Negative log marginal likelihood and its gradient in theta.
+  double operator()(const std::vector<double>& theta, std::vector<double>& gradient) {
+    ++evaluations;
+    auto gp = GaussianProcess::Create(dimension, *gp_options, Unpack(theta), *points);
+    if (!gp.ok()) {
+      // Not positive definite here: a wall the optimiser backs away from.
+      std::fill(gradient.begin(), gradient.end(), 0.0);
+      return 1e300;
+    }
+    Eigen::VectorXd g;
+    const double value = -gp->LogMarginalLikelihood(gradient.empty() ? nullptr : &g);
+    if (!gradient.empty()) {
+      if (isotropic) {
+        gradient[0] = -g.head(dimension).sum();
+      } else {
+        for (int i = 0; i < dimension; ++i) gradient[i] = -g[i];
+      }
+      gradient.back() = -g[dimension];
+    }
+    if (value < best_value) {
+      best_value = value;
+      best_theta = theta;
+    }
+    return value;
+  }
+};
+
+double Evaluate(const std::vector<double>& theta, std::vector<double>& gradient,
+                void* data) {
+  return (*static_cast<Objective*>(data))(theta, gradient);
+}
+
+}  // namespace
+
+double FillDistance(const std::vector<GpPoint>& points, int dimension, int probes) {
+  if (points.empty()) return std::sqrt(static_cast<double>(dimension));
+  auto sobol = SobolSequence::Create(dimension, /*seed=*/0x5EED);
+  if (!sobol.ok()) return std::sqrt(static_cast<double>(dimension));
+  double fill = 0.0;
+  for (int i = 0; i < probes; ++i) {
+    const Eigen::VectorXd probe = sobol->Point(i);
+    double nearest = std::numeric_limits<double>::infinity();
+    for (const GpPoint& p : points)
+      nearest = std::min(nearest, (probe - p.x).squaredNorm());
+    fill = std::max(fill, nearest);
+  }
+  return std::sqrt(fill);
+}
+
+absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_options,
+                                             const std::vector<GpPoint>& points,
+                                             const FitOptions& options) {
+  if (dimension < 1 || options.starts < 1 || options.max_evaluations < 1 ||
+      !(options.min_lengthscale > 0.0) ||
+      !(options.max_lengthscale > options.min_lengthscale) ||
+      !(options.min_output_scale > 0.0) ||
+      !(options.max_output_scale > options.min_output_scale)) {
+    return absl::InvalidArgumentError("fit options: inconsistent bounds or counts");
+  }
+  FitReport report;
+  report.fill_distance = FillDistance(points, dimension);
+  report.lengthscale_floor =
+      std::clamp(options.lengthscale_floor_factor * report.fill_distance,
+                 options.min_lengthscale, 0.5 * options.max_lengthscale);
+
+  const int n = options.isotropic ? 2 : dimension + 1;
+  std::vector<double> lower(n, std::log(report.lengthscale_floor));
+  std::vector<double> upper(n, std::log(options.max_lengthscale));
+  lower.back() = std::log(options.min_output_scale);
+  upper.back() = std::log(options.max_output_scale);
+
+  auto clamp_into = [&](std::vector<double> theta) {
+    for (int i = 0; i < n; ++i) theta[i] = std::clamp(theta[i], lower[i], upper[i]);
+    return theta;
+  };
+  std::vector<std::vector<double>> starts;
+  {
+    const GpHyperparameters first = options.warm_start.value_or(GpHyperparameters{
+        Eigen::VectorXd::Constant(dimension, 0.3 * std::sqrt(double(dimension))), 1.0});
+    std::vector<double> theta(n);
+    if (options.isotropic) {
+      theta[0] = std::log(first.lengthscales.mean());
+    } else {
+      for (int i = 0; i < dimension; ++i) theta[i] = std::log(first.lengthscales[i]);
+    }
+    theta.back() = std::log(first.output_scale);
+    starts.push_back(clamp_into(theta));
+  }
+  std::mt19937_64 rng(options.seed);
+  for (int s = 1; s < options.starts; ++s) {
+    std::vector<double> theta(n);
+    for (int i = 0; i < n; ++i) {
+      theta[i] = lower[i] + (upper[i] - lower[i]) * ((rng() >> 11) * 0x1.0p-53);
+    }
+    starts.push_back(theta);
+  }
+
+  Objective objective{dimension, &gp_options, &points, options.isotropic};
+  for (std::vector<double> theta : starts) {
+    nlopt::opt opt(nlopt::LD_LBFGS, n);
+    opt.set_lower_bounds(lower);
+    opt.set_upper_bounds(upper);
+    opt.set_min_objective(Evaluate, &objective);
+    opt.set_maxeval(options.max_evaluations);
+    opt.set_ftol_rel(1e-10);
+    opt.set_xtol_rel(1e-8);
+    try {
+      double value = 0.0;
+      const nlopt::result result = opt.optimize(theta, value);
+      if (result > 0) ++report.starts_converged;
+    } catch (const std::exception&) {
+      // Round-off or a failed line search: the best point seen is kept.
+    }
+  }
+  report.evaluations = objective.evaluations;
+  if (objective.best_theta.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no hyperparameters give a positive definite covariance for ",
+                     points.size(), " points"));
+  }
+  auto gp = GaussianProcess::Create(dimension, gp_options,
+                                    objective.Unpack(objective.best_theta), points);
+  if (!gp.ok()) return gp.status();
+  report.log_likelihood = -objective.best_value;
+  return FitResult{*std::move(gp), report};
+}
+
+}  // namespace lago::core

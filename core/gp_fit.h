@@ -1,0 +1,67 @@
+// Hyperparameters by maximum marginal likelihood (LAGO.md section 2).
+//
+// theta = (log l, log s2) for an isotropic kernel or (log l_1..l_d, log s2)
+// for ARD, in bounds: the lengthscale floor is a fraction (default 0.1) of the
+// fill distance of the data, so that the model cannot shrink its lengthscales
+// below the resolution the data has. Several starts: the first at the given
+// warm start (or a default), the others drawn from the seed; each is refined
+// by NLopt's L-BFGS with the analytic gradient. Deterministic for a seed.
+#ifndef LAGO_CORE_GP_FIT_H_
+#define LAGO_CORE_GP_FIT_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/gp.h"
+
+namespace lago::core {
+
+struct FitOptions {
+  bool isotropic = false;
+  // Refinements from different starting points, >= 1.
+  int starts = 5;
+  // Likelihood evaluations per start.
+  int max_evaluations = 60;
+  // Lengthscale bounds in the unit cube: [floor_factor * fill distance, max].
+  double lengthscale_floor_factor = 0.1;
+  double min_lengthscale = 1e-3;
+  double max_lengthscale = 10.0;
+  // Bounds of the standardised output scale.
+  double min_output_scale = 1e-2;
+  double max_output_scale = 1e2;
+  // The first start; default lengthscales 0.3 sqrt(d) and output scale 1.
+  std::optional<GpHyperparameters> warm_start;
+  uint64_t seed = 0;
+};
+
+struct FitReport {
+  double log_likelihood = 0.0;
+  // Likelihood evaluations over all starts.
+  int evaluations = 0;
+  // Starts whose refinement ended normally.
+  int starts_converged = 0;
+  double fill_distance = 0.0;
+  double lengthscale_floor = 0.0;
+};
+
+struct FitResult {
+  GaussianProcess gp;
+  FitReport report;
+};
+
+// Fits hyperparameters to `points` and returns the GP conditioned on them.
+// INVALID_ARGUMENT for bad points or options; FAILED_PRECONDITION when no
+// start gives a positive definite covariance.
+absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_options,
+                                             const std::vector<GpPoint>& points,
+                                             const FitOptions& options);
+
+// max over the cube of the distance to the nearest point, estimated on
+// `probes` scrambled Sobol points; sqrt(d), the diameter, when there are none.
+double FillDistance(const std::vector<GpPoint>& points, int dimension, int probes = 1024);
+
+}  // namespace lago::core
+
+#endif  // LAGO_CORE_GP_FIT_H_

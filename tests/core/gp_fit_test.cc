@@ -1,0 +1,87 @@
+#include "core/gp_fit.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace lago::core {
+namespace {
+
+// f varies fast along x0 and slowly along x1: an ARD fit must say so.
+std::vector<GpPoint> AnisotropicData(int n, bool with_gradients) {
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<GpPoint> points;
+  for (int i = 0; i < n; ++i) {
+    Eigen::Vector2d x(u(rng), u(rng));
+    GpPoint p{x, std::sin(8.0 * x[0]) + 0.3 * x[1], std::nullopt};
+    if (with_gradients) p.gradient = Eigen::Vector2d(8.0 * std::cos(8.0 * x[0]), 0.3);
+    points.push_back(p);
+  }
+  return points;
+}
+
+TEST(GpFitTest, ArdFitFindsTheFastAndTheSlowDirection) {
+  for (bool gradients : {false, true}) {
+    FitOptions options;
+    options.seed = 3;
+    auto fit = FitGaussianProcess(2, {}, AnisotropicData(gradients ? 12 : 30, gradients),
+                                  options);
+    ASSERT_TRUE(fit.ok()) << fit.status();
+    const Eigen::VectorXd l = fit->gp.hyperparameters().lengthscales;
+    EXPECT_GT(l[1], 3.0 * l[0]) << l.transpose() << (gradients ? " with gradients" : "");
+    EXPECT_GE(l.minCoeff(), fit->report.lengthscale_floor);
+    EXPECT_GT(fit->report.evaluations, 0);
+    EXPECT_NEAR(fit->gp.LogMarginalLikelihood(), fit->report.log_likelihood, 1e-9);
+  }
+}
+
+TEST(GpFitTest, TheOptimumBeatsItsStartsAndRandomHyperparameters) {
+  const std::vector<GpPoint> points = AnisotropicData(25, false);
+  FitOptions options;
+  options.seed = 1;
+  auto fit = FitGaussianProcess(2, {}, points, options);
+  ASSERT_TRUE(fit.ok());
+  std::mt19937_64 rng(2);
+  std::uniform_real_distribution<double> log_l(std::log(0.05), std::log(3.0));
+  for (int i = 0; i < 20; ++i) {
+    auto gp = GaussianProcess::Create(
+        2, {}, {Eigen::Vector2d(std::exp(log_l(rng)), std::exp(log_l(rng))), 1.0},
+        points);
+    ASSERT_TRUE(gp.ok());
+    EXPECT_LE(gp->LogMarginalLikelihood(), fit->report.log_likelihood + 1e-9);
+  }
+}
+
+TEST(GpFitTest, IsotropicFitKeepsOneLengthscaleAndIsDeterministic) {
+  FitOptions options;
+  options.isotropic = true;
+  options.seed = 9;
+  const std::vector<GpPoint> points = AnisotropicData(20, false);
+  auto a = FitGaussianProcess(2, {}, points, options);
+  auto b = FitGaussianProcess(2, {}, points, options);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const Eigen::VectorXd l = a->gp.hyperparameters().lengthscales;
+  EXPECT_EQ(l[0], l[1]);
+  EXPECT_EQ(l, b->gp.hyperparameters().lengthscales);
+  EXPECT_EQ(a->gp.hyperparameters().output_scale, b->gp.hyperparameters().output_scale);
+}
+
+TEST(GpFitTest, FillDistanceOfOnePointIsTheDistanceToTheFarthestCorner) {
+  std::vector<GpPoint> centre = {{Eigen::Vector2d(0.5, 0.5), 0.0, std::nullopt}};
+  const double fill = FillDistance(centre, 2);
+  // The probes come within a few 1e-2 of a corner at sqrt(0.5).
+  EXPECT_LE(fill, std::sqrt(0.5));
+  EXPECT_GT(fill, std::sqrt(0.5) - 0.05);
+  EXPECT_DOUBLE_EQ(FillDistance({}, 4), 2.0);
+}
+
+TEST(GpFitTest, RejectsInconsistentOptions) {
+  FitOptions options;
+  options.max_lengthscale = 1e-4;
+  EXPECT_EQ(FitGaussianProcess(2, {}, AnisotropicData(5, false), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lago::core
