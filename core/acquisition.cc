@@ -102,8 +102,8 @@ double Acquisition::EvaluateWithGradient(const Eigen::VectorXd& x,
 namespace {
 
 struct Refinement {
-  const Acquisition* acquisition;
-  const AcquisitionSearchOptions* options;
+  const Acquisition* acquisition = nullptr;
+  const AcquisitionSearchOptions* options = nullptr;
   int evaluations = 0;
   double best_value = -std::numeric_limits<double>::infinity();
   Eigen::VectorXd best_x;
@@ -147,7 +147,9 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
   const int d = acquisition.gp().dimension();
   auto sobol = SobolSequence::Create(d, options.seed);
   if (!sobol.ok()) return sobol.status();
-  Refinement refinement{&acquisition, &options};
+  Refinement refinement;
+  refinement.acquisition = &acquisition;
+  refinement.options = &options;
   std::vector<Eigen::VectorXd> feasible;
   feasible.reserve(options.candidates);
   for (int i = 0; i < options.candidates; ++i) {

@@ -118,7 +118,8 @@ absl::Status GaussianProcess::Refactorize() {
     rows += kernel_.Outputs(p.gradient.has_value());
   }
   n_ = 0;  // Nothing of the old factor is kept.
-  Reserve(rows);
+  // Room for the points added before the next refit without reallocating.
+  Reserve(rows + std::max(rows / 8, 16 * (dimension() + 1)));
   n_ = rows;
   y_.resize(n_);
   for (int i = 0; i < num_points(); ++i) {
@@ -194,14 +195,14 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(b);
   Eigen::MatrixXd schur = c;
   if (n_ > 0) schur.noalias() -= b.transpose() * b;
-  Eigen::LLT<Eigen::MatrixXd> llt;
+  Eigen::LLT<Eigen::MatrixXd> llt(schur);
   double extra = 0.0;
-  for (int step = 0; step <= options_.max_jitter_steps; ++step) {
-    extra = step == 0 ? 0.0 : kernel_.output_scale() * std::pow(10.0, step - 9);
+  for (int step = 1; llt.info() != Eigen::Success && step <= options_.max_jitter_steps;
+       ++step) {
+    extra = kernel_.output_scale() * std::pow(10.0, step - 9);
     Eigen::MatrixXd s = schur;
     s.diagonal().array() += extra;
     llt.compute(s);
-    if (llt.info() == Eigen::Success) break;
   }
   if (llt.info() != Eigen::Success) {
     return absl::FailedPreconditionError(
@@ -265,20 +266,39 @@ Eigen::MatrixXd GaussianProcess::CrossCovariance(const Eigen::VectorXd& x,
 
 Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
   const int m = static_cast<int>(x.cols());
-  // Column c: cov(training outputs, f(x_c)).
+  const int d = dimension();
+  // Column c: cov(training outputs, f(x_c)), built for all candidates at once
+  // per training point; with delta = p - x_c the entries are s2 g(rho) and,
+  // for a gradient row, cov(d_i f(p), f(x_c)) = 2 s2 g'(rho) q_i.
   Eigen::MatrixXd kx(n_, m);
-  for (int c = 0; c < m; ++c) {
-    for (int i = 0; i < num_points(); ++i) {
-      const GpPoint& p = points_[i];
-      kernel_.Covariance(
-          p.x, p.gradient.has_value(), x.col(c), false,
-          kx.block(offsets_[i], c, kernel_.Outputs(p.gradient.has_value()), 1));
+  const Eigen::ArrayXd inv_sq = kernel_.lengthscales().array().square().inverse();
+  const double s2 = kernel_.output_scale();
+  Eigen::ArrayXXd q(d, m);
+  Eigen::ArrayXd rho(m), g(m), g1(m);
+  for (int i = 0; i < num_points(); ++i) {
+    const GpPoint& p = points_[i];
+    q = (-x).colwise() + p.x;  // delta
+    rho = (q.square().colwise() * inv_sq).colwise().sum().transpose();
+    q.colwise() *= inv_sq;
+    if (options_.kernel == KernelType::kSquaredExponential) {
+      g = (-0.5 * rho).exp();
+      g1 = -0.5 * g;
+    } else {
+      constexpr double kSqrt5 = 2.23606797749978969641;
+      const Eigen::ArrayXd r = rho.sqrt();
+      const Eigen::ArrayXd e = (-kSqrt5 * r).exp();
+      g = (1.0 + kSqrt5 * r + (5.0 / 3.0) * rho) * e;
+      g1 = -(5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+    }
+    kx.row(offsets_[i]) = s2 * g.transpose();
+    if (p.gradient.has_value()) {
+      kx.middleRows(offsets_[i] + 1, d) =
+          (q.rowwise() * (2.0 * s2 * g1).transpose()).matrix();
     }
   }
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
   if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(kx);
-  const double s2 = kernel_.output_scale();
   out.variance = ((s2 - kx.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
                      .matrix()
                      .transpose();

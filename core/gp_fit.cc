@@ -13,10 +13,10 @@ namespace lago::core {
 namespace {
 
 struct Objective {
-  int dimension;
-  const GpOptions* gp_options;
-  const std::vector<GpPoint>* points;
-  bool isotropic;
+  int dimension = 0;
+  const GpOptions* gp_options = nullptr;
+  const std::vector<GpPoint>* points = nullptr;
+  bool isotropic = false;
   int evaluations = 0;
   // The best point seen, so that a refinement stopped by NLopt keeps it.
   double best_value = std::numeric_limits<double>::infinity();
@@ -128,7 +128,11 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     starts.push_back(theta);
   }
 
-  Objective objective{dimension, &gp_options, &points, options.isotropic};
+  Objective objective;
+  objective.dimension = dimension;
+  objective.gp_options = &gp_options;
+  objective.points = &points;
+  objective.isotropic = options.isotropic;
   for (std::vector<double> theta : starts) {
     nlopt::opt opt(nlopt::LD_LBFGS, n);
     opt.set_lower_bounds(lower);

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libnlopt-cxx-dev libsqlitecpp-dev libsqlite3-dev sqlite3
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev liblapacke-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-scipy
   python3-optuna python3-matplotlib
 )

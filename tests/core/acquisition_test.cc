@@ -107,8 +107,9 @@ TEST(AcquisitionTest, LogEiIsTheLogarithmOfEi) {
   Eigen::MatrixXd x = Eigen::MatrixXd::Random(2, 50).array() * 0.5 + 0.5;
   const Eigen::VectorXd a = ei.Evaluate(x), b = log_ei.Evaluate(x);
   for (int i = 0; i < 50; ++i) {
-    if (a[i] > 1e-300)
+    if (a[i] > 1e-300) {
       EXPECT_NEAR(std::log(a[i]), b[i], 1e-10 * std::max(1.0, std::abs(b[i])));
+    }
   }
 }
 

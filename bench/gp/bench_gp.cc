@@ -1,0 +1,222 @@
+// Google Benchmark of the gradient-enhanced GP: factorisation, incremental
+// add, predicting 1000 candidates, one marginal likelihood with gradient, and
+// a full refit, for d in {2, 10, 20} and N = n (d + 1) about 500 to 4000.
+// The floor is LAPACK dpotrf from OpenBLAS on the same matrix, in the same run.
+//
+// The same source builds two programs: bench_gp (core as built, Eigen on
+// OpenBLAS and LAPACKE by default) and bench_gp_eigen (core with plain Eigen).
+// bench/gp/README.md has the commands and the results.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "Eigen/Cholesky"
+#include "core/acquisition.h"
+#include "core/gp.h"
+#include "core/gp_fit.h"
+
+namespace lago::core {
+namespace {
+
+// n points with values and gradients of a smooth function in [0, 1]^d.
+std::vector<GpPoint> Data(int d, int n) {
+  std::mt19937_64 rng(1234 + d);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<GpPoint> points;
+  for (int i = 0; i < n; ++i) {
+    Eigen::VectorXd x(d);
+    for (int j = 0; j < d; ++j) x[j] = u(rng);
+    GpPoint p{x, 0.0, Eigen::VectorXd(d)};
+    for (int j = 0; j < d; ++j) {
+      p.value += std::sin(3.0 * x[j] + j);
+      (*p.gradient)[j] = 3.0 * std::cos(3.0 * x[j] + j);
+    }
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+GpHyperparameters Hyper(int d) {
+  return {Eigen::VectorXd::Constant(d, 0.25 * std::sqrt(static_cast<double>(d))), 1.0};
+}
+
+int PointsFor(int d, int target_rows) { return std::max(2, target_rows / (d + 1)); }
+
+// The covariance matrix the GP factorises, with its nugget.
+const Eigen::MatrixXd& CovarianceMatrix(int d, int n) {
+  static std::map<std::pair<int, int>, Eigen::MatrixXd> cache;
+  auto it = cache.find({d, n});
+  if (it != cache.end()) return it->second;
+  const std::vector<GpPoint> points = Data(d, n);
+  Kernel kernel(KernelType::kMatern52, Hyper(d).lengthscales, 1.0);
+  const int rows = n * (d + 1);
+  Eigen::MatrixXd k(rows, rows);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) {
+      kernel.Covariance(points[i].x, true, points[j].x, true,
+                        k.block(i * (d + 1), j * (d + 1), d + 1, d + 1));
+    }
+  }
+  k.diagonal().array() += 1e-6;  // Enough for every size here to be positive definite.
+  return cache.emplace(std::make_pair(d, n), std::move(k)).first->second;
+}
+
+void SetCounters(benchmark::State& state, int d, int n) {
+  state.counters["d"] = d;
+  state.counters["N"] = n * (d + 1);
+}
+
+void BM_EigenLlt(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  const Eigen::MatrixXd& k = CovarianceMatrix(d, n);
+  Eigen::LLT<Eigen::MatrixXd> llt(k);
+  for (auto _ : state) {
+    llt.compute(k);  // Copies k, then factorises in place.
+    benchmark::DoNotOptimize(llt.matrixLLT().data());
+  }
+  if (llt.info() != Eigen::Success) state.SkipWithError("not positive definite");
+  SetCounters(state, d, n);
+}
+
+void BM_Dpotrf(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  const Eigen::MatrixXd& k = CovarianceMatrix(d, n);
+  Eigen::MatrixXd a(k.rows(), k.cols());
+  int info = 0;
+  for (auto _ : state) {
+    a = k;  // The same copy Eigen's compute() makes.
+    info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', static_cast<int>(a.rows()), a.data(),
+                          static_cast<int>(a.rows()));
+    benchmark::DoNotOptimize(a.data());
+  }
+  if (info != 0) state.SkipWithError("dpotrf failed");
+  SetCounters(state, d, n);
+}
+
+// The floor of exact variances for m candidates: one triangular solve
+// L^-1 K_x with m right-hand sides (N^2 m flops), OpenBLAS dtrsm.
+void BM_DtrsmFloor(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  Eigen::MatrixXd l = CovarianceMatrix(d, n);
+  const int rows = static_cast<int>(l.rows());
+  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
+  const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, 1000);
+  Eigen::MatrixXd b(rows, 1000);
+  for (auto _ : state) {
+    b = rhs;
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
+                1000, 1.0, l.data(), rows, b.data(), rows);
+    benchmark::DoNotOptimize(b.data());
+  }
+  SetCounters(state, d, n);
+}
+
+void BM_BuildAndFactorize(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  const std::vector<GpPoint> points = Data(d, n);
+  double jitter = 0.0;
+  for (auto _ : state) {
+    auto gp = GaussianProcess::Create(d, {}, Hyper(d), points);
+    if (!gp.ok()) {
+      state.SkipWithError("factorisation failed");
+      break;
+    }
+    jitter = gp->jitter();
+  }
+  SetCounters(state, d, n);
+  state.counters["jitter"] = jitter;
+}
+
+void BM_IncrementalAdd(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  std::vector<GpPoint> points = Data(d, n);
+  const GpPoint last = points.back();
+  points.pop_back();
+  auto base = GaussianProcess::Create(d, {}, Hyper(d), points);
+  if (!base.ok()) {
+    state.SkipWithError("factorisation failed");
+    return;
+  }
+  for (auto _ : state) {
+    state.PauseTiming();
+    GaussianProcess gp = *base;
+    state.ResumeTiming();
+    if (!gp.AddPoint(last).ok()) state.SkipWithError("add failed");
+    benchmark::DoNotOptimize(&gp);
+  }
+  SetCounters(state, d, n);
+}
+
+void BM_Predict1000(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
+  const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(d, 1000).array() + 1.0) * 0.5;
+  for (auto _ : state) {
+    Prediction p = gp->Predict(x);
+    benchmark::DoNotOptimize(p.variance.data());
+  }
+  SetCounters(state, d, n);
+}
+
+void BM_LogLikelihoodWithGradient(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
+  Eigen::VectorXd gradient;
+  for (auto _ : state) benchmark::DoNotOptimize(gp->LogMarginalLikelihood(&gradient));
+  SetCounters(state, d, n);
+}
+
+void BM_Refit(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  const std::vector<GpPoint> points = Data(d, n);
+  FitOptions options;
+  options.starts = 3;
+  options.max_evaluations = 20;
+  options.warm_start = Hyper(d);
+  int evaluations = 0;
+  for (auto _ : state) {
+    auto fit = FitGaussianProcess(d, {}, points, options);
+    if (!fit.ok()) {
+      state.SkipWithError("fit failed");
+      break;
+    }
+    evaluations = fit->report.evaluations;
+  }
+  SetCounters(state, d, n);
+  state.counters["evaluations"] = evaluations;
+}
+
+void Sizes(benchmark::internal::Benchmark* b) {
+  for (int d : {2, 10, 20}) {
+    for (int rows : {500, 1000, 2000, 4000}) b->Args({d, rows});
+  }
+  b->Args({10, 2200});  // The prediction target: n = 200 gradient points in 10-D.
+  b->Unit(benchmark::kMillisecond);
+}
+
+void SmallSizes(benchmark::internal::Benchmark* b) {
+  for (int d : {2, 10, 20}) {
+    for (int rows : {500, 1000}) b->Args({d, rows});
+  }
+  b->Unit(benchmark::kMillisecond)->Iterations(1);
+}
+
+BENCHMARK(BM_EigenLlt)->Apply(Sizes);
+BENCHMARK(BM_Dpotrf)->Apply(Sizes);
+BENCHMARK(BM_BuildAndFactorize)->Apply(Sizes);
+BENCHMARK(BM_DtrsmFloor)->Apply(Sizes);
+BENCHMARK(BM_IncrementalAdd)->Apply(Sizes);
+BENCHMARK(BM_Predict1000)->Apply(Sizes);
+BENCHMARK(BM_LogLikelihoodWithGradient)->Apply(Sizes);
+// A refit costs (starts x evaluations) likelihoods: measured where it is
+// affordable; at N = 4000 one likelihood already takes seconds.
+BENCHMARK(BM_Refit)->Apply(SmallSizes);
+
+}  // namespace
+}  // namespace lago::core
+
+BENCHMARK_MAIN();
