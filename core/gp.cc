@@ -105,7 +105,12 @@ void GaussianProcess::StandardizedOutputs(const GpPoint& p,
 }
 
 void GaussianProcess::UpdateAlpha() {
-  alpha_ = L().triangularView<Eigen::Lower>().solve(y_);
+  z_ = L().triangularView<Eigen::Lower>().solve(y_);
+  BackSubstitute();
+}
+
+void GaussianProcess::BackSubstitute() {
+  alpha_ = z_;
   L().transpose().triangularView<Eigen::Upper>().solveInPlace(alpha_);
 }
 
@@ -214,11 +219,19 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   factor_.block(n_, n_, m, m) = llt.matrixL();
   factor_.block(0, n_, n_, m).setZero();
   offsets_.push_back(n_);
+  // The new entries of z = L^-1 y: L22 z2 = y2 - W' z1 (W' is the new L21).
+  Eigen::VectorXd y2(m);
+  StandardizedOutputs(point, y2);
+  Eigen::VectorXd z2 = y2;
+  if (n_ > 0) z2.noalias() -= b.transpose() * z_;
+  llt.matrixL().solveInPlace(z2);
   n_ += m;
   y_.conservativeResize(n_);
-  StandardizedOutputs(point, y_.tail(m));
+  y_.tail(m) = y2;
+  z_.conservativeResize(n_);
+  z_.tail(m) = z2;
   points_.push_back(std::move(point));
-  UpdateAlpha();
+  BackSubstitute();
   return absl::OkStatus();
 }
 

@@ -112,7 +112,10 @@ class GaussianProcess {
   // Rebuilds K from points_ and factorises it with nugget, then jitter.
   absl::Status Refactorize();
   void Standardize();
+  // z and alpha from scratch (two passes over L).
   void UpdateAlpha();
+  // alpha from z (one pass over L).
+  void BackSubstitute();
   // Cross-covariance of f(x) (and grad f(x) when `gradient`) with every
   // training output: Outputs(gradient) x N.
   Eigen::MatrixXd CrossCovariance(const Eigen::VectorXd& x, bool gradient) const;
@@ -131,7 +134,8 @@ class GaussianProcess {
   // buffer with spare capacity, so that adding rows does not copy it.
   Eigen::MatrixXd factor_;
   Eigen::VectorXd y_;      // Standardised outputs (N).
-  Eigen::VectorXd alpha_;  // K^-1 y (N).
+  Eigen::VectorXd z_;      // L^-1 y (N): adding rows only appends to it.
+  Eigen::VectorXd alpha_;  // K^-1 y = L^-T z (N).
   double mean_ = 0.0;
   double scale_ = 1.0;
   double jitter_ = 0.0;

@@ -1,0 +1,147 @@
+#!/usr/bin/python3
+"""Merges the JSON files of bench/gp/run.sh into RESULTS.md (on stdout) and one
+results.json.
+
+    /usr/bin/python3 bench/gp/summarize.py FOLDER bench/gp/results.json > bench/gp/RESULTS.md
+    /usr/bin/python3 bench/gp/summarize.py bench/gp/results.json > bench/gp/RESULTS.md
+
+FOLDER holds project_<d>_<N>.json, eigen_<d>_<N>.json and skylakex_<d>_<N>.json.
+Times are wall-clock milliseconds (OpenBLAS uses both cores), the median of 3
+repetitions. Every ratio compares numbers taken back to back for one size.
+"""
+
+import glob
+import json
+import os
+import sys
+from collections import defaultdict
+
+VARIANTS = ("project", "eigen", "skylakex")
+
+
+def load(folder):
+    table = {v: defaultdict(dict) for v in VARIANTS}
+    if os.path.isfile(folder):  # A results.json written earlier.
+        with open(folder) as f:
+            doc = json.load(f)
+        for v in VARIANTS:
+            for key, row in doc["median_ms"][v].items():
+                d, n = key.split("/")
+                table[v][(int(d), int(n))] = row
+        return doc["context"], table
+    context = None
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        variant = os.path.basename(path).split("_")[0]
+        with open(path) as f:
+            doc = json.load(f)
+        context = context or doc["context"]
+        for b in doc["benchmarks"]:
+            if b.get("error_occurred") or b.get("aggregate_name", "median") != "median":
+                continue
+            name, d, rows = b["run_name"].split("/")[:3]
+            scale = {"ms": 1.0, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b["time_unit"]]
+            row = table[variant][(int(d), int(rows))]
+            row[name] = b["real_time"] * scale
+            row["N"] = int(b.get("N", 0))
+    return context, table
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def main():
+    context, t = load(sys.argv[1])
+    if os.path.isfile(sys.argv[1]) and len(sys.argv) > 2:
+        sys.exit("summarize.py: a results.json is read, not written again")
+    project, eigen, skx = t["project"], t["eigen"], t["skylakex"]
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "w") as f:
+            json.dump({"context": context,
+                       "median_ms": {v: {f"{d}/{n}": r for (d, n), r in sorted(t[v].items())}
+                                     for v in VARIANTS}}, f, indent=1)
+    out = ["# GP benchmark results", "",
+           "Command (after `deploy/build.sh`): `bench/gp/run.sh`, which runs "
+           "`build/bench/gp/bench_gp` (the project's build: Eigen on OpenBLAS and LAPACKE), "
+           "`build/bench/gp/bench_gp_eigen` (plain Eigen) and `bench_gp` with "
+           "`OPENBLAS_CORETYPE=SkylakeX` back to back for each size, 3 repetitions each, "
+           "then this summary.", "",
+           f"Machine: {context.get('num_cpus')} CPUs at {context.get('mhz_per_cpu')} MHz "
+           f"(shared), run {context.get('date', '')[:10]}. Wall-clock milliseconds, median of "
+           "3. Each row has n = N / (d + 1) points with values and gradients, Matern-5/2, ARD. "
+           "Ratios compare measurements taken back to back.", "",
+           "## The project's build (Eigen on OpenBLAS and LAPACKE, OpenBLAS's default kernels)",
+           "",
+           "| d | N | LLT | dpotrf floor | LLT / floor | build + factorise | incremental add "
+           "| refactorise / add | predict 1000 | dtrsm floor | predict / floor "
+           "| likelihood + gradient | refit (3 starts x 20) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(project):
+        r = project[key]
+        out.append("| " + " | ".join([
+            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")), fmt(r.get("BM_Dpotrf")),
+            fmt(ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))),
+            fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
+            fmt(ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))),
+            fmt(r.get("BM_Predict1000")), fmt(r.get("BM_DtrsmFloor")),
+            fmt(ratio(r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"))),
+            fmt(r.get("BM_LogLikelihoodWithGradient")), fmt(r.get("BM_Refit"))]) + " |")
+    out += ["", "## Plain Eigen, measured right after the project's build", "",
+            "| d | N | LLT | LLT / dpotrf floor | plain / project: LLT | build + factorise "
+            "| incremental add | predict 1000 | plain / project: predict |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(eigen):
+        r, p = eigen[key], project.get(key, {})
+        out.append("| " + " | ".join([
+            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")),
+            fmt(ratio(r.get("BM_EigenLlt"), p.get("BM_Dpotrf"))),
+            fmt(ratio(r.get("BM_EigenLlt"), p.get("BM_EigenLlt"))),
+            fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
+            fmt(r.get("BM_Predict1000")),
+            fmt(ratio(r.get("BM_Predict1000"), p.get("BM_Predict1000")))]) + " |")
+    out += ["", "## OpenBLAS with its AVX-512 kernels forced (`OPENBLAS_CORETYPE=SkylakeX`)", "",
+            "OpenBLAS 0.3.21 does not recognise this virtual CPU (it reports a generic "
+            "\"Intel Xeon Processor\" with AVX-512) and falls back to its Prescott kernels.", "",
+            "| d | N | LLT | dpotrf | LLT / dpotrf | predict 1000 | dtrsm floor "
+            "| project / forced: predict |",
+            "|---|---|---|---|---|---|---|---|"]
+    for key in sorted(skx):
+        r, p = skx[key], project.get(key, {})
+        out.append("| " + " | ".join([
+            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")), fmt(r.get("BM_Dpotrf")),
+            fmt(ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))),
+            fmt(r.get("BM_Predict1000")), fmt(r.get("BM_DtrsmFloor")),
+            fmt(ratio(p.get("BM_Predict1000"), r.get("BM_Predict1000")))]) + " |")
+
+    out += ["", "## Goals", ""]
+    for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):
+        llt = [v for v in (ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))
+                           for r in table.values()) if v]
+        within = sum(v <= 1.5 for v in llt)
+        out.append(f"- Factorisation within 1.5x of dpotrf ({name}): LLT / floor from "
+                   f"{min(llt):.2f} to {max(llt):.2f}; {within} of {len(llt)} sizes within 1.5x.")
+    for d in (2, 10, 20):
+        r = project.get((d, 2000))
+        if r:
+            v = ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))
+            out.append(f"- Incremental add at N ~ 2000, d = {d}: {v:.1f}x faster than "
+                       f"refactorising ({'met' if v >= 20 else 'not met'}; goal 20x).")
+    for name, table in (("project build", project), ("AVX-512 kernels forced", skx)):
+        r = table.get((10, 2200))
+        if r and r.get("BM_Predict1000"):
+            p, f = r["BM_Predict1000"], r.get("BM_DtrsmFloor")
+            out.append(f"- Predicting 1000 candidates at N = 2200 ({name}): {p:.1f} ms "
+                       f"({'met' if p < 50 else 'not met'}; goal 50 ms); the dtrsm floor of "
+                       f"the exact variances alone is {fmt(f)} ms.")
+    out.append("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
