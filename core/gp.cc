@@ -279,36 +279,15 @@ Eigen::MatrixXd GaussianProcess::CrossCovariance(const Eigen::VectorXd& x,
 
 Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
   const int m = static_cast<int>(x.cols());
-  const int d = dimension();
-  // Column c: cov(training outputs, f(x_c)), built for all candidates at once
-  // per training point; with delta = p - x_c the entries are s2 g(rho) and,
-  // for a gradient row, cov(d_i f(p), f(x_c)) = 2 s2 g'(rho) q_i.
+  // Column c: cov(training outputs, f(x_c)), for all candidates at once.
   Eigen::MatrixXd kx(n_, m);
-  const Eigen::ArrayXd inv_sq = kernel_.lengthscales().array().square().inverse();
-  const double s2 = kernel_.output_scale();
-  Eigen::ArrayXXd q(d, m);
-  Eigen::ArrayXd rho(m), g(m), g1(m);
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
-    q = (-x).colwise() + p.x;  // delta
-    rho = (q.square().colwise() * inv_sq).colwise().sum().transpose();
-    q.colwise() *= inv_sq;
-    if (options_.kernel == KernelType::kSquaredExponential) {
-      g = (-0.5 * rho).exp();
-      g1 = -0.5 * g;
-    } else {
-      constexpr double kSqrt5 = 2.23606797749978969641;
-      const Eigen::ArrayXd r = rho.sqrt();
-      const Eigen::ArrayXd e = (-kSqrt5 * r).exp();
-      g = (1.0 + kSqrt5 * r + (5.0 / 3.0) * rho) * e;
-      g1 = -(5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
-    }
-    kx.row(offsets_[i]) = s2 * g.transpose();
-    if (p.gradient.has_value()) {
-      kx.middleRows(offsets_[i] + 1, d) =
-          (q.rowwise() * (2.0 * s2 * g1).transpose()).matrix();
-    }
+    const bool g = p.gradient.has_value();
+    kernel_.CovarianceWithValues(p.x, g, x,
+                                 kx.middleRows(offsets_[i], kernel_.Outputs(g)));
   }
+  const double s2 = kernel_.output_scale();
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
   if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(kx);

@@ -54,6 +54,32 @@ void Kernel::Covariance(const Eigen::Ref<const Eigen::VectorXd>& a, bool a_gradi
   }
 }
 
+void Kernel::CovarianceWithValues(const Eigen::Ref<const Eigen::VectorXd>& a,
+                                  bool a_gradient, const Eigen::MatrixXd& x,
+                                  Eigen::Ref<Eigen::MatrixXd> out) const {
+  // delta = a - x_c: the entries are s2 g(rho) and, for a gradient row,
+  // cov(d_i f(a), f(x_c)) = 2 s2 g'(rho) q_i.
+  const Eigen::ArrayXd inv_sq = inv_sq_.array();
+  Eigen::ArrayXXd q = (-x.array()).colwise() + a.array();
+  const Eigen::ArrayXd rho = (q.square().colwise() * inv_sq).colwise().sum().transpose();
+  q.colwise() *= inv_sq;
+  Eigen::ArrayXd g, g1;
+  if (type_ == KernelType::kSquaredExponential) {
+    g = (-0.5 * rho).exp();
+    g1 = -0.5 * g;
+  } else {
+    const Eigen::ArrayXd r = rho.sqrt();
+    const Eigen::ArrayXd e = (-kSqrt5 * r).exp();
+    g = (1.0 + kSqrt5 * r + (5.0 / 3.0) * rho) * e;
+    g1 = -(5.0 / 6.0) * (1.0 + kSqrt5 * r) * e;
+  }
+  out.row(0) = output_scale_ * g.transpose();
+  if (a_gradient) {
+    out.bottomRows(dimension()) =
+        (q.rowwise() * (2.0 * output_scale_ * g1).transpose()).matrix();
+  }
+}
+
 void Kernel::AccumulateHyperGradient(const Eigen::Ref<const Eigen::VectorXd>& a,
                                      bool a_gradient,
                                      const Eigen::Ref<const Eigen::VectorXd>& b,

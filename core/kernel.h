@@ -52,6 +52,13 @@ class Kernel {
                   const Eigen::Ref<const Eigen::VectorXd>& b, bool b_gradient,
                   Eigen::Ref<Eigen::MatrixXd> out) const;
 
+  // The covariance of the outputs of `a` with f at each column of `x` (d x m),
+  // written into `out` (Outputs(a_gradient) x m): the batched form of
+  // Covariance(a, a_gradient, x.col(c), false), with array operations.
+  void CovarianceWithValues(const Eigen::Ref<const Eigen::VectorXd>& a, bool a_gradient,
+                            const Eigen::MatrixXd& x,
+                            Eigen::Ref<Eigen::MatrixXd> out) const;
+
   // For theta = (log l_1, ..., log l_d, log s2), adds
   //   sum_{r,c} weights(r, c) d Covariance(a, b)(r, c) / d theta_m
   // to gradient[m]. `weights` has the shape of the block; `gradient` has d + 1

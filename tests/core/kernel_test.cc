@@ -168,3 +168,30 @@ TEST(KernelTest, ValueHessianMatchesFiniteDifferencesOfTheGradientBlocks) {
 
 }  // namespace
 }  // namespace lago::core
+
+namespace lago::core {
+namespace {
+
+TEST(KernelTest, BatchedCovarianceWithValuesEqualsThePairwiseBlocks) {
+  std::mt19937_64 rng(21);
+  for (const Case& c : kCases) {
+    Kernel k(c.type, Eigen::Vector3d(0.3, 0.7, 1.9), 1.7);
+    const Eigen::VectorXd a = RandomVector(rng, 3, 0, 1);
+    Eigen::MatrixXd x(3, 6);
+    for (int j = 0; j < 5; ++j) x.col(j) = RandomVector(rng, 3, 0, 1);
+    x.col(5) = a;  // r = 0
+    for (bool ag : {false, true}) {
+      Eigen::MatrixXd batched(k.Outputs(ag), 6);
+      k.CovarianceWithValues(a, ag, x, batched);
+      for (int j = 0; j < 6; ++j) {
+        Eigen::MatrixXd block(k.Outputs(ag), 1);
+        k.Covariance(a, ag, x.col(j), false, block);
+        EXPECT_LT((batched.col(j) - block).cwiseAbs().maxCoeff(), 1e-14)
+            << c.name << " " << j;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lago::core
