@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "core/lago_strategy.h"
 #include "core/sobol.h"
 #include "core/status_macros.h"
 
@@ -95,7 +96,9 @@ class RandomStrategy : public Strategy {
 
 }  // namespace
 
-std::vector<std::string> StrategyNames() { return {"random", "sobol"}; }
+std::vector<std::string> StrategyNames() {
+  return {"bo", "lago", "random", "sobol", "trust-region"};
+}
 
 absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const std::string& name,
                                                        const Problem& problem) {
@@ -109,6 +112,9 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const std::string& name,
     RETURN_IF_ERROR(CheckNoOptions(name, problem));
     return std::make_unique<RandomStrategy>(problem);
   }
+  if (name == "lago") return MakeLagoStrategy(LagoVariant::kLago, problem);
+  if (name == "bo") return MakeLagoStrategy(LagoVariant::kBo, problem);
+  if (name == "trust-region") return MakeLagoStrategy(LagoVariant::kTrustRegion, problem);
   return absl::InvalidArgumentError(absl::StrCat(
       "spec.strategy: \"", name.substr(0, 64),
       "\" is not a strategy; known: ", absl::StrJoin(StrategyNames(), ", ")));

@@ -48,16 +48,22 @@ struct CompletedPoint {
   double value = 0.0;
   // Absent when the observation had no gradient.
   std::optional<Eigen::VectorXd> gradient;
+  TrialKind kind = TrialKind::kInitial;
+  // The Why::sequence_index the strategy gave the point; absent for imports.
+  std::optional<int64_t> sequence_index;
 };
 
 struct PendingPoint {
   int64_t trial_id = 0;
   Eigen::VectorXd x;
+  TrialKind kind = TrialKind::kInitial;
+  std::optional<int64_t> sequence_index;
 };
 
 struct StrategyInput {
   // Empty before the first suggestion of a study.
   std::string state;
+  // In the order their results arrived.
   absl::Span<const CompletedPoint> completed;
   absl::Span<const PendingPoint> pending;
   // Number of suggestions wanted, >= 1.

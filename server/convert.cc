@@ -131,6 +131,23 @@ v1::TrialKind ToProto(core::TrialKind kind) {
   return v1::TRIAL_KIND_UNSPECIFIED;
 }
 
+core::TrialKind FromProto(v1::TrialKind kind) {
+  switch (kind) {
+    case v1::TRIAL_KIND_INFORMED:
+      return core::TrialKind::kInformed;
+    case v1::TRIAL_KIND_GLOBAL:
+      return core::TrialKind::kGlobal;
+    case v1::TRIAL_KIND_LOCAL:
+      return core::TrialKind::kLocal;
+    case v1::TRIAL_KIND_GRADIENT_AT_INCUMBENT:
+      return core::TrialKind::kGradientAtIncumbent;
+    case v1::TRIAL_KIND_IMPORTED:
+      return core::TrialKind::kImported;
+    default:
+      return core::TrialKind::kInitial;
+  }
+}
+
 void ToProto(const core::Why& why, v1::TrialWhy* out) {
   out->Clear();
   out->set_winner(why.winner);

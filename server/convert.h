@@ -29,6 +29,8 @@ absl::StatusOr<core::SearchSpace> SearchSpaceOf(const v1::StudySpec& spec);
 core::Problem ProblemOf(const v1::StudySpec& spec);
 
 v1::TrialKind ToProto(core::TrialKind kind);
+// TRIAL_KIND_UNSPECIFIED reads as kInitial.
+core::TrialKind FromProto(v1::TrialKind kind);
 void ToProto(const core::Why& why, v1::TrialWhy* out);
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);

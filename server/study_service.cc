@@ -182,6 +182,8 @@ struct StudyService::StudyEntry {
     core::CompletedPoint p;
     p.trial_id = t.id();
     p.x = space->ToUnit(t.x());
+    p.kind = FromProto(t.kind());
+    if (t.why().has_sequence_index()) p.sequence_index = t.why().sequence_index();
     p.value = ToMinimization(study.spec(), t.value());
     if (t.gradient_size() > 0) {
       Eigen::VectorXd g = space->GradientToUnit(t.gradient());
@@ -492,7 +494,12 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     std::vector<core::PendingPoint> pending;
     for (const v1::Trial& t : entry->trials) {
       if (t.state() == v1::TRIAL_STATE_PENDING && !IsStale(t, now)) {
-        pending.push_back({t.id(), entry->space->ToUnit(t.x())});
+        core::PendingPoint p;
+        p.trial_id = t.id();
+        p.x = entry->space->ToUnit(t.x());
+        p.kind = FromProto(t.kind());
+        if (t.why().has_sequence_index()) p.sequence_index = t.why().sequence_index();
+        pending.push_back(std::move(p));
       }
     }
     core::StrategyInput input;

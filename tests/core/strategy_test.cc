@@ -76,9 +76,9 @@ TEST(StrategyTest, RandomPointsAreInTheCubeAndDistinct) {
 TEST(StrategyTest, UnknownNamesOptionsAndStatesAreErrors) {
   auto unknown = MakeStrategy("simplex", MakeProblem(2, 0));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(
-      std::string(unknown.status().message()),
-      HasSubstr("spec.strategy: \"simplex\" is not a strategy; known: random, sobol"));
+  EXPECT_THAT(std::string(unknown.status().message()),
+              HasSubstr("spec.strategy: \"simplex\" is not a strategy; known: bo, lago, "
+                        "random, sobol, trust-region"));
 
   Problem with_option = MakeProblem(2, 0);
   with_option.options["xi"] = "0.1";

@@ -1,0 +1,555 @@
+#include "core/lago_strategy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "core/acquisition.h"
+#include "core/gp.h"
+#include "core/gp_fit.h"
+#include "core/sobol.h"
+#include "core/state_codec.h"
+#include "core/status_macros.h"
+#include "core/trust_region.h"
+
+namespace lago::core {
+namespace {
+
+// A step shorter than this terminates the region (LAGO.md section 3).
+constexpr double kTerminationStep = 1e-7;
+
+struct Options {
+  double gamma = 1.0;
+  double nu = 0.1;
+  double eta = 5e-4;
+  int refit_every = 10;
+  int initial_points = 0;  // 0: 5 d.
+  KernelType kernel = KernelType::kMatern52;
+  int candidates = 1024;
+  int refine = 8;
+};
+
+absl::StatusOr<Options> ParseOptions(const Problem& problem) {
+  Options o;
+  o.initial_points = 5 * problem.dimension;
+  for (const auto& [key, value] : problem.options) {
+    const std::string field = absl::StrCat("spec.strategy_options[\"", key, "\"]");
+    auto bad = [&](const char* why) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": \"", value, "\" ", why));
+    };
+    double number = 0.0;
+    const bool numeric = absl::SimpleAtod(value, &number) && std::isfinite(number);
+    if (key == "kernel") {
+      if (value == "matern52") {
+        o.kernel = KernelType::kMatern52;
+      } else if (value == "se") {
+        o.kernel = KernelType::kSquaredExponential;
+      } else {
+        return bad("is not a kernel (matern52, se)");
+      }
+    } else if (key == "gamma" || key == "nu" || key == "eta") {
+      if (!numeric || number < 0.0) return bad("must be a number >= 0");
+      (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
+    } else if (key == "refit_every" || key == "initial_points" || key == "candidates" ||
+               key == "refine") {
+      if (!numeric || number < 1.0 || number > 1e6 || number != std::floor(number)) {
+        return bad("must be a whole number from 1 to 1000000");
+      }
+      (key == "refit_every"      ? o.refit_every
+       : key == "initial_points" ? o.initial_points
+       : key == "candidates"     ? o.candidates
+                                 : o.refine) = static_cast<int>(number);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field,
+                       ": not an option of this strategy (gamma, nu, eta, refit_every, "
+                       "initial_points, kernel, candidates, refine)"));
+    }
+  }
+  return o;
+}
+
+enum Phase : int64_t {
+  kDesign = 0,
+  kInformed = 1,
+  kAwaitInformed = 2,
+  kCenter = 3,
+  kAwaitGradient = 4,
+  kIterating = 5,
+};
+
+struct State {
+  int64_t phase = kDesign;
+  int64_t next_sequence = 0;
+  int64_t design_index = 0;
+  int64_t processed = 0;
+  int64_t since_refit = 0;
+  Eigen::VectorXd lengthscales;  // Empty before the first fit.
+  double output_scale = 1.0;
+  Eigen::VectorXd center;  // Empty before the first centre.
+  double f_center = 0.0;
+  Eigen::VectorXd gradient;  // Empty when the centre's gradient is unknown.
+  Eigen::MatrixXd b;         // Empty when B must be (re)initialised.
+  double radius = 0.0;
+  int64_t terminated = 0;
+  int64_t reset_radius = 0;
+  // The suggestion whose result the machine waits for (informed step or
+  // gradient at the incumbent), and the restart point of the TR variant.
+  int64_t waiting_seq = -1;
+  int64_t restart_seq = -1;
+  // The local step in flight.
+  int64_t local_seq = -1;
+  Eigen::VectorXd local_step;
+  Eigen::VectorXd local_center;
+  double local_improvement = 0.0;
+  double local_f_center = 0.0;
+
+  std::string Serialize() const {
+    StateWriter w;
+    w.PutInt("version", 1);
+    w.PutInt("phase", phase);
+    w.PutInt("next_sequence", next_sequence);
+    w.PutInt("design_index", design_index);
+    w.PutInt("processed", processed);
+    w.PutInt("since_refit", since_refit);
+    w.PutVector("lengthscales", lengthscales);
+    w.Put("output_scale", output_scale);
+    w.PutVector("center", center);
+    w.Put("f_center", f_center);
+    w.PutVector("gradient", gradient);
+    w.PutMatrix("b", b);
+    w.Put("radius", radius);
+    w.PutInt("terminated", terminated);
+    w.PutInt("reset_radius", reset_radius);
+    w.PutInt("waiting_seq", waiting_seq);
+    w.PutInt("restart_seq", restart_seq);
+    w.PutInt("local_seq", local_seq);
+    w.PutVector("local_step", local_step);
+    w.PutVector("local_center", local_center);
+    w.Put("local_improvement", local_improvement);
+    w.Put("local_f_center", local_f_center);
+    return w.str();
+  }
+
+  static absl::StatusOr<State> Parse(const std::string& text) {
+    State s;
+    if (text.empty()) return s;
+    ASSIGN_OR_RETURN(StateReader r, StateReader::Parse(text));
+    ASSIGN_OR_RETURN(int64_t version, r.GetInt("version"));
+    if (version != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("strategy state: version ", version, " is not known"));
+    }
+    ASSIGN_OR_RETURN(s.phase, r.GetInt("phase"));
+    ASSIGN_OR_RETURN(s.next_sequence, r.GetInt("next_sequence"));
+    ASSIGN_OR_RETURN(s.design_index, r.GetInt("design_index"));
+    ASSIGN_OR_RETURN(s.processed, r.GetInt("processed"));
+    ASSIGN_OR_RETURN(s.since_refit, r.GetInt("since_refit"));
+    ASSIGN_OR_RETURN(s.lengthscales, r.GetVector("lengthscales"));
+    ASSIGN_OR_RETURN(s.output_scale, r.Get("output_scale"));
+    ASSIGN_OR_RETURN(s.center, r.GetVector("center"));
+    ASSIGN_OR_RETURN(s.f_center, r.Get("f_center"));
+    ASSIGN_OR_RETURN(s.gradient, r.GetVector("gradient"));
+    ASSIGN_OR_RETURN(s.b, r.GetMatrix("b"));
+    ASSIGN_OR_RETURN(s.radius, r.Get("radius"));
+    ASSIGN_OR_RETURN(s.terminated, r.GetInt("terminated"));
+    ASSIGN_OR_RETURN(s.reset_radius, r.GetInt("reset_radius"));
+    ASSIGN_OR_RETURN(s.waiting_seq, r.GetInt("waiting_seq"));
+    ASSIGN_OR_RETURN(s.restart_seq, r.GetInt("restart_seq"));
+    ASSIGN_OR_RETURN(s.local_seq, r.GetInt("local_seq"));
+    ASSIGN_OR_RETURN(s.local_step, r.GetVector("local_step"));
+    ASSIGN_OR_RETURN(s.local_center, r.GetVector("local_center"));
+    ASSIGN_OR_RETURN(s.local_improvement, r.Get("local_improvement"));
+    ASSIGN_OR_RETURN(s.local_f_center, r.Get("local_f_center"));
+    if (s.phase < kDesign || s.phase > kIterating) {
+      return absl::InvalidArgumentError("strategy state: unknown phase");
+    }
+    return s;
+  }
+};
+
+const char* PhaseName(int64_t phase) {
+  switch (phase) {
+    case kDesign:
+      return "design";
+    case kInformed:
+      return "informed";
+    case kAwaitInformed:
+      return "await-informed";
+    case kCenter:
+      return "centre";
+    case kAwaitGradient:
+      return "await-gradient";
+    default:
+      return "iterating";
+  }
+}
+
+class LagoStrategy : public Strategy {
+ public:
+  LagoStrategy(LagoVariant variant, const Problem& problem, Options options,
+               SobolSequence sobol)
+      : variant_(variant),
+        problem_(problem),
+        options_(options),
+        sobol_(std::move(sobol)) {}
+
+  absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const override {
+    ASSIGN_OR_RETURN(State state, State::Parse(input.state));
+    Ingest(input.completed, &state);
+    StrategyOutput out;
+    std::vector<int64_t> emitted;
+    for (int k = 0; k < input.count; ++k) {
+      Suggestion s = Next(input, emitted, &state, &out.report);
+      emitted.push_back(*s.why.sequence_index);
+      out.suggestions.push_back(std::move(s));
+    }
+    out.state = state.Serialize();
+    return out;
+  }
+
+ private:
+  int dimension() const { return problem_.dimension; }
+  bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
+
+  // Records the results that arrived since the last call.
+  void Ingest(absl::Span<const CompletedPoint> completed, State* s) const {
+    for (size_t i = static_cast<size_t>(s->processed); i < completed.size(); ++i) {
+      const CompletedPoint& p = completed[i];
+      const int64_t seq = p.sequence_index.value_or(-2);
+      if (seq == s->waiting_seq) {
+        s->waiting_seq = -1;
+        if (s->phase == kAwaitInformed) s->phase = kCenter;
+        if (s->phase == kAwaitGradient) {
+          if (p.gradient.has_value() && s->center.size() > 0 &&
+              (p.x - s->center).norm() <= 1e-12) {
+            s->gradient = *p.gradient;
+          }
+          s->phase = kIterating;
+        }
+      }
+      if (seq == s->local_seq) {
+        s->local_seq = -1;
+        const bool same_center = s->center.size() == s->local_center.size() &&
+                                 (s->center - s->local_center).norm() == 0.0;
+        const double rho =
+            ImprovementRatio(s->local_f_center, p.value, s->local_improvement);
+        if (same_center) {
+          RadiusRules rules;
+          rules.max_radius = 0.5 * std::sqrt(static_cast<double>(dimension()));
+          s->radius = UpdateRadius(s->radius, rho, s->local_step.norm(), rules);
+          if (!value_only() && p.gradient.has_value() && s->gradient.size() > 0 &&
+              s->b.size() > 0) {
+            Sr1Update(&s->b, s->local_step, *p.gradient - s->gradient);
+          }
+          if (rho > options_.eta) {
+            s->center = p.x;
+            s->f_center = p.value;
+            s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+          }
+        }
+        continue;
+      }
+      if (variant_ == LagoVariant::kTrustRegion && seq == s->restart_seq) {
+        // A restart point becomes the centre whatever its value.
+        s->restart_seq = -1;
+        NewCenter(p, s);
+        continue;
+      }
+      if (s->center.size() > 0 && p.value < s->f_center &&
+          variant_ != LagoVariant::kTrustRegion) {
+        NewCenter(p, s);
+      }
+    }
+    s->processed = static_cast<int64_t>(completed.size());
+  }
+
+  void NewCenter(const CompletedPoint& p, State* s) const {
+    s->center = p.x;
+    s->f_center = p.value;
+    s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+    s->b.resize(0, 0);
+    s->reset_radius = 1;
+    s->terminated = 0;
+    s->local_seq = -1;
+    if (s->gradient.size() == 0 && NeedsAskedGradient() && s->phase == kIterating) {
+      s->phase = kCenter;
+    }
+  }
+
+  // Whether the centre's gradient is asked of the client (rather than
+  // taken from the GP): gradient-on-request studies.
+  bool NeedsAskedGradient() const {
+    return problem_.gradient_mode == GradientMode::kOnRequest &&
+           variant_ != LagoVariant::kBo;
+  }
+
+  bool InFlight(int64_t seq, const StrategyInput& input,
+                const std::vector<int64_t>& emitted) const {
+    if (seq < 0) return false;
+    if (std::find(emitted.begin(), emitted.end(), seq) != emitted.end()) return true;
+    for (const PendingPoint& p : input.pending) {
+      if (p.sequence_index == seq) return true;
+    }
+    return false;
+  }
+
+  Suggestion Make(const Eigen::VectorXd& x, TrialKind kind, bool need_gradient,
+                  const char* winner, State* s) const {
+    Suggestion out;
+    out.x = x.cwiseMax(0.0).cwiseMin(1.0);
+    out.kind = kind;
+    out.need_gradient = need_gradient;
+    out.why.winner = winner;
+    out.why.sequence_index = s->next_sequence++;
+    return out;
+  }
+
+  Suggestion Design(State* s, const char* winner = "sobol") const {
+    const Eigen::VectorXd x = sobol_.Point(static_cast<uint64_t>(s->design_index++));
+    return Make(x, TrialKind::kInitial, problem_.gradient_mode == GradientMode::kEnhanced,
+                winner, s);
+  }
+
+  // The completed points the global model uses: a local-phase point joins
+  // only at scaled distance >= nu from every point already in; an exact
+  // repeat of a point replaces it when it brings a gradient.
+  std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
+                                   const Eigen::VectorXd& lengthscales) const {
+    std::vector<GpPoint> points;
+    for (const CompletedPoint& p : completed) {
+      GpPoint g{p.x, p.value, value_only() ? std::nullopt : p.gradient};
+      int duplicate = -1;
+      for (size_t i = 0; i < points.size(); ++i) {
+        if ((points[i].x - p.x).norm() <= 1e-12) duplicate = static_cast<int>(i);
+      }
+      if (duplicate >= 0) {
+        if (g.gradient.has_value() && !points[duplicate].gradient.has_value()) {
+          points[duplicate] = std::move(g);
+        }
+        continue;
+      }
+      const bool local_phase =
+          p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent;
+      if (local_phase && MinScaledDistance(p.x, points, lengthscales) < options_.nu)
+        continue;
+      points.push_back(std::move(g));
+    }
+    return points;
+  }
+
+  absl::StatusOr<GaussianProcess> Model(const StrategyInput& input, State* s,
+                                        StrategyReport* report) const {
+    const int d = dimension();
+    const Eigen::VectorXd lengthscales =
+        s->lengthscales.size() == d
+            ? s->lengthscales
+            : Eigen::VectorXd::Constant(d, 0.3 * std::sqrt(static_cast<double>(d)));
+    std::vector<GpPoint> points = ModelPoints(input.completed, lengthscales);
+    GpOptions gp_options;
+    gp_options.kernel = options_.kernel;
+    if (s->lengthscales.size() != d || s->since_refit >= options_.refit_every) {
+      FitOptions fit;
+      fit.seed = problem_.seed ^ static_cast<uint64_t>(s->next_sequence);
+      fit.starts = s->lengthscales.size() == d ? 3 : 5;
+      if (s->lengthscales.size() == d)
+        fit.warm_start = GpHyperparameters{s->lengthscales, s->output_scale};
+      ASSIGN_OR_RETURN(FitResult result, FitGaussianProcess(d, gp_options, points, fit));
+      const GpHyperparameters h = result.gp.hyperparameters();
+      s->lengthscales = h.lengthscales;
+      s->output_scale = h.output_scale;
+      s->since_refit = 0;
+      absl::StrAppend(&report->summary, " refit(n=", points.size(),
+                      " loglik=", result.report.log_likelihood, ")");
+      return std::move(result.gp);
+    }
+    return GaussianProcess::Create(d, gp_options, {s->lengthscales, s->output_scale},
+                                   std::move(points));
+  }
+
+  Suggestion Next(const StrategyInput& input, const std::vector<int64_t>& emitted,
+                  State* s, StrategyReport* report) const {
+    const int n_init = options_.initial_points;
+    if (s->phase == kDesign) {
+      if (static_cast<int>(input.completed.size()) < n_init) return Design(s);
+      s->phase = variant_ == LagoVariant::kLago ? kInformed : kCenter;
+    }
+    // A result the machine waits for that is neither pending nor back
+    // (abandoned, or its lease lapsed): ask for it again.
+    if ((s->phase == kAwaitInformed || s->phase == kAwaitGradient) &&
+        !InFlight(s->waiting_seq, input, emitted)) {
+      s->phase = s->phase == kAwaitInformed ? kInformed : kCenter;
+    }
+    if (s->phase == kAwaitInformed || s->phase == kAwaitGradient)
+      return Design(s, "filler");
+    if (s->phase == kInformed) {
+      auto gp = Model(input, s, report);
+      if (!gp.ok()) return Degrade(gp.status(), s, report);
+      Acquisition mean(*gp, AcquisitionType::kUpperConfidence, 0.0, /*beta=*/0.0);
+      AcquisitionSearchOptions search;
+      search.candidates = options_.candidates;
+      search.refine = options_.refine;
+      search.seed = problem_.seed ^ (0x1F0ull + static_cast<uint64_t>(s->next_sequence));
+      auto best = MaximizeAcquisition(mean, search);
+      if (!best.ok()) return Degrade(best.status(), s, report);
+      Suggestion out =
+          Make(best->x, TrialKind::kInformed,
+               problem_.gradient_mode == GradientMode::kEnhanced, "informed", s);
+      s->waiting_seq = *out.why.sequence_index;
+      s->phase = kAwaitInformed;
+      absl::StrAppend(&report->summary, " phase=informed");
+      return out;
+    }
+    if (s->phase == kCenter) {
+      if (s->center.size() == 0 || variant_ != LagoVariant::kTrustRegion) {
+        // The incumbent: the best completed point.
+        const CompletedPoint* best = nullptr;
+        for (const CompletedPoint& p : input.completed) {
+          if (best == nullptr || p.value < best->value) best = &p;
+        }
+        if (best == nullptr) return Design(s);
+        s->center = best->x;
+        s->f_center = best->value;
+        s->gradient = best->gradient.has_value() ? *best->gradient : Eigen::VectorXd();
+      }
+      s->b.resize(0, 0);
+      s->reset_radius = 1;
+      s->terminated = 0;
+      s->local_seq = -1;
+      if (s->gradient.size() == 0 && NeedsAskedGradient()) {
+        Suggestion out =
+            Make(s->center, TrialKind::kGradientAtIncumbent, true, "gradient", s);
+        s->waiting_seq = *out.why.sequence_index;
+        s->phase = kAwaitGradient;
+        absl::StrAppend(&report->summary, " phase=centre-gradient");
+        return out;
+      }
+      s->phase = kIterating;
+    }
+    return Iterate(input, emitted, s, report);
+  }
+
+  Suggestion Degrade(const absl::Status& status, State* s, StrategyReport* report) const {
+    absl::StrAppend(&report->summary, " degraded to a Sobol point: ", status.message());
+    return Design(s, "fallback");
+  }
+
+  Suggestion Iterate(const StrategyInput& input, const std::vector<int64_t>& emitted,
+                     State* s, StrategyReport* report) const {
+    const int d = dimension();
+    auto model = Model(input, s, report);
+    if (!model.ok()) return Degrade(model.status(), s, report);
+    const GaussianProcess& gp = *model;
+    ++s->since_refit;
+    const double mean_l = s->lengthscales.mean();
+    const double diam = std::sqrt(static_cast<double>(d));
+    if (s->center.size() != d) return Design(s);
+
+    // The local model: g and B at the centre.
+    if (value_only() || s->gradient.size() != d) {
+      double m, v;
+      Eigen::VectorXd dm, dv;
+      gp.PredictWithGradients(s->center, &m, &v, &dm, &dv);
+      s->gradient = dm;
+    }
+    if (value_only() || s->b.rows() != d) {
+      const Eigen::MatrixXd h = gp.MeanHessian(s->center);
+      s->b = 0.5 * (h + h.transpose());
+    }
+    if (s->reset_radius || !(s->radius > 0.0)) {
+      s->radius = std::min(0.5 * mean_l, diam / 8.0);
+      s->reset_radius = 0;
+    }
+    const bool local_in_flight = InFlight(s->local_seq, input, emitted);
+    if (!local_in_flight) s->local_seq = -1;
+
+    std::optional<TrustRegionStep> local;
+    if (variant_ != LagoVariant::kBo && !local_in_flight && !s->terminated) {
+      const Eigen::VectorXd lower = -s->center;
+      const Eigen::VectorXd upper = Eigen::VectorXd::Ones(d) - s->center;
+      local = SolveTrustRegion(s->gradient, s->b, s->radius, lower, upper);
+      if (local->step.norm() < kTerminationStep) {
+        s->terminated = 1;
+        s->radius = std::min(s->radius, 0.5 * mean_l);
+        local.reset();
+      }
+    }
+    if (variant_ == LagoVariant::kTrustRegion && (s->terminated || !local.has_value())) {
+      // Restart from the next Sobol point once this region is done.
+      if (s->terminated && s->restart_seq < 0) {
+        Suggestion out = Design(s, "restart");
+        out.kind = TrialKind::kGlobal;
+        s->restart_seq = *out.why.sequence_index;
+        s->terminated = 0;
+        return out;
+      }
+      return Design(s, "filler");
+    }
+
+    std::optional<AcquisitionOptimum> global;
+    double ei = 0.0;
+    if (variant_ != LagoVariant::kTrustRegion) {
+      Acquisition log_ei(gp, AcquisitionType::kLogExpectedImprovement, s->f_center);
+      AcquisitionSearchOptions search;
+      search.candidates = options_.candidates;
+      search.refine = options_.refine;
+      search.seed = problem_.seed ^ static_cast<uint64_t>(s->next_sequence);
+      if (variant_ == LagoVariant::kLago) {
+        search.excluded_center = s->center;
+        search.excluded_radius = s->radius;
+      }
+      auto result = MaximizeAcquisition(log_ei, search);
+      if (result.ok()) {
+        global = *result;
+        ei = std::exp(result->value);
+      }
+    }
+    const double improvement = local.has_value() ? local->predicted_improvement : 0.0;
+    const bool take_global =
+        global.has_value() && (!local.has_value() || variant_ == LagoVariant::kBo ||
+                               ei > options_.gamma * improvement);
+
+    Suggestion out;
+    if (take_global) {
+      out = Make(global->x, TrialKind::kGlobal,
+                 problem_.gradient_mode == GradientMode::kEnhanced, "global", s);
+    } else if (local.has_value()) {
+      out = Make(s->center + local->step, TrialKind::kLocal, !value_only(), "local", s);
+      s->local_seq = *out.why.sequence_index;
+      s->local_step = out.x - s->center;  // The step as clamped into the box.
+      s->local_center = s->center;
+      s->local_improvement = -ModelChange(s->gradient, s->b, s->local_step);
+      s->local_f_center = s->f_center;
+    } else {
+      return Design(s, "filler");
+    }
+    if (global.has_value()) out.why.acquisition_value = ei;
+    if (local.has_value()) out.why.predicted_improvement = improvement;
+    out.why.radius = s->radius;
+    absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
+                    " winner=", out.why.winner, " ei=", ei, " I=", improvement,
+                    " radius=", s->radius, " points=", gp.num_points(),
+                    " jitter=", gp.jitter());
+    return out;
+  }
+
+  LagoVariant variant_;
+  Problem problem_;
+  Options options_;
+  SobolSequence sobol_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
+                                                           const Problem& problem) {
+  ASSIGN_OR_RETURN(Options options, ParseOptions(problem));
+  ASSIGN_OR_RETURN(SobolSequence sobol,
+                   SobolSequence::Create(problem.dimension, problem.seed));
+  return std::unique_ptr<Strategy>(
+      new LagoStrategy(variant, problem, options, std::move(sobol)));
+}
+
+}  // namespace lago::core

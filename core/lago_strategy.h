@@ -1,0 +1,49 @@
+// LAGO and its two ablations behind the Strategy interface (LAGO.md 2-5).
+//
+// The state machine, persisted as text (core/state_codec.h) after every call:
+//   initial design: `initial_points` scrambled Sobol points (default 5d);
+//   informed step:  the minimiser of the GP posterior mean;
+//   centre:         the incumbent becomes the trust-region centre; when its
+//                   gradient is unknown, a gradient-at-incumbent trial asks
+//                   for it (or, in value-only mode, the GP's mean gradient);
+//   iterating:      a local proposal (the trust-region step, predicted
+//                   improvement I) competes with a global one (LogEI
+//                   maximised outside the trust-region ball, EI(x_G)); the
+//                   global one is taken when the region is terminated, a
+//                   local step is already in flight, or EI(x_G) > gamma I.
+// Results are matched to the suggestions that asked for them through
+// Why::sequence_index. A local result updates the region (ratio, radius, SR1,
+// acceptance); any result better than the centre makes it the new centre
+// (radius r0, B the Hessian of the GP mean there).
+//
+// Global model: the gradient-enhanced GP over the completed points, where a
+// local-phase point enters only when its scaled distance to every point
+// already in the model is at least nu (the minimum-distance rule);
+// hyperparameters are refitted every `refit_every` suggestions.
+//
+// Variants: kLago; kBo (only global proposals, no exclusion); kTrustRegion
+// (only local proposals; a terminated region restarts from the next Sobol
+// point).
+//
+// Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
+// refit_every (10), initial_points (5 d), kernel ("matern52" or "se"),
+// candidates (1024), refine (8).
+#ifndef LAGO_CORE_LAGO_STRATEGY_H_
+#define LAGO_CORE_LAGO_STRATEGY_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "core/strategy.h"
+
+namespace lago::core {
+
+enum class LagoVariant { kLago, kBo, kTrustRegion };
+
+// INVALID_ARGUMENT naming the option for an unknown option or a bad value.
+absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
+                                                           const Problem& problem);
+
+}  // namespace lago::core
+
+#endif  // LAGO_CORE_LAGO_STRATEGY_H_

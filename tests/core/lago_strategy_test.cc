@@ -1,0 +1,239 @@
+#include "core/lago_strategy.h"
+
+#include <cmath>
+#include <functional>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lago::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+// f and its gradient in the unit cube.
+using Objective = std::function<double(const Eigen::VectorXd&, Eigen::VectorXd*)>;
+
+// Plays the server: suggestions become trials, results come back in order
+// with their kind and sequence index.
+class Loop {
+ public:
+  Loop(const std::string& name, const Problem& problem) : problem_(problem) {
+    auto s = MakeStrategy(name, problem);
+    EXPECT_TRUE(s.ok()) << s.status();
+    strategy_ = *std::move(s);
+  }
+
+  // One suggestion, evaluated (with its gradient when asked) and observed.
+  Suggestion Step(const Objective& f) {
+    StrategyInput input;
+    input.state = state_;
+    input.completed = completed_;
+    input.count = 1;
+    auto out = strategy_->Suggest(input);
+    EXPECT_TRUE(out.ok()) << out.status();
+    state_ = out->state;
+    const Suggestion s = out->suggestions[0];
+    CompletedPoint p;
+    p.trial_id = static_cast<int64_t>(completed_.size()) + 1;
+    p.x = s.x;
+    Eigen::VectorXd g;
+    p.value = f(s.x, &g);
+    if (s.need_gradient) p.gradient = g;
+    p.kind = s.kind;
+    p.sequence_index = s.why.sequence_index;
+    completed_.push_back(p);
+    cost_ += 1.0 + (s.need_gradient ? problem_.gradient_cost : 0.0);
+    return s;
+  }
+
+  double best() const {
+    double b = 1e300;
+    for (const CompletedPoint& p : completed_) b = std::min(b, p.value);
+    return b;
+  }
+  double cost() const { return cost_; }
+  const std::string& state() const { return state_; }
+
+  // A fresh strategy object on the stored state: a restarted server.
+  void Restart() {
+    auto s = MakeStrategy(name_or_lago_, problem_);
+    strategy_ = *std::move(s);
+  }
+  void set_name(const std::string& n) { name_or_lago_ = n; }
+
+ private:
+  Problem problem_;
+  std::unique_ptr<Strategy> strategy_;
+  std::string state_;
+  std::vector<CompletedPoint> completed_;
+  double cost_ = 0.0;
+  std::string name_or_lago_ = "lago";
+};
+
+Problem MakeProblem(int d, GradientMode mode, uint64_t seed = 1) {
+  Problem p;
+  p.dimension = d;
+  p.gradient_mode = mode;
+  p.seed = seed;
+  return p;
+}
+
+// f(x) = (x - c)' A (x - c) with a well-conditioned A, minimum 0 inside the cube.
+double Quadratic(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+  const int d = static_cast<int>(x.size());
+  Eigen::MatrixXd a = Eigen::MatrixXd::Identity(d, d);
+  for (int i = 0; i + 1 < d; ++i) a(i, i + 1) = a(i + 1, i) = 0.3;
+  a.diagonal() = Eigen::VectorXd::LinSpaced(d, 1.0, 3.0);
+  const Eigen::VectorXd c = Eigen::VectorXd::LinSpaced(d, 0.3, 0.6);
+  *g = 2.0 * a * (x - c);
+  return (x - c).dot(a * (x - c));
+}
+
+// Branin on [-5, 10] x [0, 15], written in unit coordinates; minimum 0.397887.
+double Branin(const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+  const double x1 = -5.0 + 15.0 * u[0], x2 = 15.0 * u[1];
+  const double b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, t = 1 / (8 * M_PI);
+  const double inner = x2 - b * x1 * x1 + c * x1 - 6.0;
+  const double f = inner * inner + 10 * (1 - t) * std::cos(x1) + 10;
+  *g = Eigen::Vector2d(
+      15.0 * (2 * inner * (-2 * b * x1 + c) - 10 * (1 - t) * std::sin(x1)),
+      15.0 * (2 * inner));
+  return f;
+}
+constexpr double kBraninMinimum = 0.39788735772973816;
+
+TEST(LagoStrategyTest, ConvexQuadraticIsSolvedWithinThreeLocalSteps) {
+  Loop loop("lago", MakeProblem(5, GradientMode::kEnhanced));
+  for (int i = 0; i < 25; ++i) ASSERT_EQ(loop.Step(Quadratic).kind, TrialKind::kInitial);
+  int local_steps = 0;
+  for (int i = 0; i < 10 && loop.best() > 1e-8; ++i) {
+    if (loop.Step(Quadratic).kind == TrialKind::kLocal) ++local_steps;
+  }
+  EXPECT_LE(loop.best(), 1e-8);
+  EXPECT_LE(local_steps, 3);
+}
+
+TEST(LagoStrategyTest, BraninReachesItsMinimumWithinItsBudget) {
+  // Budget 20 d = 40 cost units; a value and its gradient cost 2.
+  Loop loop("lago", MakeProblem(2, GradientMode::kEnhanced));
+  while (loop.cost() + 2.0 <= 40.0) loop.Step(Branin);
+  EXPECT_LT(loop.best() - kBraninMinimum, 1e-4) << "best " << loop.best();
+}
+
+TEST(LagoStrategyTest, ARestartedStrategyContinuesTheSameRun) {
+  for (const char* name : {"lago", "bo", "trust-region"}) {
+    Loop straight(name, MakeProblem(2, GradientMode::kOnRequest, 7));
+    Loop restarted(name, MakeProblem(2, GradientMode::kOnRequest, 7));
+    restarted.set_name(name);
+    for (int i = 0; i < 24; ++i) {
+      if (i % 6 == 5) restarted.Restart();  // A new object on the stored state.
+      const Suggestion a = straight.Step(Branin);
+      const Suggestion b = restarted.Step(Branin);
+      ASSERT_EQ(a.x, b.x) << name << " step " << i;
+      ASSERT_EQ(a.kind, b.kind);
+      ASSERT_EQ(a.need_gradient, b.need_gradient);
+    }
+    EXPECT_EQ(straight.state(), restarted.state());
+  }
+}
+
+TEST(LagoStrategyTest, GradientOnRequestAsksWhereTheLocalModelNeedsIt) {
+  Loop loop("lago", MakeProblem(2, GradientMode::kOnRequest));
+  std::vector<Suggestion> s;
+  for (int i = 0; i < 30; ++i) s.push_back(loop.Step(Branin));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(s[i].kind, TrialKind::kInitial);
+    EXPECT_FALSE(s[i].need_gradient);
+  }
+  EXPECT_EQ(s[10].kind, TrialKind::kInformed);
+  EXPECT_FALSE(s[10].need_gradient);
+  EXPECT_EQ(s[11].kind, TrialKind::kGradientAtIncumbent);
+  EXPECT_TRUE(s[11].need_gradient);
+  for (int i = 12; i < 30; ++i) {
+    if (s[i].kind == TrialKind::kLocal || s[i].kind == TrialKind::kGradientAtIncumbent) {
+      EXPECT_TRUE(s[i].need_gradient) << i;
+    } else {
+      EXPECT_FALSE(s[i].need_gradient) << i;
+    }
+  }
+  // Global steps bring values only, so progress is slower than with every
+  // gradient (the benchmark compares the modes); 64 Sobol points reach 0.7.
+  EXPECT_LT(loop.best() - kBraninMinimum, 0.05);
+}
+
+TEST(LagoStrategyTest, ValueOnlyModeNeverAsksForGradientsAndStillConverges) {
+  Loop loop("lago", MakeProblem(2, GradientMode::kNone));
+  bool saw_local = false;
+  for (int i = 0; i < 35; ++i) {
+    const Suggestion s = loop.Step(Branin);
+    EXPECT_FALSE(s.need_gradient);
+    EXPECT_NE(s.kind, TrialKind::kGradientAtIncumbent);
+    saw_local |= s.kind == TrialKind::kLocal;
+  }
+  EXPECT_TRUE(saw_local) << "the GP mean's gradient and Hessian drive local steps";
+  EXPECT_LT(loop.best() - kBraninMinimum, 1e-2);
+}
+
+TEST(LagoStrategyTest, EveryStepSaysWhyItWasChosen) {
+  Loop loop("lago", MakeProblem(2, GradientMode::kEnhanced));
+  for (int i = 0; i < 25; ++i) {
+    const Suggestion s = loop.Step(Branin);
+    ASSERT_TRUE(s.why.sequence_index.has_value());
+    EXPECT_EQ(*s.why.sequence_index, i);
+    if (s.kind == TrialKind::kLocal) {
+      EXPECT_EQ(s.why.winner, "local");
+      EXPECT_GT(*s.why.predicted_improvement, 0.0);
+      EXPECT_GT(*s.why.radius, 0.0);
+    }
+    if (s.kind == TrialKind::kGlobal) {
+      EXPECT_EQ(s.why.winner, "global");
+      ASSERT_TRUE(s.why.acquisition_value.has_value());
+      // Global won: either no local step or EI beat gamma I (gamma = 1).
+      if (s.why.predicted_improvement.has_value()) {
+        EXPECT_GT(*s.why.acquisition_value, *s.why.predicted_improvement);
+      }
+    }
+  }
+}
+
+TEST(LagoStrategyTest, AblationsTakeOnlyTheirOwnSteps) {
+  Loop bo("bo", MakeProblem(2, GradientMode::kEnhanced));
+  Loop tr("trust-region", MakeProblem(2, GradientMode::kEnhanced));
+  for (int i = 0; i < 25; ++i) {
+    const Suggestion a = bo.Step(Branin);
+    const Suggestion b = tr.Step(Branin);
+    if (i >= 10) {
+      EXPECT_EQ(a.kind, TrialKind::kGlobal) << i;
+      EXPECT_TRUE(b.kind == TrialKind::kLocal || b.why.winner == "restart" ||
+                  b.why.winner == "filler")
+          << i << " " << b.why.winner;
+    }
+  }
+  EXPECT_LT(bo.best() - kBraninMinimum, 0.1);
+}
+
+TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
+  Problem p = MakeProblem(2, GradientMode::kEnhanced);
+  p.options["gama"] = "1";
+  auto unknown = MakeStrategy("lago", p);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()),
+              HasSubstr("spec.strategy_options[\"gama\"]: not an option"));
+  p.options = {{"refit_every", "0"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr("spec.strategy_options[\"refit_every\"]: \"0\" must be a whole number"));
+  p.options = {{"kernel", "rbf"}};
+  EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
+              HasSubstr("is not a kernel"));
+  p.options = {{"gamma", "2"}, {"kernel", "se"}, {"initial_points", "4"}};
+  auto ok = MakeStrategy("lago", p);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  StrategyInput input;
+  input.state = "version 1\nphase 9\n";
+  EXPECT_EQ((*ok)->Suggest(input).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lago::core
