@@ -14,7 +14,7 @@
 namespace lago::server {
 
 // Defaults of a normalised spec.
-inline constexpr char kDefaultStrategy[] = "sobol";
+inline constexpr char kDefaultStrategy[] = "lago";
 inline constexpr double kDefaultLeaseSeconds = 3600.0;
 
 // Checks `spec` and fills in its defaults. INVALID_ARGUMENT naming the field

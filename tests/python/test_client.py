@@ -155,7 +155,7 @@ class CliTest(unittest.TestCase):
     def test_a_session_from_the_terminal(self):
         out = self.lago("create", "cli", "--param", "a:0:1", "--param", "b:-1:1",
                         "--budget", "10", "--seed", "2").stdout
-        self.assertIn("cli: active, strategy sobol, 2 parameters", out)
+        self.assertIn("cli: active, strategy lago, 2 parameters", out)
         out = self.lago("suggest", "cli", "--count", "2", "--json").stdout.splitlines()
         trials = [json.loads(line) for line in out]
         self.assertEqual([t["trial"] for t in trials], [1, 2])

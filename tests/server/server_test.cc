@@ -185,7 +185,8 @@ TEST_F(ServerTest, BadInputGetsItsCodeANamedFieldAndChangesNothing) {
       {"unknown strategy option", create("t", spec_with([](v1::StudySpec* s) {
                                            (*s->mutable_strategy_options())["xi"] = "1";
                                          })),
-       C::kInvalidArgument, "spec.strategy_options: strategy \"sobol\" takes no options"},
+       C::kInvalidArgument,
+       "spec.strategy_options[\"xi\"]: not an option of this strategy"},
       {"negative count", suggest([](v1::SuggestTrialsRequest* r) { r->set_count(-1); }),
        C::kInvalidArgument, "count: -1 is outside [0, 1000]"},
       {"count too large",
@@ -306,12 +307,12 @@ TEST_F(ServerTest, CreateIsIdempotentForAnEqualSpec) {
   EXPECT_TRUE(first->created());
   // Defaults written out are the same spec.
   request.mutable_spec()->set_direction(v1::DIRECTION_MINIMIZE);
-  request.mutable_spec()->set_strategy("sobol");
+  request.mutable_spec()->set_strategy("lago");
   request.mutable_spec()->set_lease_seconds(3600);
   auto second = client_->CreateStudy(request);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_FALSE(second->created());
-  EXPECT_EQ(second->study().spec().strategy(), "sobol");
+  EXPECT_EQ(second->study().spec().strategy(), "lago");
 }
 
 TEST_F(ServerTest, SuggestAndObserveRoundTripAndSurviveARestart) {

@@ -39,8 +39,8 @@ def _time(seconds):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
-def _fmt(v):
-    return "" if v is None else f"{v:.10g}"
+def _fmt(v, digits=10):
+    return "" if v is None else f"{v:.{digits}g}"
 
 
 def _print_study(s):
@@ -57,14 +57,17 @@ def _trial_rows(study, trials):
     names = [p.name for p in study.spec.parameters]
     header = (["trial", "state", "kind", "need_gradient", "client_id", "value"] + names
               + [f"grad_{n}" for n in names]
-              + ["failure_reason", "winner", "create_time", "complete_time"])
+              + ["failure_reason", "winner", "ei", "improvement", "radius", "create_time",
+                 "complete_time"])
     rows = []
     for t in trials:
         grad = t.gradient or [None] * len(names)
         rows.append([t.id, t.state, t.kind, int(t.need_gradient), t.client_id, _fmt(t.value)]
                     + [_fmt(v) for v in t.x] + [_fmt(g) for g in grad]
-                    + [t.failure_reason, t.why.get("winner", ""), _time(t.create_time),
-                       _time(t.complete_time)])
+                    + [t.failure_reason, t.why.get("winner", ""),
+                       _fmt(t.why.get("acquisition_value")),
+                       _fmt(t.why.get("predicted_improvement")), _fmt(t.why.get("radius")),
+                       _time(t.create_time), _time(t.complete_time)])
     return header, rows
 
 
@@ -183,7 +186,8 @@ def build_parser():
     c.add_argument("--param", type=_parse_param, action="append", required=True,
                    metavar="NAME:LOWER:UPPER", help="a parameter; repeat for each")
     c.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
-    c.add_argument("--strategy", default="", help="sobol (default) or random")
+    c.add_argument("--strategy", default="",
+                   help="lago (default), bo, trust-region, sobol or random")
     c.add_argument("--gradient-mode", choices=["none", "enhanced", "on_request"], default="none")
     c.add_argument("--gradient-cost", type=float, default=0.0)
     c.add_argument("--budget", type=float, default=0.0, help="cost units; 0 is unlimited")
