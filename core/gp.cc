@@ -345,8 +345,9 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   // d log p / d theta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta).
   Eigen::MatrixXd w = Eigen::MatrixXd::Identity(n_, n_);
   L().triangularView<Eigen::Lower>().solveInPlace(w);
-  Eigen::MatrixXd k_inverse(n_, n_);
-  k_inverse.triangularView<Eigen::Lower>() = w.transpose() * w;
+  // K^-1 = W'W with W = L^-1, as a symmetric rank update (half a product).
+  Eigen::MatrixXd k_inverse = Eigen::MatrixXd::Zero(n_, n_);
+  k_inverse.selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
   k_inverse = k_inverse.selfadjointView<Eigen::Lower>();
   w.noalias() = alpha_ * alpha_.transpose();
   w -= k_inverse;

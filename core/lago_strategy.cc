@@ -353,7 +353,10 @@ class LagoStrategy : public Strategy {
     if (s->lengthscales.size() != d || s->since_refit >= options_.refit_every) {
       FitOptions fit;
       fit.seed = problem_.seed ^ static_cast<uint64_t>(s->next_sequence);
-      fit.starts = s->lengthscales.size() == d ? 3 : 5;
+      // A refit starts from the current hyperparameters and needs fewer tries.
+      const bool warm = s->lengthscales.size() == d;
+      fit.starts = warm ? 2 : 5;
+      fit.max_evaluations = warm ? 30 : 60;
       if (s->lengthscales.size() == d)
         fit.warm_start = GpHyperparameters{s->lengthscales, s->output_scale};
       ASSIGN_OR_RETURN(FitResult result, FitGaussianProcess(d, gp_options, points, fit));
