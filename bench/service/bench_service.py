@@ -88,13 +88,16 @@ def optuna_worker(url, study_name, rounds, dimension, worker, start_event, queue
 
 
 def run_workers(target, args_for, workers):
-    queue = mp.Queue()
-    start_event = mp.Event()
-    procs = [mp.Process(target=target, args=args_for(w) + (start_event, queue))
+    # Fresh interpreters, not forks: a child forked after the parent used gRPC
+    # (or started OpenBLAS threads) can hang, which gRPC does not support.
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start_event = ctx.Event()
+    procs = [ctx.Process(target=target, args=args_for(w) + (start_event, queue))
              for w in range(workers)]
     for p in procs:
         p.start()
-    time.sleep(1.0)  # Let every process import and connect before the clock starts.
+    time.sleep(3.0)  # Let every process import and connect before the clock starts.
     t0 = time.perf_counter()
     start_event.set()
     results = [queue.get() for _ in procs]
