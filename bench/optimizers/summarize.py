@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Tables and convergence plots from bench/optimizers/runs.jsonl.
+
+    /usr/bin/python3 bench/optimizers/summarize.py bench/optimizers/runs.jsonl \\
+        --plots bench/optimizers/plots > bench/optimizers/RESULTS_TABLES.md
+
+For each problem and method: the number of seeds run, and the median and
+quartiles of the final log10 simple regret (floored at -12). One PNG per
+problem shows the median best-so-far log10 regret against the cost spent,
+with the interquartile band.
+"""
+
+import argparse
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+
+METHOD_ORDER = ["lago-enhanced", "lago-on-request", "lago-value-only", "bo", "trust-region",
+                "sobol", "lbfgsb-multistart", "optuna-tpe", "optuna-cmaes", "sklearn-gp-ei"]
+PROBLEM_ORDER = ["branin", "hartmann6", "styblinski-tang8", "levy6", "rosenbrock5", "ackley10"]
+
+
+def load(path):
+    runs = defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            runs[(r["problem"], r["method"])].append(r)
+    return runs
+
+
+def curve(records, budget, points=60):
+    """Best log10 regret of each run at `points` costs from 0 to the budget."""
+    grid = np.linspace(0, budget, points)
+    out = []
+    for r in records:
+        costs = np.array([c for c, _ in r["trace"]])
+        regrets = np.log10(np.maximum([g for _, g in r["trace"]], 1e-12))
+        idx = np.searchsorted(costs, grid, side="right") - 1
+        out.append(np.where(idx >= 0, regrets[np.maximum(idx, 0)], np.nan))
+    return grid, np.array(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs")
+    parser.add_argument("--plots", help="folder for one PNG per problem")
+    args = parser.parse_args()
+    runs = load(args.runs)
+    problems = [p for p in PROBLEM_ORDER if any(k[0] == p for k in runs)]
+    methods = [m for m in METHOD_ORDER if any(k[1] == m for k in runs)]
+
+    lines = ["| problem | " + " | ".join(methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    medians = {}
+    for p in problems:
+        cells = []
+        for m in methods:
+            rs = runs.get((p, m), [])
+            if not rs:
+                cells.append("-")
+                continue
+            v = np.array([r["log10_regret"] for r in rs])
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            medians[(p, m)] = (med, len(rs))
+            cells.append(f"{med:.2f} [{q1:.2f}, {q3:.2f}] (n={len(rs)})")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    print("Final log10 simple regret: median [first quartile, third quartile] (seeds), "
+          "floored at -12; lower is better.\n")
+    print("\n".join(lines))
+
+    print("\nGoals (gradient-enhanced lago):\n")
+    wins, complete = 0, 0
+    for p in problems:
+        row = {m: medians[(p, m)] for m in methods if (p, m) in medians}
+        if "lago-enhanced" not in row:
+            continue
+        full = all(n >= 20 for _, n in row.values()) and len(row) == len(methods)
+        complete += full
+        best = min(med for med, _ in row.values())
+        lago = row["lago-enhanced"][0]
+        is_best = lago <= best + 1e-9
+        wins += is_best and full
+        lbfgs = row.get("lbfgsb-multistart", (None,))[0]
+        vs = "" if lbfgs is None else (f"; L-BFGS-B multistart {lbfgs:.2f}: lago is "
+                                       f"{'not worse' if lago <= lbfgs + 1e-9 else 'WORSE'}")
+        print(f"- {p}: lago-enhanced median {lago:.2f}, best of all methods {best:.2f} "
+              f"({'best' if is_best else 'not best'}){vs}"
+              f"{'' if full else ' (incomplete: fewer than 20 seeds or methods missing)'}")
+    print(f"\nlago-enhanced has the best median on {wins} of {complete} complete problems "
+          "(goal: at least 5 of 6).")
+
+    if args.plots:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        os.makedirs(args.plots, exist_ok=True)
+        for p in problems:
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for m in methods:
+                rs = runs.get((p, m), [])
+                if not rs:
+                    continue
+                grid, c = curve(rs, rs[0]["budget"])
+                med = np.nanmedian(c, axis=0)
+                lo, hi = np.nanpercentile(c, [25, 75], axis=0)
+                style = "-" if m.startswith("lago") else "--"
+                line, = ax.plot(grid, med, style, label=f"{m} (n={len(rs)})")
+                ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.12)
+            ax.set_xlabel("cost units (value 1, gradient 1)")
+            ax.set_ylabel("log10 simple regret (median, IQR)")
+            ax.set_title(p)
+            ax.legend(fontsize=7, ncol=2)
+            fig.tight_layout()
+            fig.savefig(os.path.join(args.plots, f"{p}.png"), dpi=90)
+            plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
