@@ -236,6 +236,7 @@ class LagoStrategy : public Strategy {
                                  (s->center - s->local_center).norm() == 0.0;
         const double rho =
             ImprovementRatio(s->local_f_center, p.value, s->local_improvement);
+        bool accepted = false;
         if (same_center) {
           RadiusRules rules;
           rules.max_radius = 0.5 * std::sqrt(static_cast<double>(dimension()));
@@ -248,9 +249,12 @@ class LagoStrategy : public Strategy {
             s->center = p.x;
             s->f_center = p.value;
             s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+            accepted = true;
           }
         }
-        continue;
+        // A result that was not accepted as a step may still be the best point
+        // (the centre moved meanwhile, or the decrease was below eta I).
+        if (accepted || variant_ == LagoVariant::kTrustRegion) continue;
       }
       if (variant_ == LagoVariant::kTrustRegion && seq == s->restart_seq) {
         // A restart point becomes the centre whatever its value.
