@@ -187,6 +187,9 @@ const char* PhaseName(int64_t phase) {
   }
 }
 
+// The suggestions already made in this call.
+using Emitted = absl::Span<const Suggestion>;
+
 class LagoStrategy : public Strategy {
  public:
   LagoStrategy(LagoVariant variant, const Problem& problem, Options options,
@@ -200,10 +203,8 @@ class LagoStrategy : public Strategy {
     ASSIGN_OR_RETURN(State state, State::Parse(input.state));
     Ingest(input.completed, &state);
     StrategyOutput out;
-    std::vector<int64_t> emitted;
     for (int k = 0; k < input.count; ++k) {
-      Suggestion s = Next(input, emitted, &state, &out.report);
-      emitted.push_back(*s.why.sequence_index);
+      Suggestion s = Next(input, out.suggestions, &state, &out.report);
       out.suggestions.push_back(std::move(s));
     }
     out.state = state.Serialize();
@@ -290,10 +291,11 @@ class LagoStrategy : public Strategy {
            variant_ != LagoVariant::kBo;
   }
 
-  bool InFlight(int64_t seq, const StrategyInput& input,
-                const std::vector<int64_t>& emitted) const {
+  bool InFlight(int64_t seq, const StrategyInput& input, Emitted emitted) const {
     if (seq < 0) return false;
-    if (std::find(emitted.begin(), emitted.end(), seq) != emitted.end()) return true;
+    for (const Suggestion& e : emitted) {
+      if (e.why.sequence_index == seq) return true;
+    }
     for (const PendingPoint& p : input.pending) {
       if (p.sequence_index == seq) return true;
     }
@@ -376,8 +378,8 @@ class LagoStrategy : public Strategy {
                                    std::move(points));
   }
 
-  Suggestion Next(const StrategyInput& input, const std::vector<int64_t>& emitted,
-                  State* s, StrategyReport* report) const {
+  Suggestion Next(const StrategyInput& input, Emitted emitted, State* s,
+                  StrategyReport* report) const {
     const int n_init = options_.initial_points;
     if (s->phase == kDesign) {
       if (static_cast<int>(input.completed.size()) < n_init) return Design(s);
@@ -389,8 +391,11 @@ class LagoStrategy : public Strategy {
         !InFlight(s->waiting_seq, input, emitted)) {
       s->phase = s->phase == kAwaitInformed ? kInformed : kCenter;
     }
-    if (s->phase == kAwaitInformed || s->phase == kAwaitGradient)
-      return Design(s, "filler");
+    if (s->phase == kAwaitInformed || s->phase == kAwaitGradient) {
+      // Another worker asks while the machine waits for a result: a global
+      // proposal that accounts for everything in flight.
+      return Waiting(input, emitted, s, report);
+    }
     if (s->phase == kInformed) {
       auto gp = Model(input, s, report);
       if (!gp.ok()) return Degrade(gp.status(), s, report);
@@ -438,13 +443,88 @@ class LagoStrategy : public Strategy {
     return Iterate(input, emitted, s, report);
   }
 
+  // Kriging believer: every point in flight (pending trials and this call's
+  // earlier suggestions) joins the model as a value-only observation equal to
+  // the posterior mean there, and the believed values count towards the
+  // incumbent, so EI vanishes at every point in flight and a second worker is
+  // sent elsewhere. Returns how many joined.
+  int AddBelievers(const StrategyInput& input, Emitted emitted, GaussianProcess* gp,
+                   double* incumbent) const {
+    std::vector<Eigen::VectorXd> in_flight;
+    for (const PendingPoint& p : input.pending) in_flight.push_back(p.x);
+    for (const Suggestion& e : emitted) in_flight.push_back(e.x);
+    int added = 0;
+    for (const Eigen::VectorXd& x : in_flight) {
+      bool known = false;
+      for (const GpPoint& p : gp->points()) {
+        if ((p.x - x).norm() <= 1e-12) known = true;
+      }
+      if (known) continue;
+      const Prediction pred = gp->Predict(x.transpose());
+      // A point the model cannot take (numerically a repeat) is left out.
+      if (gp->AddPoint(GpPoint{x, pred.mean(0), std::nullopt}).ok()) {
+        *incumbent = std::min(*incumbent, pred.mean(0));
+        ++added;
+      }
+    }
+    return added;
+  }
+
+  // LogEI maximised over the box, outside the ball around the centre for
+  // kLago. Absent when the search fails.
+  std::optional<AcquisitionOptimum> GlobalProposal(const GaussianProcess& gp,
+                                                   const State& s,
+                                                   double incumbent) const {
+    Acquisition log_ei(gp, AcquisitionType::kLogExpectedImprovement, incumbent);
+    AcquisitionSearchOptions search;
+    search.candidates = options_.candidates;
+    search.refine = options_.refine;
+    search.seed = problem_.seed ^ static_cast<uint64_t>(s.next_sequence);
+    if (variant_ == LagoVariant::kLago && s.center.size() == dimension() &&
+        s.radius > 0.0) {
+      search.excluded_center = s.center;
+      search.excluded_radius = s.radius;
+    }
+    auto result = MaximizeAcquisition(log_ei, search);
+    if (!result.ok()) return std::nullopt;
+    return *result;
+  }
+
+  // A suggestion for a worker that asks while the machine waits for the
+  // informed step or the centre's gradient.
+  Suggestion Waiting(const StrategyInput& input, Emitted emitted, State* s,
+                     StrategyReport* report) const {
+    if (variant_ == LagoVariant::kTrustRegion) return Design(s, "filler");
+    auto model = Model(input, s, report);
+    if (!model.ok()) return Degrade(model.status(), s, report);
+    GaussianProcess& gp = *model;
+    if (input.completed.empty()) return Design(s, "filler");
+    // EI against the centre, or before there is one the best completed value.
+    double incumbent = s->f_center;
+    if (s->center.size() != dimension()) {
+      incumbent = input.completed[0].value;
+      for (const CompletedPoint& p : input.completed)
+        incumbent = std::min(incumbent, p.value);
+    }
+    const int believers = AddBelievers(input, emitted, &gp, &incumbent);
+    std::optional<AcquisitionOptimum> global = GlobalProposal(gp, *s, incumbent);
+    if (!global.has_value()) return Design(s, "filler");
+    Suggestion out = Make(global->x, TrialKind::kGlobal,
+                          problem_.gradient_mode == GradientMode::kEnhanced, "global", s);
+    out.why.acquisition_value = std::exp(global->value);
+    absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
+                    " winner=global ei=", *out.why.acquisition_value,
+                    " believers=", believers);
+    return out;
+  }
+
   Suggestion Degrade(const absl::Status& status, State* s, StrategyReport* report) const {
     absl::StrAppend(&report->summary, " degraded to a Sobol point: ", status.message());
     return Design(s, "fallback");
   }
 
-  Suggestion Iterate(const StrategyInput& input, const std::vector<int64_t>& emitted,
-                     State* s, StrategyReport* report) const {
+  Suggestion Iterate(const StrategyInput& input, Emitted emitted, State* s,
+                     StrategyReport* report) const {
     const int d = dimension();
     auto model = Model(input, s, report);
     if (!model.ok()) return Degrade(model.status(), s, report);
@@ -469,8 +549,13 @@ class LagoStrategy : public Strategy {
       s->radius = std::min(0.5 * mean_l, diam / 8.0);
       s->reset_radius = 0;
     }
-    const bool local_in_flight = InFlight(s->local_seq, input, emitted);
+    // One local step in flight at a time: a step of an earlier region that is
+    // still out (the centre moved since) also holds the next one back.
+    bool local_in_flight = InFlight(s->local_seq, input, emitted);
     if (!local_in_flight) s->local_seq = -1;
+    for (const PendingPoint& p : input.pending)
+      local_in_flight |= p.kind == TrialKind::kLocal;
+    for (const Suggestion& e : emitted) local_in_flight |= e.kind == TrialKind::kLocal;
 
     std::optional<TrustRegionStep> local;
     if (variant_ != LagoVariant::kBo && !local_in_flight && !s->terminated) {
@@ -497,21 +582,15 @@ class LagoStrategy : public Strategy {
 
     std::optional<AcquisitionOptimum> global;
     double ei = 0.0;
+    int believers = 0;
     if (variant_ != LagoVariant::kTrustRegion) {
-      Acquisition log_ei(gp, AcquisitionType::kLogExpectedImprovement, s->f_center);
-      AcquisitionSearchOptions search;
-      search.candidates = options_.candidates;
-      search.refine = options_.refine;
-      search.seed = problem_.seed ^ static_cast<uint64_t>(s->next_sequence);
-      if (variant_ == LagoVariant::kLago) {
-        search.excluded_center = s->center;
-        search.excluded_radius = s->radius;
-      }
-      auto result = MaximizeAcquisition(log_ei, search);
-      if (result.ok()) {
-        global = *result;
-        ei = std::exp(result->value);
-      }
+      // The global proposal accounts for the points in flight; the local
+      // step above used the model of the completed points only.
+      GaussianProcess& believer_gp = *model;
+      double incumbent = s->f_center;
+      believers = AddBelievers(input, emitted, &believer_gp, &incumbent);
+      global = GlobalProposal(believer_gp, *s, incumbent);
+      if (global.has_value()) ei = std::exp(global->value);
     }
     const double improvement = local.has_value() ? local->predicted_improvement : 0.0;
     const bool take_global =
@@ -537,8 +616,8 @@ class LagoStrategy : public Strategy {
     out.why.radius = s->radius;
     absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
                     " winner=", out.why.winner, " ei=", ei, " I=", improvement,
-                    " radius=", s->radius, " points=", gp.num_points(),
-                    " jitter=", gp.jitter());
+                    " radius=", s->radius, " points=", gp.num_points() - believers,
+                    " believers=", believers, " jitter=", gp.jitter());
     return out;
   }
 

@@ -11,6 +11,13 @@
 //                   maximised outside the trust-region ball, EI(x_G)); the
 //                   global one is taken when the region is terminated, a
 //                   local step is already in flight, or EI(x_G) > gamma I.
+// Several workers: points in flight (pending trials and the earlier points of
+// a batch) join the global model as kriging believers (value = posterior
+// mean, counted towards the incumbent), so global proposals avoid them; at
+// most one local step is in flight at a time; a worker that asks while the
+// machine waits for the informed step or the centre's gradient gets a global
+// proposal (a Sobol point in the design phase and for the kTrustRegion
+// variant).
 // Results are matched to the suggestions that asked for them through
 // Why::sequence_index. A local result updates the region (ratio, radius, SR1,
 // acceptance); any result better than the centre makes it the new centre

@@ -59,7 +59,15 @@ class LagoGrpcService final : public v1::Lago::Service {
   LAGO_HANDLER(ListStudies)
   LAGO_HANDLER(DeleteStudy)
   LAGO_HANDLER(StopStudy)
-  LAGO_HANDLER(SuggestTrials)
+  grpc::Status SuggestTrials(grpc::ServerContext* context,
+                             const v1::SuggestTrialsRequest* request,
+                             v1::SuggestTrialsResponse* response) override {
+    return Handle("SuggestTrials", context, *request, response,
+                  [this, context](const v1::SuggestTrialsRequest& r) {
+                    return service_->SuggestTrials(
+                        r, [context] { return context->IsCancelled(); });
+                  });
+  }
   LAGO_HANDLER(ObserveTrial)
   LAGO_HANDLER(Heartbeat)
   LAGO_HANDLER(AbandonTrial)

@@ -421,7 +421,7 @@ std::optional<storage::RequestRecord> MakeRequestRecord(
 }  // namespace
 
 absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
-    const v1::SuggestTrialsRequest& request) {
+    const v1::SuggestTrialsRequest& request, const std::function<bool()>& cancelled) {
   constexpr char kMethod[] = "SuggestTrials";
   RETURN_IF_ERROR(CheckId(request.client_id(), "client_id"));
   RETURN_IF_ERROR(CheckId(request.request_id(), "request_id"));
@@ -541,6 +541,11 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     new_state = std::move(output.state);
   }
 
+  if (cancelled && cancelled()) {
+    return absl::CancelledError(
+        "the client cancelled the call or its deadline passed while the points were "
+        "computed; nothing was stored");
+  }
   v1::SuggestTrialsResponse response;
   for (const v1::Trial& t : write.trials) *response.add_trials() = t;
   write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);

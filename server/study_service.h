@@ -45,8 +45,12 @@ class StudyService {
   absl::StatusOr<v1::DeleteStudyResponse> DeleteStudy(
       const v1::DeleteStudyRequest& request);
   absl::StatusOr<v1::StopStudyResponse> StopStudy(const v1::StopStudyRequest& request);
+  // `cancelled`, when set, is asked once the points are computed: a call
+  // whose client gave up (cancelled, or its deadline passed) stores nothing
+  // and returns CANCELLED, so the study is as if it never came.
   absl::StatusOr<v1::SuggestTrialsResponse> SuggestTrials(
-      const v1::SuggestTrialsRequest& request);
+      const v1::SuggestTrialsRequest& request,
+      const std::function<bool()>& cancelled = nullptr);
   absl::StatusOr<v1::ObserveTrialResponse> ObserveTrial(
       const v1::ObserveTrialRequest& request);
   absl::StatusOr<v1::HeartbeatResponse> Heartbeat(const v1::HeartbeatRequest& request);

@@ -213,6 +213,130 @@ TEST(LagoStrategyTest, AblationsTakeOnlyTheirOwnSteps) {
   EXPECT_LT(bo.best() - kBraninMinimum, 0.1);
 }
 
+// Plays several workers: each holds one pending point; the oldest returns its
+// result and asks again while the others are still in flight.
+class Workers {
+ public:
+  Workers(const std::string& name, const Problem& problem, int workers)
+      : problem_(problem), workers_(workers) {
+    strategy_ = *MakeStrategy(name, problem);
+  }
+
+  // Suggestions for `count` new pending points.
+  std::vector<Suggestion> Ask(int count) {
+    StrategyInput input;
+    input.state = state_;
+    input.completed = completed_;
+    input.pending = pending_;
+    input.count = count;
+    auto out = strategy_->Suggest(input);
+    EXPECT_TRUE(out.ok()) << out.status();
+    state_ = out->state;
+    for (const Suggestion& s : out->suggestions) {
+      PendingPoint p;
+      p.trial_id = next_id_++;
+      p.x = s.x;
+      p.kind = s.kind;
+      p.sequence_index = s.why.sequence_index;
+      pending_.push_back(p);
+      asked_.push_back(s);
+    }
+    return out->suggestions;
+  }
+
+  // The oldest pending point comes back; its worker asks again.
+  void Tell(const Objective& f) {
+    const PendingPoint p = pending_.front();
+    pending_.erase(pending_.begin());
+    const Suggestion& s = asked_[static_cast<size_t>(p.trial_id - 1)];
+    CompletedPoint c;
+    c.trial_id = p.trial_id;
+    c.x = p.x;
+    Eigen::VectorXd g;
+    c.value = f(p.x, &g);
+    if (s.need_gradient) c.gradient = g;
+    c.kind = p.kind;
+    c.sequence_index = p.sequence_index;
+    completed_.push_back(c);
+  }
+
+  int LocalsPending() const {
+    int n = 0;
+    for (const PendingPoint& p : pending_) n += p.kind == TrialKind::kLocal;
+    return n;
+  }
+  const std::vector<Suggestion>& asked() const { return asked_; }
+  double best() const {
+    double b = 1e300;
+    for (const CompletedPoint& p : completed_) b = std::min(b, p.value);
+    return b;
+  }
+
+ private:
+  Problem problem_;
+  int workers_;
+  std::unique_ptr<Strategy> strategy_;
+  std::string state_;
+  std::vector<CompletedPoint> completed_;
+  std::vector<PendingPoint> pending_;
+  std::vector<Suggestion> asked_;
+  int64_t next_id_ = 1;
+};
+
+// Over the suggestions that ask for a new point: a gradient-at-incumbent trial
+// repeats the incumbent's point on purpose (its value is known, its gradient
+// is asked).
+double MinPairwiseDistance(const std::vector<Suggestion>& all) {
+  std::vector<Suggestion> s;
+  for (const Suggestion& a : all) {
+    if (a.kind != TrialKind::kGradientAtIncumbent) s.push_back(a);
+  }
+  double d = 1e300;
+  for (size_t i = 0; i < s.size(); ++i) {
+    for (size_t j = i + 1; j < s.size(); ++j) {
+      d = std::min(d, (s[i].x - s[j].x).norm());
+    }
+  }
+  return d;
+}
+
+TEST(LagoStrategyTest, ConcurrentWorkersGetDistinctPointsAndOneLocalStepAtATime) {
+  for (GradientMode mode :
+       {GradientMode::kEnhanced, GradientMode::kOnRequest, GradientMode::kNone}) {
+    Workers w("lago", MakeProblem(2, mode, 3), 4);
+    w.Ask(4);
+    int globals = 0;
+    for (int i = 0; i < 40; ++i) {
+      w.Tell(Branin);
+      const Suggestion s = w.Ask(1)[0];
+      EXPECT_LE(w.LocalsPending(), 1) << "step " << i;
+      globals += s.kind == TrialKind::kGlobal;
+    }
+    EXPECT_GT(MinPairwiseDistance(w.asked()), 1e-6);
+    EXPECT_GT(globals, 0);
+    EXPECT_LT(w.best() - kBraninMinimum, 0.05) << "mode " << static_cast<int>(mode);
+  }
+}
+
+TEST(LagoStrategyTest, ABatchHoldsDistinctPointsBelievedIntoTheModel) {
+  for (const char* name : {"lago", "bo"}) {
+    Workers w(name, MakeProblem(2, GradientMode::kEnhanced, 5), 8);
+    w.Ask(10);  // The initial design.
+    for (int i = 0; i < 10; ++i) w.Tell(Branin);
+    // One batch of eight after the design: at most one local step, and global
+    // proposals that the believed pending points push apart.
+    const std::vector<Suggestion> batch = w.Ask(8);
+    int locals = 0, globals = 0;
+    for (const Suggestion& s : batch) {
+      locals += s.kind == TrialKind::kLocal;
+      globals += s.kind == TrialKind::kGlobal;
+    }
+    EXPECT_LE(locals, 1) << name;
+    EXPECT_GE(globals, 6) << name;
+    EXPECT_GT(MinPairwiseDistance(batch), 1e-5) << name;
+  }
+}
+
 TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   Problem p = MakeProblem(2, GradientMode::kEnhanced);
   p.options["gama"] = "1";

@@ -398,6 +398,36 @@ TEST_F(ServerTest, AClientThatAsksAgainGetsItsOwnPendingTrial) {
   EXPECT_EQ(SuggestOne("s", "worker-a").id(), 3);
 }
 
+TEST_F(ServerTest, ASuggestionWhoseClientGaveUpStoresNothing) {
+  // A lago study whose informed step takes a while: a million candidates.
+  v1::StudySpec spec = TwoParameterSpec();
+  spec.set_strategy("lago");
+  (*spec.mutable_strategy_options())["initial_points"] = "2";
+  (*spec.mutable_strategy_options())["candidates"] = "1000000";
+  CreateStudy("s", spec);
+  for (int i = 0; i < 2; ++i) Observe("s", SuggestOne("s").id(), i);
+
+  client::ClientOptions hasty;
+  hasty.deadline = absl::Milliseconds(30);
+  hasty.max_attempts = 1;
+  auto impatient =
+      client::Client::Create("127.0.0.1:" + std::to_string(server_->port()), hasty);
+  const absl::Time start = absl::Now();
+  auto gave_up = impatient->Suggest("s", 1, "impatient");
+  EXPECT_EQ(gave_up.status().code(), absl::StatusCode::kDeadlineExceeded);
+
+  // The next call waits for the study's lock, so the cancelled one is over:
+  // it left no trial and no strategy state behind.
+  const v1::Trial next = SuggestOne("s", "patient");
+  EXPECT_GT(absl::Now() - start, absl::Milliseconds(60)) << "the step was too fast to "
+                                                            "outlive the deadline";
+  EXPECT_EQ(next.id(), 3);
+  EXPECT_EQ(next.client_id(), "patient");
+  auto trials = client_->AllTrials("s");
+  ASSERT_TRUE(trials.ok());
+  EXPECT_EQ(trials->size(), 3u);
+}
+
 TEST_F(ServerTest, AnExpiredLeaseMakesATrialStaleAndItsResultIsStillStored) {
   v1::StudySpec spec = TwoParameterSpec();
   spec.set_lease_seconds(60);
