@@ -34,7 +34,10 @@ struct Options {
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   Options o;
   o.initial_points = 5 * problem.dimension;
-  for (const auto& [key, value] : problem.options) {
+  for (const auto& option : problem.options) {
+    // Named references, not a structured binding: the lambda below captures them.
+    const std::string& key = option.first;
+    const std::string& value = option.second;
     const std::string field = absl::StrCat("spec.strategy_options[\"", key, "\"]");
     auto bad = [&](const char* why) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": \"", value, "\" ", why));
@@ -460,7 +463,7 @@ class LagoStrategy : public Strategy {
         if ((p.x - x).norm() <= 1e-12) known = true;
       }
       if (known) continue;
-      const Prediction pred = gp->Predict(x.transpose());
+      const Prediction pred = gp->Predict(x);  // One column: one point.
       // A point the model cannot take (numerically a repeat) is left out.
       if (gp->AddPoint(GpPoint{x, pred.mean(0), std::nullopt}).ok()) {
         *incumbent = std::min(*incumbent, pred.mean(0));
