@@ -129,6 +129,11 @@ class Client:
         self._channel = grpc.insecure_channel(address, options=[
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            # A restarted server is found again within a second or two, not
+            # after gRPC's default reconnect backoff of up to two minutes.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2000),
         ])
         self._stub = pb_grpc.LagoStub(self._channel)
 
