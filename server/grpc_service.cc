@@ -42,10 +42,17 @@ std::string TrialsOf(const Request& request, const Response& response) {
   }
 }
 
+// The calls that change a study: a read-only token may not make them.
+bool ChangesData(absl::string_view method) {
+  return method != "GetStudy" && method != "ListStudies" && method != "ListTrials" &&
+         method != "GetBest";
+}
+
 class LagoGrpcService final : public v1::Lago::Service {
  public:
-  LagoGrpcService(StudyService* service, const std::atomic<bool>* shutting_down)
-      : service_(service), shutting_down_(shutting_down) {}
+  LagoGrpcService(StudyService* service, const std::atomic<bool>* shutting_down,
+                  const TokenTable* tokens)
+      : service_(service), shutting_down_(shutting_down), tokens_(tokens) {}
 
 #define LAGO_HANDLER(Method)                                                             \
   grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request,  \
@@ -82,7 +89,17 @@ class LagoGrpcService final : public v1::Lago::Service {
                       const Request& request, Response* response, Fn fn) {
     const absl::Time start = absl::Now();
     absl::Status status;
-    if (shutting_down_->load()) {
+    if (tokens_ != nullptr) {
+      const auto& metadata = context->client_metadata();
+      const auto it = metadata.find("authorization");
+      const absl::string_view authorization =
+          it == metadata.end() ? absl::string_view()
+                               : absl::string_view(it->second.data(), it->second.size());
+      status = Authorize(*tokens_, authorization, method, ChangesData(method));
+    }
+    if (!status.ok()) {
+      // Refused before it reached the service; the token is not logged.
+    } else if (shutting_down_->load()) {
       status =
           absl::UnavailableError("the server is shutting down; retry elsewhere or later");
     } else if (context->IsCancelled()) {
@@ -111,6 +128,7 @@ class LagoGrpcService final : public v1::Lago::Service {
 
   StudyService* service_;
   const std::atomic<bool>* shutting_down_;
+  const TokenTable* tokens_;
 };
 
 }  // namespace
@@ -122,8 +140,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 std::unique_ptr<grpc::Service> MakeGrpcService(StudyService* service,
-                                               const std::atomic<bool>* shutting_down) {
-  return std::make_unique<LagoGrpcService>(service, shutting_down);
+                                               const std::atomic<bool>* shutting_down,
+                                               const TokenTable* tokens) {
+  return std::make_unique<LagoGrpcService>(service, shutting_down, tokens);
 }
 
 }  // namespace lago::server

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "server/auth.h"
 #include "server/study_service.h"
 
 namespace lago::server {
@@ -16,9 +17,12 @@ namespace lago::server {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // A service answering through `service`; while `*shutting_down` is true every
-// call gets UNAVAILABLE. Both must outlive the returned object.
+// call gets UNAVAILABLE. With `tokens`, every call must carry a token of a
+// role that may make it (see server/auth.h). All must outlive the returned
+// object; `tokens` may be null (no authentication).
 std::unique_ptr<grpc::Service> MakeGrpcService(StudyService* service,
-                                               const std::atomic<bool>* shutting_down);
+                                               const std::atomic<bool>* shutting_down,
+                                               const TokenTable* tokens = nullptr);
 
 }  // namespace lago::server
 

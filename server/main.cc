@@ -74,6 +74,15 @@ Flags (each also read from the environment variable in brackets):
   --busy-timeout-ms=MS   how long a write waits for a lock held by another process
                          before failing with UNAVAILABLE (default 5000)
                          [LAGO_BUSY_TIMEOUT_MS]
+  --tls-cert=PEM         server certificate chain; with --tls-key, serve TLS
+                         [LAGO_TLS_CERT]
+  --tls-key=PEM          server private key [LAGO_TLS_KEY]
+  --tls-client-ca=PEM    require client certificates signed by this CA
+                         [LAGO_TLS_CLIENT_CA]
+  --token-file=PATH      bearer tokens, one "read-only|read-write TOKEN" per
+                         line; every call must carry one [LAGO_TOKEN_FILE]
+  --allow-insecure=BOOL  allow plaintext on an address other machines can
+                         reach (default false) [LAGO_ALLOW_INSECURE]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";
@@ -99,6 +108,11 @@ int main(int argc, char** argv) {
       {"shutdown-grace", {"LAGO_SHUTDOWN_GRACE", "10"}},
       {"max-threads", {"LAGO_MAX_THREADS", "64"}},
       {"busy-timeout-ms", {"LAGO_BUSY_TIMEOUT_MS", "5000"}},
+      {"tls-cert", {"LAGO_TLS_CERT", ""}},
+      {"tls-key", {"LAGO_TLS_KEY", ""}},
+      {"tls-client-ca", {"LAGO_TLS_CLIENT_CA", ""}},
+      {"token-file", {"LAGO_TOKEN_FILE", ""}},
+      {"allow-insecure", {"LAGO_ALLOW_INSECURE", "false"}},
       {"port-file", {nullptr, ""}},
   };
   for (auto& [name, flag] : flags) {
@@ -151,6 +165,14 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--busy-timeout-ms: \"", flags["busy-timeout-ms"].value,
                              "\" is not a whole number of milliseconds >= 0"));
   }
+  options.tls_cert_file = flags["tls-cert"].value;
+  options.tls_key_file = flags["tls-key"].value;
+  options.tls_client_ca_file = flags["tls-client-ca"].value;
+  options.token_file = flags["token-file"].value;
+  if (!absl::SimpleAtob(flags["allow-insecure"].value, &options.allow_insecure)) {
+    return Fail(absl::StrCat("--allow-insecure: \"", flags["allow-insecure"].value,
+                             "\" is not true or false"));
+  }
   const std::filesystem::path folder =
       std::filesystem::path(options.db_path).parent_path();
   if (!folder.empty()) {
@@ -174,7 +196,8 @@ int main(int argc, char** argv) {
       lago::server::LogLevel::kInfo,
       absl::StrCat("lago-server serving on ", options.listen_address, " (port ",
                    (*server)->port(), "), database ", options.db_path, " (schema ",
-                   lago::storage::SqliteSchemaVersion(), ")", BlasKernels()));
+                   lago::storage::SqliteSchemaVersion(), "), ",
+                   (*server)->SecuritySummary(), BlasKernels()));
   if (!flags["port-file"].value.empty()) {
     const std::string path = flags["port-file"].value;
     const std::string tmp = path + ".tmp";

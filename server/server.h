@@ -24,14 +24,27 @@ struct ServerOptions {
   // How long a write waits for a database lock held by another process before
   // the call fails with UNAVAILABLE.
   int busy_timeout_ms = 5000;
+  // TLS: PEM files of the server's certificate chain and key (both or
+  // neither). With `tls_client_ca_file`, clients must present a certificate
+  // signed by that CA.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Bearer tokens with roles (server/auth.h); empty: no authentication.
+  std::string token_file;
+  // Plaintext is refused on an address other machines can reach unless this
+  // is set.
+  bool allow_insecure = false;
   StudyServiceOptions service;
 };
 
 class Server {
  public:
   // Opens the store and starts serving. FAILED_PRECONDITION when the database
-  // cannot be opened or fails its integrity check; UNAVAILABLE when the
-  // address cannot be bound.
+  // cannot be opened or fails its integrity check, or when plaintext would be
+  // served beyond loopback without allow_insecure; NOT_FOUND or
+  // INVALID_ARGUMENT for an unreadable or malformed TLS or tokens file;
+  // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();
 
@@ -42,6 +55,9 @@ class Server {
   void Shutdown(absl::Duration grace);
   // Blocks until Shutdown has completed.
   void Wait();
+  // What the server does about security, for the start-up log line (never a
+  // secret): "TLS, 3 tokens" and the like.
+  std::string SecuritySummary() const;
 
  private:
   struct Impl;

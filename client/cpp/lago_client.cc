@@ -42,6 +42,9 @@ struct Client::Impl {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() +
                            absl::ToChronoMicroseconds(options.deadline));
+      if (!options.token.empty()) {
+        context.AddMetadata("authorization", "Bearer " + options.token);
+      }
       Response response;
       last = ToAbsl((stub.get()->*method)(&context, request, &response));
       if (last.ok()) return response;
@@ -63,8 +66,19 @@ std::unique_ptr<Client> Client::Create(const std::string& address,
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
-  impl->channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (options.tls_root_certs.empty()) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs;
+    ssl.pem_cert_chain = options.tls_client_cert;
+    ssl.pem_private_key = options.tls_client_key;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  impl->channel = grpc::CreateCustomChannel(address, credentials, args);
   impl->stub = v1::Lago::NewStub(impl->channel);
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

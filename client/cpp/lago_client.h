@@ -24,6 +24,13 @@ struct ClientOptions {
   int max_attempts = 5;
   absl::Duration initial_backoff = absl::Milliseconds(100);
   int max_message_bytes = 16 << 20;
+  // Bearer token sent with every call; empty: none.
+  std::string token;
+  // TLS: the PEM of the CA that signed the server's certificate; empty means
+  // plaintext. A client certificate and key (PEM) when the server asks for one.
+  std::string tls_root_certs;
+  std::string tls_client_cert;
+  std::string tls_client_key;
 };
 
 // A random 128-bit request id in hex.

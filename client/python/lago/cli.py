@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sys
+import time
 
 from google.protobuf import json_format
 
@@ -165,6 +166,68 @@ def _cmd_export(client, a):
         sys.stdout.write(out.getvalue())
 
 
+def _watch_frame(study, info, trials, history, now):
+    """The text of one `lago watch` screen."""
+    st = info.stats
+    done = [t for t in trials if t.state == "completed"]
+    sign = -1.0 if info.spec.direction == study_pb2.DIRECTION_MAXIMIZE else 1.0
+    best = min(done, key=lambda t: sign * t.value) if done else None
+    history.append((now, len(done)))
+    while len(history) > 2 and now - history[0][0] > 60.0:
+        history.pop(0)
+    span = now - history[0][0]
+    rate = (len(done) - history[0][1]) / span * 60.0 if span > 0 else 0.0
+    budget = f"{info.spec.budget:g}" if info.spec.budget else "unlimited"
+    state = study_pb2.StudyState.Name(info.state)[len("STUDY_STATE_"):].lower()
+    lines = [f"{info.name}  [{state}, strategy {info.spec.strategy}]  "
+             f"{datetime.datetime.now().strftime('%H:%M:%S')}",
+             f"trials {st.trials}: completed {st.completed}, pending {st.pending}, "
+             f"stale {st.stale}, failed {st.failed}, abandoned {st.abandoned}",
+             f"cost {st.cost_spent:g} of {budget}; {rate:.1f} results per minute "
+             f"(last {span:.0f} s)"]
+    if best is not None:
+        names = [p.name for p in info.spec.parameters]
+        point = " ".join(f"{n}={v:.6g}" for n, v in zip(names, best.x))
+        lines.append(f"best: {best.value:.10g} (trial {best.id}) at {point}")
+    recent = sorted(trials, key=lambda t: t.id)[-8:]
+    if recent:
+        lines.append("last trials: " + "  ".join(
+            f"{t.id}:{t.kind}/{t.state}" + (f"={t.value:.4g}" if t.value is not None else "")
+            for t in recent))
+    return "\n".join(lines)
+
+
+def _cmd_watch(client, a):
+    study = client.study(a.study)
+    history = []
+    frames = 0
+    try:
+        while True:
+            info = study.info()
+            text = _watch_frame(study, info, study.trials(), history, time.monotonic())
+            if sys.stdout.isatty():
+                sys.stdout.write("\x1b[2J\x1b[H")
+            print(text + "\n", flush=True)
+            frames += 1
+            if a.count and frames >= a.count:
+                return
+            if info.state != study_pb2.STUDY_STATE_ACTIVE and not a.follow_stopped:
+                print(f"{a.study} is no longer active")
+                return
+            time.sleep(a.interval)
+    except KeyboardInterrupt:
+        pass
+
+
+def _cmd_plot(client, a):
+    from lago.plot import plot_study
+    study = client.study(a.study)
+    info = study.info()
+    trials = study.trials()
+    plot_study(info, trials, a.out)
+    print(f"wrote {a.out} ({len(trials)} trials)", file=sys.stderr)
+
+
 def _cmd_stop(client, a):
     _print_study(client.stop_study(a.study))
 
@@ -179,6 +242,16 @@ def build_parser():
     p.add_argument("--address", default=os.environ.get("LAGO_ADDRESS", DEFAULT_ADDRESS),
                    help="server address (env LAGO_ADDRESS; default %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
+    p.add_argument("--token-file", default=os.environ.get("LAGO_TOKEN_FILE"),
+                   help="file holding the bearer token (env LAGO_TOKEN_FILE; the token "
+                        "itself may be in LAGO_TOKEN)")
+    p.add_argument("--tls-ca", default=os.environ.get("LAGO_TLS_CA"),
+                   help="PEM of the CA that signed the server's certificate; turns TLS on "
+                        "(env LAGO_TLS_CA)")
+    p.add_argument("--tls-cert", default=os.environ.get("LAGO_TLS_CERT"),
+                   help="client certificate (PEM) when the server asks for one")
+    p.add_argument("--tls-key", default=os.environ.get("LAGO_TLS_KEY"),
+                   help="client key (PEM)")
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("create", help="create a study (or open an equal one)")
@@ -230,6 +303,19 @@ def build_parser():
     e.add_argument("--out", help="file to write (default: standard output)")
     e.set_defaults(func=_cmd_export)
 
+    w = sub.add_parser("watch", help="follow a study live: trials, best, rate, last steps")
+    w.add_argument("study")
+    w.add_argument("--interval", type=float, default=2.0, help="seconds between updates")
+    w.add_argument("--count", type=int, default=0, help="stop after this many updates")
+    w.add_argument("--follow-stopped", action="store_true",
+                   help="keep watching after the study stops")
+    w.set_defaults(func=_cmd_watch)
+
+    pl = sub.add_parser("plot", help="convergence plot (PNG) marking local and global steps")
+    pl.add_argument("study")
+    pl.add_argument("--out", required=True, help="PNG file to write")
+    pl.set_defaults(func=_cmd_plot)
+
     sp = sub.add_parser("stop", help="stop a study: no more suggestions")
     sp.add_argument("study")
     sp.set_defaults(func=_cmd_stop)
@@ -242,7 +328,17 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    client = Client(args.address, timeout=args.timeout)
+    token = None
+    if args.token_file:
+        try:
+            with open(args.token_file) as f:
+                token = f.read().strip()
+        except OSError as e:
+            print(f"lago: --token-file: cannot read {args.token_file}: {e.strerror}",
+                  file=sys.stderr)
+            return 2
+    client = Client(args.address, timeout=args.timeout, token=token, tls_ca=args.tls_ca,
+                    tls_cert=args.tls_cert, tls_key=args.tls_key)
     try:
         args.func(client, args)
     except LagoError as e:

@@ -7,6 +7,7 @@ their retries idempotent: a retry after a lost reply gets the first answer.
 """
 
 import dataclasses
+import os
 import time
 import uuid
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -118,15 +119,26 @@ class Client:
     ``timeout`` is the deadline of each attempt in seconds; ``retries`` the number
     of extra attempts for a call that is safe to repeat when the server is
     UNAVAILABLE.
+
+    Security: ``token`` is sent as "authorization: Bearer <token>" with every
+    call (default: the environment variable LAGO_TOKEN). ``tls_ca`` is the path
+    of the PEM file of the CA that signed the server's certificate and turns
+    TLS on (default: LAGO_TLS_CA); ``tls_cert`` and ``tls_key`` are the
+    client's certificate and key when the server asks for one.
     """
 
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 30.0,
-                 retries: int = 6, backoff: float = 0.1):
+                 retries: int = 6, backoff: float = 0.1, token: Optional[str] = None,
+                 tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None):
         self.address = address
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._channel = grpc.insecure_channel(address, options=[
+        token = token if token is not None else os.environ.get("LAGO_TOKEN", "")
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        tls_ca = tls_ca if tls_ca is not None else os.environ.get("LAGO_TLS_CA", "")
+        options = [
             ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
             # A restarted server is found again within a second or two, not
@@ -134,7 +146,18 @@ class Client:
             ("grpc.initial_reconnect_backoff_ms", 100),
             ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 2000),
-        ])
+        ]
+        if tls_ca:
+            def read(path):
+                with open(path, "rb") as f:
+                    return f.read()
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=read(tls_ca),
+                private_key=read(tls_key) if tls_key else None,
+                certificate_chain=read(tls_cert) if tls_cert else None)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=options)
         self._stub = pb_grpc.LagoStub(self._channel)
 
     def close(self):
@@ -152,7 +175,7 @@ class Client:
         delay = self.backoff
         for attempt in range(attempts):
             try:
-                return rpc(request, timeout=self.timeout)
+                return rpc(request, timeout=self.timeout, metadata=self._metadata)
             except grpc.RpcError as e:
                 code = e.code()
                 if code == grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
