@@ -182,6 +182,32 @@ class CliTest(unittest.TestCase):
         self.assertEqual(doc["name"], "cli")
         self.assertEqual([t["id"] for t in doc["trials"]], [1, 2])
 
+    def test_watch_and_plot(self):
+        with lago.Client(self.server.address) as client:
+            study = client.create_study("watched", {"x": (-2.0, 2.0), "y": (-2.0, 2.0)},
+                                        strategy="lago", gradient_mode="enhanced",
+                                        strategy_options={"initial_points": "4"}, seed=3)
+            for _ in range(12):
+                t = study.suggest()
+                x, y = t.x
+                study.observe(t, (x - 0.5) ** 2 + (y + 0.25) ** 2 + 1.0,
+                              [2 * (x - 0.5), 2 * (y + 0.25)])
+            pending = study.suggest(client_id="robot-1")
+        out = self.lago("watch", "watched", "--count", "2", "--interval", "0.1").stdout
+        self.assertIn("trials 13: completed 12, pending 1", out)
+        self.assertIn("results per minute", out)
+        self.assertIn(f"{pending.id}:{pending.kind}/pending", out)
+        self.assertIn("local/completed", out)  # The last steps show their kind.
+        self.assertRegex(out, r"best: 1(\.0\d*)? \(trial \d+\)")
+        self.assertEqual(out.count("watched  [active"), 2)
+
+        png = os.path.join(self.server.tmp.name, "watched.png")
+        proc = self.lago("plot", "watched", "--out", png)
+        self.assertIn("wrote", proc.stderr)
+        with open(png, "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        self.assertGreater(os.path.getsize(png), 10000)
+
     def test_errors_exit_non_zero_with_the_message(self):
         proc = self.lago("observe", "nope", "1", "2.0", check=False)
         self.assertEqual(proc.returncode, 1)
