@@ -9,7 +9,7 @@ PACKAGES=(
   libabsl-dev libeigen3-dev libnlopt-cxx-dev libsqlitecpp-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev liblapacke-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-scipy
-  python3-optuna python3-cmaes python3-sklearn python3-matplotlib
+  python3-optuna python3-cmaes python3-sklearn python3-matplotlib python3-yaml openssl
 )
 
 missing=()

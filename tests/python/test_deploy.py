@@ -1,0 +1,227 @@
+"""What can be checked of the deployment without a container engine: the
+image's entrypoint and health command run here, outside a container; the
+Dockerfile, compose file and Kubernetes manifests parse and carry the fields
+their tools need; the runtime package list covers what the binaries load;
+and the lab worker resumes its trial after being killed.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import yaml
+
+import lago
+from lago_server import SERVER, LagoServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEALTH = os.path.join(os.path.dirname(SERVER), "lago-health")
+ENTRYPOINT = os.path.join(ROOT, "deploy", "docker-entrypoint.sh")
+
+
+def read(*parts):
+    with open(os.path.join(ROOT, *parts)) as f:
+        return f.read()
+
+
+def wait_for(path, proc, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not (os.path.exists(path) and os.path.getsize(path) > 0):
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear")
+        time.sleep(0.02)
+    with open(path) as f:
+        return f.read().strip()
+
+
+class EntrypointTest(unittest.TestCase):
+    def run_entrypoint(self, tmp, extra_env):
+        env = dict(os.environ, LAGO_SERVER_BIN=SERVER, LAGO_DB=f"{tmp}/data/lago.db",
+                   LAGO_LISTEN="0.0.0.0:0", **extra_env)
+        for key in ("LAGO_ALLOW_INSECURE", "LAGO_SHUTDOWN_GRACE"):
+            if key not in extra_env:
+                env.pop(key, None)
+        return subprocess.Popen([ENTRYPOINT, f"--port-file={tmp}/port"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def health(self, env):
+        return subprocess.run([HEALTH, "--timeout=2"], env=dict(os.environ, **env),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_the_image_defaults_refuse_plaintext_on_all_interfaces(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = self.run_entrypoint(tmp, {})
+            out, _ = proc.communicate(timeout=30)
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn("--allow-insecure", out)
+
+    def test_entrypoint_serves_is_healthy_and_stops_within_dockers_timeout(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = self.run_entrypoint(tmp, {"LAGO_ALLOW_INSECURE": "true"})
+            try:
+                port = wait_for(f"{tmp}/port", proc)
+                # lago-health finds the server from LAGO_LISTEN, as in the image.
+                probe = self.health({"LAGO_LISTEN": f"0.0.0.0:{port}"})
+                self.assertEqual(probe.returncode, 0, probe.stderr)
+                self.assertIn("SERVING", probe.stdout)
+                self.assertTrue(os.path.exists(f"{tmp}/data/lago.db"))
+                with lago.Client(f"127.0.0.1:{port}") as client:
+                    client.create_study("in-a-box", {"x": (0, 1)})
+                start = time.monotonic()
+                proc.send_signal(signal.SIGTERM)  # What `docker stop` sends.
+                out, _ = proc.communicate(timeout=10)  # Docker's stop timeout.
+                self.assertEqual(proc.returncode, 0, out)
+                self.assertLess(time.monotonic() - start, 10.0)
+                self.assertIn("grace 8 s", out)  # The entrypoint's default.
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            probe = self.health({"LAGO_HEALTH_ADDRESS": f"127.0.0.1:{port}"})
+            self.assertEqual(probe.returncode, 1)
+
+
+class ManifestTest(unittest.TestCase):
+    def test_dockerfile(self):
+        text = read("Dockerfile")
+        stages = re.findall(r"^FROM (\S+)", text, re.M)
+        self.assertEqual(stages, ["debian:12", "debian:12-slim"])
+        self.assertIn("RUN ./deploy/run-tests.sh", text)  # The README's test command.
+        runtime = text.split("FROM debian:12-slim", 1)[1]
+        self.assertRegex(runtime, r"(?m)^USER lago$")
+        self.assertIn('VOLUME ["/data"]', runtime)
+        self.assertIn('HEALTHCHECK', runtime)
+        self.assertIn('CMD ["lago-health"]', runtime)
+        self.assertIn("LAGO_SHUTDOWN_GRACE=8", runtime)
+        self.assertIn('ENTRYPOINT ["docker-entrypoint.sh"]', runtime)
+        for src in re.findall(r"^COPY (?!--from)(\S+)", runtime, re.M):
+            self.assertTrue(os.path.exists(os.path.join(ROOT, src)), src)
+
+    def test_runtime_packages_cover_what_the_binaries_load(self):
+        listed = [line for line in read("deploy", "runtime-packages.txt").splitlines()
+                  if line and not line.startswith("#")]
+        libs = set()
+        for binary in (SERVER, HEALTH):
+            ldd = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+            libs.update(re.findall(r"=> (\S+)", ldd))
+        # dpkg knows a file by one of its names (/lib is /usr/lib here); one
+        # query for every name of every library.
+        names = {}
+        for lib in libs:
+            real = os.path.realpath(lib)
+            for name in {lib, real, "/usr" + lib, "/usr" + real,
+                         real.replace("/usr/lib/", "/lib/", 1)}:
+                names[name] = lib
+        found = subprocess.run(["dpkg", "-S", *sorted(names)], capture_output=True,
+                               text=True).stdout
+        owner_of = {}
+        for line in found.splitlines():
+            package, _, path = line.partition(": ")
+            if path in names:
+                owner_of[names[path]] = package.split(":")[0]
+        self.assertEqual(libs - set(owner_of), set(), "libraries no package owns")
+        owners = set(owner_of.values())
+        # Packages every Debian image has, or that the listed ones depend on.
+        implied = {"libc6", "libgcc-s1", "libstdc++6", "libgfortran5", "libquadmath0",
+                   "libtmglib3"}
+        self.assertEqual(owners - set(listed) - implied, set())
+        self.assertEqual(set(listed) - owners, set(), "listed but not loaded")
+
+    def test_compose_file(self):
+        doc = yaml.safe_load(read("deploy", "docker-compose.yml"))
+        server = doc["services"]["server"]
+        self.assertEqual(server["build"]["dockerfile"], "Dockerfile")
+        self.assertIn("lago-data:/data", server["volumes"])  # A folder: the WAL persists.
+        self.assertIn("lago-data", doc["volumes"])
+        self.assertTrue(all(p.startswith("127.0.0.1:") for p in server["ports"]))
+        self.assertEqual(server["healthcheck"]["test"], ["CMD", "lago-health"])
+        self.assertEqual(server["environment"]["LAGO_DB"], "/data/lago.db")
+        worker = doc["services"]["worker"]
+        self.assertEqual(worker["depends_on"]["server"]["condition"], "service_healthy")
+        self.assertEqual(worker["environment"]["LAGO_ADDRESS"], "server:50051")
+        self.assertTrue(os.path.exists(os.path.join(ROOT, "deploy", "worker.Dockerfile")))
+
+    def test_kubernetes_manifests(self):
+        folder = os.path.join(ROOT, "deploy", "kubernetes")
+        kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
+        docs = {}
+        for name in kustomization["resources"]:
+            doc = yaml.safe_load(read("deploy", "kubernetes", name))
+            docs[doc["kind"]] = doc
+        self.assertEqual(set(docs), {"PersistentVolumeClaim", "Deployment", "Service"})
+        self.assertEqual(sorted(os.listdir(folder)),
+                         sorted(kustomization["resources"] + ["kustomization.yaml"]))
+        deployment = docs["Deployment"]
+        self.assertEqual(deployment["spec"]["replicas"], 1)
+        self.assertEqual(deployment["spec"]["strategy"]["type"], "Recreate")
+        pod = deployment["spec"]["template"]
+        container = pod["spec"]["containers"][0]
+        self.assertEqual(container["livenessProbe"]["grpc"]["port"], 50051)
+        self.assertEqual(container["readinessProbe"]["grpc"]["port"], 50051)
+        self.assertIn("cpu", container["resources"]["requests"])
+        self.assertIn("memory", container["resources"]["requests"])
+        self.assertTrue(pod["spec"]["securityContext"]["runAsNonRoot"])
+        mount = container["volumeMounts"][0]
+        self.assertEqual(mount["mountPath"], "/data")
+        volume = next(v for v in pod["spec"]["volumes"] if v["name"] == mount["name"])
+        self.assertEqual(volume["persistentVolumeClaim"]["claimName"],
+                         docs["PersistentVolumeClaim"]["metadata"]["name"])
+        service = docs["Service"]
+        labels = pod["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v for k, v in service["spec"]["selector"].items()))
+        self.assertIn(service["spec"]["ports"][0]["targetPort"],
+                      [p["name"] for p in container["ports"]])
+        self.assertGreater(pod["spec"]["terminationGracePeriodSeconds"], 8)
+
+
+class LabWorkerTest(unittest.TestCase):
+    WORKER = os.path.join(ROOT, "examples", "lab_worker.py")
+
+    def worker(self, address, *args):
+        return subprocess.Popen([sys.executable, self.WORKER, "--address", address,
+                                 "--study", "lab", "--client-id", "station-1", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def test_a_killed_worker_resumes_its_trial(self):
+        with LagoServer() as server:
+            done = self.worker(server.address, "--max-trials", "3",
+                               "--evaluation-seconds", "0.05")
+            out, _ = done.communicate(timeout=120)
+            self.assertEqual(done.returncode, 0, out)
+            self.assertEqual(out.count("best so far"), 3)
+
+            # A long experiment, heartbeating; the worker is killed mid-way.
+            slow = self.worker(server.address, "--evaluation-seconds", "60",
+                               "--heartbeat", "0.2")
+            line = slow.stdout.readline()
+            self.assertIn("running", line)
+            running = int(re.search(r"trial (\d+)", line).group(1))
+            time.sleep(0.7)  # A few heartbeats.
+            slow.kill()
+            slow.wait()
+            slow.stdout.close()
+
+            again = self.worker(server.address, "--max-trials", "1",
+                                "--evaluation-seconds", "0.05")
+            out, _ = again.communicate(timeout=120)
+            self.assertEqual(again.returncode, 0, out)
+            self.assertIn(f"resuming trial {running}", out)
+            with lago.Client(server.address) as client:
+                trials = lago.Study(client, "lab").trials()
+            self.assertEqual([t.state for t in trials], ["completed"] * 4)
+            self.assertEqual(trials[running - 1].client_id, "station-1")
+            # The killed worker had renewed its lease while it ran.
+            self.assertGreaterEqual(
+                len(re.findall(rf"rpc=Heartbeat study=lab trial={running} code=OK",
+                               server.log())), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
