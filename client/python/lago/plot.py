@@ -48,7 +48,7 @@ def plot_study(info, trials, out):
     ax.set_ylabel("value" + (" (maximised)" if maximize else ""))
     ax.set_title(f"{info.name}: {len(done)} results, strategy {info.spec.strategy}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="best")
     radii = [(i, t.why.get("radius")) for i, t in zip(xs, done)
              if t.why.get("radius") is not None and math.isfinite(t.why.get("radius"))]
     if radii:
