@@ -71,15 +71,32 @@ class Tracker:
         return value, g
 
 
+def add_variant(spec):
+    """--variant NAME=STRATEGY:MODE[:key=value,...], e.g.
+    lago-g100=lago:enhanced:gamma=100: a server method with strategy options; a
+    value "<k>d" means k times the dimension."""
+    name, _, rest = spec.partition("=")
+    parts = rest.split(":")
+    if not name or len(parts) not in (2, 3):
+        raise SystemExit(f"--variant {spec!r}: expected NAME=STRATEGY:MODE[:key=value,...]")
+    options = dict(kv.split("=", 1) for kv in parts[2].split(",")) if len(parts) == 3 else {}
+    SERVER_METHODS[name] = (parts[0], parts[1], options)
+    return name
+
+
 def run_server_method(method, problem, seed, budget, address):
     import lago
-    strategy, mode = SERVER_METHODS[method]
+    strategy, mode, *rest = SERVER_METHODS[method]
+    # A value "<k>d" is k times the problem's dimension (initial_points=2d).
+    options = {key: str(int(float(v[:-1]) * problem.dim)) if v.endswith("d") else v
+               for key, v in (rest[0] if rest else {}).items()}
     tracker = Tracker(problem, budget)
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
             f"{problem.name}-{method}-{seed}",
             [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
-            strategy=strategy, gradient_mode=mode, seed=seed, budget=budget)
+            strategy=strategy, gradient_mode=mode, seed=seed, budget=budget,
+            strategy_options=options)
         while True:
             try:
                 trial = study.suggest()
@@ -185,7 +202,12 @@ def main():
     parser.add_argument("--budget-factor", type=float, default=20.0)
     parser.add_argument("--out", default=os.path.join(HERE, "runs.jsonl"))
     parser.add_argument("--fresh", action="store_true", help="empty --out first")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME=STRATEGY:MODE[:key=value,...]: an extra server method "
+                             "with strategy options (run it with --methods NAME)")
     args = parser.parse_args()
+    for spec in args.variant:
+        add_variant(spec)
     if args.fresh and os.path.exists(args.out):
         os.remove(args.out)
     # scikit-learn's hyperparameter fits warn on every run; the results say enough.
