@@ -70,7 +70,9 @@ Flags (each also read from the environment variable in brackets):
   --log-level=LEVEL      debug, info, warning or error (default info) [LAGO_LOG_LEVEL]
   --shutdown-grace=SEC   on SIGTERM/SIGINT, seconds that calls in flight get to
                          finish (default 10) [LAGO_SHUTDOWN_GRACE]
-  --max-threads=N        threads serving calls (default 64) [LAGO_MAX_THREADS]
+  --max-threads=N        threads serving calls at once (default 256); beyond
+                         it a call gets RESOURCE_EXHAUSTED "Server Threadpool
+                         Exhausted", which the clients retry [LAGO_MAX_THREADS]
   --busy-timeout-ms=MS   how long a write waits for a lock held by another process
                          before failing with UNAVAILABLE (default 5000)
                          [LAGO_BUSY_TIMEOUT_MS]
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
       {"db", {"LAGO_DB", "data/lago.db"}},
       {"log-level", {"LAGO_LOG_LEVEL", "info"}},
       {"shutdown-grace", {"LAGO_SHUTDOWN_GRACE", "10"}},
-      {"max-threads", {"LAGO_MAX_THREADS", "64"}},
+      {"max-threads", {"LAGO_MAX_THREADS", "256"}},
       {"busy-timeout-ms", {"LAGO_BUSY_TIMEOUT_MS", "5000"}},
       {"tls-cert", {"LAGO_TLS_CERT", ""}},
       {"tls-key", {"LAGO_TLS_KEY", ""}},

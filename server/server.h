@@ -19,8 +19,9 @@ struct ServerOptions {
   std::string db_path = "data/lago.db";
   // Largest request or response in bytes; a larger one gets RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
-  // Upper bound on threads serving RPCs.
-  int max_threads = 64;
+  // Upper bound on threads serving RPCs (a gRPC resource quota). A call that
+  // finds them all busy gets RESOURCE_EXHAUSTED "Server Threadpool Exhausted".
+  int max_threads = 256;
   // How long a write waits for a database lock held by another process before
   // the call fails with UNAVAILABLE.
   int busy_timeout_ms = 5000;

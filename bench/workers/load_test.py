@@ -92,10 +92,11 @@ def run_clients(address, jobs, threads_per_process=8):
 
 
 def scenario(server_binary, tmp, name, studies, clients_per_study, trials, strategy,
-             dimension, options):
+             dimension, options, server_args=()):
     import lago
     db = os.path.join(tmp, f"{name}.db")
-    server = harness.Server(server_binary, db, os.path.join(tmp, f"{name}.log")).start()
+    server = harness.Server(server_binary, db, os.path.join(tmp, f"{name}.log"),
+                            server_args).start()
     try:
         with lago.Client(server.address) as client:
             for s in range(studies):
@@ -130,7 +131,9 @@ def markdown(report):
     lines = ["# Load test: concurrent workers through real gRPC", "",
              f"Command: `{report['command']}`", "",
              f"Run on {report['date']}, {report['cpus']} CPUs (shared machine). Latencies are "
-             "at the client, per call, including Python and waiting for the study's turn.", "",
+             "at the client, per call, including Python and waiting for the study's turn.",
+             "Server threads: " + (str(report["max_threads"]) if report["max_threads"]
+                                   else "the default") + ".", "",
              "| scenario | strategy | studies | clients x trials | rounds | rounds/s "
              "| suggest p50 / p99 (ms) | observe p50 / p99 (ms) | errors |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -166,12 +169,18 @@ def main():
     parser.add_argument("--studies", type=int, default=8)
     parser.add_argument("--lago-clients", type=int, default=8)
     parser.add_argument("--lago-trials", type=int, default=15)
+    parser.add_argument("--max-threads", type=int,
+                        help="the server's --max-threads (default: the server's own)")
+    parser.add_argument("--scenarios", nargs="+",
+                        default=["one-study", "parallel-studies", "lago"])
     parser.add_argument("--out", help="folder for load.json and load.md")
     args = parser.parse_args()
+    server_args = [f"--max-threads={args.max_threads}"] if args.max_threads else []
     harness.use_client_from(args.server)
 
     report = {"command": " ".join([os.path.relpath(sys.argv[0], harness.ROOT)] + sys.argv[1:]),
-              "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "results": []}
+              "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+              "max_threads": args.max_threads, "results": []}
     per_study = max(1, args.clients // args.studies)
     with tempfile.TemporaryDirectory(prefix="lago-load-") as tmp:
         for name, studies, clients, trials, strategy, dimension, options in [
@@ -179,8 +188,10 @@ def main():
                 ("parallel-studies", args.studies, per_study, args.trials, "sobol", 4, {}),
                 ("lago", 1, args.lago_clients, args.lago_trials, "lago", 4,
                  {"initial_points": "8"})]:
+            if name not in args.scenarios:
+                continue
             result = scenario(args.server, tmp, name, studies, clients, trials, strategy,
-                              dimension, options)
+                              dimension, options, server_args)
             print({k: (round(v, 2) if isinstance(v, float) else v)
                    for k, v in result.items()}, flush=True)
             report["results"].append(result)

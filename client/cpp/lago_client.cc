@@ -5,6 +5,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "lago/v1/lago_service.grpc.pb.h"
 
@@ -15,6 +16,15 @@ absl::Status ToAbsl(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       status.error_message());
+}
+
+// UNAVAILABLE (restarting, busy database), and a server whose threads are all
+// busy: gRPC answers RESOURCE_EXHAUSTED "Server Threadpool Exhausted" before
+// the call reaches the service, so nothing happened and a retry is safe.
+bool Retryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) ||
+         (absl::IsResourceExhausted(status) &&
+          absl::StrContains(status.message(), "Threadpool Exhausted"));
 }
 
 }  // namespace
@@ -48,7 +58,7 @@ struct Client::Impl {
       Response response;
       last = ToAbsl((stub.get()->*method)(&context, request, &response));
       if (last.ok()) return response;
-      if (!absl::IsUnavailable(last) || attempt == attempts) break;
+      if (!Retryable(last) || attempt == attempts) break;
       std::this_thread::sleep_for(absl::ToChronoMicroseconds(backoff));
       backoff = std::min(backoff * 2, absl::Seconds(5));
     }

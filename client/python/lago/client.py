@@ -178,7 +178,11 @@ class Client:
                 return rpc(request, timeout=self.timeout, metadata=self._metadata)
             except grpc.RpcError as e:
                 code = e.code()
-                if code == grpc.StatusCode.UNAVAILABLE and attempt + 1 < attempts:
+                # UNAVAILABLE, or every server thread busy (gRPC refuses the
+                # call before the service sees it): safe to send again.
+                busy = (code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                        and "Threadpool Exhausted" in (e.details() or ""))
+                if (code == grpc.StatusCode.UNAVAILABLE or busy) and attempt + 1 < attempts:
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
