@@ -10,7 +10,12 @@
 //                   improvement I) competes with a global one (LogEI
 //                   maximised outside the trust-region ball, EI(x_G)); the
 //                   global one is taken when the region is terminated, a
-//                   local step is already in flight, or EI(x_G) > gamma I.
+//                   local step is already in flight, or EI(x_G) > gamma I,
+//                   except that with keep_local (our addition, on by
+//                   default) a local step that was very successful
+//                   (rho > 0.75) is followed by another local step: I
+//                   shrinks quadratically as Newton-like steps converge, so
+//                   EI would otherwise cut a converging region short.
 // Several workers: points in flight (pending trials and the earlier points of
 // a batch) join the global model as kriging believers (value = posterior
 // mean, counted towards the incumbent), so global proposals avoid them; at
@@ -34,7 +39,7 @@
 //
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
 // refit_every (10), initial_points (5 d), kernel ("matern52" or "se"),
-// candidates (1024), refine (8).
+// candidates (1024), refine (8), keep_local (1; 0 is the authors' rule).
 #ifndef LAGO_CORE_LAGO_STRATEGY_H_
 #define LAGO_CORE_LAGO_STRATEGY_H_
 

@@ -121,6 +121,22 @@ TEST(LagoStrategyTest, BraninReachesItsMinimumWithinItsBudget) {
   EXPECT_LT(loop.best() - kBraninMinimum, 1e-4) << "best " << loop.best();
 }
 
+TEST(LagoStrategyTest, AConvergingRegionIsFinishedBeforeGlobalStepsTakeOver) {
+  // keep_local (the default) lets very successful local steps go on, so the
+  // region converges to rounding level; the authors' rule (keep_local = 0)
+  // hands the steps to EI once I falls below it and stops short.
+  double regret[2];
+  for (int keep = 0; keep < 2; ++keep) {
+    Problem p = MakeProblem(2, GradientMode::kEnhanced);
+    p.options["keep_local"] = keep ? "1" : "0";
+    Loop loop("lago", p);
+    while (loop.cost() + 2.0 <= 40.0) loop.Step(Branin);
+    regret[keep] = loop.best() - kBraninMinimum;
+  }
+  EXPECT_LT(regret[1], 1e-10);
+  EXPECT_GT(regret[0], 1e3 * regret[1]);
+}
+
 TEST(LagoStrategyTest, ARestartedStrategyContinuesTheSameRun) {
   for (const char* name : {"lago", "bo", "trust-region"}) {
     Loop straight(name, MakeProblem(2, GradientMode::kOnRequest, 7));
@@ -233,6 +249,12 @@ class Workers {
     EXPECT_TRUE(out.ok()) << out.status();
     state_ = out->state;
     for (const Suggestion& s : out->suggestions) {
+      // How close a new point comes to the points still in flight.
+      for (const PendingPoint& q : pending_) {
+        if (s.kind != TrialKind::kGradientAtIncumbent) {
+          min_to_in_flight_ = std::min(min_to_in_flight_, (s.x - q.x).norm());
+        }
+      }
       PendingPoint p;
       p.trial_id = next_id_++;
       p.x = s.x;
@@ -266,6 +288,7 @@ class Workers {
     return n;
   }
   const std::vector<Suggestion>& asked() const { return asked_; }
+  double min_to_in_flight() const { return min_to_in_flight_; }
   double best() const {
     double b = 1e300;
     for (const CompletedPoint& p : completed_) b = std::min(b, p.value);
@@ -281,6 +304,7 @@ class Workers {
   std::vector<PendingPoint> pending_;
   std::vector<Suggestion> asked_;
   int64_t next_id_ = 1;
+  double min_to_in_flight_ = 1e300;
 };
 
 // Over the suggestions that ask for a new point: a gradient-at-incumbent trial
@@ -312,7 +336,11 @@ TEST(LagoStrategyTest, ConcurrentWorkersGetDistinctPointsAndOneLocalStepAtATime)
       EXPECT_LE(w.LocalsPending(), 1) << "step " << i;
       globals += s.kind == TrialKind::kGlobal;
     }
-    EXPECT_GT(MinPairwiseDistance(w.asked()), 1e-6);
+    // No point is handed out twice, and none lands next to a point in flight
+    // (successive local steps of a converging region may be close: they are
+    // not in flight together).
+    EXPECT_GT(MinPairwiseDistance(w.asked()), 0.0);
+    EXPECT_GT(w.min_to_in_flight(), 1e-4);
     EXPECT_GT(globals, 0);
     EXPECT_LT(w.best() - kBraninMinimum, 0.05) << "mode " << static_cast<int>(mode);
   }
