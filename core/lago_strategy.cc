@@ -19,6 +19,9 @@ namespace {
 
 // A step shorter than this terminates the region (LAGO.md section 3).
 constexpr double kTerminationStep = 1e-7;
+// Early stop: EI and I both below kQuiet for kQuietIterations iterations.
+constexpr double kQuiet = 1e-12;
+constexpr int64_t kQuietIterations = 5;
 
 struct Options {
   double gamma = 1.0;
@@ -33,6 +36,8 @@ struct Options {
   // too, whatever EI says, until the region terminates or a step disappoints.
   // Measured in bench/optimizers: better or equal on every problem there.
   bool keep_local = true;
+  // Stop the study when EI and I stay below 1e-12 for 5 iterations.
+  bool early_stop = true;
 };
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
@@ -56,9 +61,9 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
-    } else if (key == "keep_local") {
+    } else if (key == "keep_local" || key == "early_stop") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
-      o.keep_local = value == "1";
+      (key == "keep_local" ? o.keep_local : o.early_stop) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
       (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
@@ -72,10 +77,10 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
        : key == "candidates"     ? o.candidates
                                  : o.refine) = static_cast<int>(number);
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field,
-                       ": not an option of this strategy (gamma, nu, eta, refit_every, "
-                       "initial_points, kernel, candidates, refine, keep_local)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field,
+          ": not an option of this strategy (gamma, nu, eta, refit_every, "
+          "initial_points, kernel, candidates, refine, keep_local, early_stop)"));
     }
   }
   return o;
@@ -117,6 +122,8 @@ struct State {
   double local_f_center = 0.0;
   // rho of the last local step of this region; 0 for a new region.
   double last_rho = 0.0;
+  // Consecutive iterations with EI and I both below kQuiet.
+  int64_t quiet = 0;
 
   std::string Serialize() const {
     StateWriter w;
@@ -143,6 +150,7 @@ struct State {
     w.Put("local_improvement", local_improvement);
     w.Put("local_f_center", local_f_center);
     w.Put("last_rho", last_rho);
+    w.PutInt("quiet", quiet);
     return w.str();
   }
 
@@ -179,6 +187,9 @@ struct State {
     // Absent in states written before the field existed.
     if (r.Has("last_rho")) {
       ASSIGN_OR_RETURN(s.last_rho, r.Get("last_rho"));
+    }
+    if (r.Has("quiet")) {
+      ASSIGN_OR_RETURN(s.quiet, r.GetInt("quiet"));
     }
     if (s.phase < kDesign || s.phase > kIterating) {
       return absl::InvalidArgumentError("strategy state: unknown phase");
@@ -222,6 +233,14 @@ class LagoStrategy : public Strategy {
     StrategyOutput out;
     for (int k = 0; k < input.count; ++k) {
       Suggestion s = Next(input, out.suggestions, &state, &out.report);
+      if (options_.early_stop && state.quiet >= kQuietIterations) {
+        out.suggestions.clear();
+        out.finished = absl::StrCat(
+            "the strategy stopped early: EI and the predicted "
+            "improvement stayed below ",
+            kQuiet, " for ", kQuietIterations, " iterations");
+        break;
+      }
       out.suggestions.push_back(std::move(s));
     }
     out.state = state.Serialize();
@@ -613,6 +632,9 @@ class LagoStrategy : public Strategy {
       if (global.has_value()) ei = std::exp(global->value);
     }
     const double improvement = local.has_value() ? local->predicted_improvement : 0.0;
+    if (variant_ != LagoVariant::kTrustRegion && global.has_value()) {
+      s->quiet = ei < kQuiet && improvement < kQuiet ? s->quiet + 1 : 0;
+    }
     const bool streak = options_.keep_local && s->last_rho > 0.75;
     const bool take_global =
         global.has_value() && (!local.has_value() || variant_ == LagoVariant::kBo ||

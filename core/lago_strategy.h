@@ -39,7 +39,9 @@
 //
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
 // refit_every (10), initial_points (5 d), kernel ("matern52" or "se"),
-// candidates (1024), refine (8), keep_local (1; 0 is the authors' rule).
+// candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
+// early_stop (1: when EI and I both stay below 1e-12 for 5 iterations the
+// strategy ends the study; StrategyOutput::finished says so).
 #ifndef LAGO_CORE_LAGO_STRATEGY_H_
 #define LAGO_CORE_LAGO_STRATEGY_H_
 

@@ -92,10 +92,13 @@ struct StrategyReport {
 };
 
 struct StrategyOutput {
-  // Exactly input.count suggestions.
+  // Exactly input.count suggestions, or none when `finished` is set.
   std::vector<Suggestion> suggestions;
   std::string state;
   StrategyReport report;
+  // Set when the strategy ends the study early (it has nothing left worth
+  // evaluating): why, for the study's error message.
+  std::optional<std::string> finished;
 };
 
 class Strategy {

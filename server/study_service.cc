@@ -460,11 +460,17 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
   const size_t reused = write.trials.size();
   int wanted = count - static_cast<int>(reused);
   std::string new_state;
+  std::optional<std::string> finished;
   if (wanted > 0) {
     absl::Status refusal;
     if (entry->study.state() == v1::STUDY_STATE_STOPPED) {
       refusal = absl::FailedPreconditionError(absl::StrCat(
           "study: \"", entry->study.name(), "\" is stopped; it takes no new trials"));
+    } else if (entry->study.state() == v1::STUDY_STATE_DONE &&
+               (spec.budget() <= 0.0 || entry->cost_spent < spec.budget())) {
+      refusal = absl::FailedPreconditionError(absl::StrCat(
+          "study: \"", entry->study.name(),
+          "\" is done (its strategy stopped it early); it takes no new trials"));
     } else if (spec.budget() > 0.0) {
       // Budget: spent cost plus the expected cost of trials still in flight.
       const double new_cost =
@@ -508,7 +514,13 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     input.pending = pending;
     input.count = wanted;
     ASSIGN_OR_RETURN(core::StrategyOutput output, entry->strategy->Suggest(input));
-    if (static_cast<int>(output.suggestions.size()) != wanted) {
+    if (output.finished.has_value()) {
+      // The strategy ends the study: the transition is stored, then reported.
+      finished = std::move(output.finished);
+      write.state = v1::STUDY_STATE_DONE;
+      output.suggestions.clear();
+      wanted = 0;
+    } else if (static_cast<int>(output.suggestions.size()) != wanted) {
       return absl::InternalError(absl::StrCat("strategy ", spec.strategy(), " returned ",
                                               output.suggestions.size(), " points for ",
                                               wanted));
@@ -548,7 +560,11 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
   }
   v1::SuggestTrialsResponse response;
   for (const v1::Trial& t : write.trials) *response.add_trials() = t;
-  write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
+  // A call that only ends the study answers with an error: nothing to replay.
+  if (!finished.has_value() || reused > 0) {
+    write.request =
+        MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
+  }
   RETURN_IF_ERROR(store_->Commit(write));
 
   // Durable: now the memory view follows.
@@ -561,7 +577,12 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     }
   }
   if (write.strategy_state.has_value()) entry->strategy_state = std::move(new_state);
+  if (write.state.has_value()) entry->study.set_state(*write.state);
   *entry->study.mutable_update_time() = ToTimestamp(now);
+  if (finished.has_value() && reused == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study: \"", entry->study.name(), "\" is done: ", *finished));
+  }
   return response;
 }
 

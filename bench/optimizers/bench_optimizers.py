@@ -101,7 +101,9 @@ def run_server_method(method, problem, seed, budget, address):
             try:
                 trial = study.suggest()
             except lago.LagoError as e:
-                if e.code.name == "RESOURCE_EXHAUSTED":
+                # The budget is spent, or the strategy stopped the study early.
+                if e.code.name == "RESOURCE_EXHAUSTED" or (
+                        e.code.name == "FAILED_PRECONDITION" and "is done" in e.details):
                     break
                 raise
             # A gradient the budget cannot pay for is not evaluated.

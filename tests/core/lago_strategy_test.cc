@@ -365,6 +365,58 @@ TEST(LagoStrategyTest, ABatchHoldsDistinctPointsBelievedIntoTheModel) {
   }
 }
 
+TEST(LagoStrategyTest, EarlyStopWhenNothingIsLeftToGain) {
+  // A 1-d quadratic: once the minimum is found to rounding level and the model
+  // is certain everywhere, EI and I stay below 1e-12 and the strategy ends
+  // the study; with early_stop = 0 it goes on.
+  auto f = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    *g = Eigen::VectorXd::Constant(1, 2.0 * (x[0] - 0.3));
+    return (x[0] - 0.3) * (x[0] - 0.3);
+  };
+  for (const char* early : {"1", "0"}) {
+    Problem p = MakeProblem(1, GradientMode::kEnhanced);
+    p.options["early_stop"] = early;
+    p.options["initial_points"] = "3";
+    auto strategy = MakeStrategy("lago", p);
+    ASSERT_TRUE(strategy.ok());
+    std::string state;
+    std::vector<CompletedPoint> completed;
+    int steps = 0;
+    std::optional<std::string> finished;
+    for (; steps < 30 && !finished.has_value(); ++steps) {
+      StrategyInput input;
+      input.state = state;
+      input.completed = completed;
+      auto out = (*strategy)->Suggest(input);
+      ASSERT_TRUE(out.ok()) << out.status();
+      state = out->state;
+      finished = out->finished;
+      if (finished.has_value()) {
+        EXPECT_TRUE(out->suggestions.empty());
+        break;
+      }
+      CompletedPoint c;
+      c.x = out->suggestions[0].x;
+      Eigen::VectorXd g;
+      c.value = f(c.x, &g);
+      c.gradient = g;
+      c.kind = out->suggestions[0].kind;
+      c.sequence_index = out->suggestions[0].why.sequence_index;
+      completed.push_back(c);
+    }
+    if (std::string(early) == "1") {
+      ASSERT_TRUE(finished.has_value()) << "no early stop within 30 steps";
+      EXPECT_THAT(*finished, HasSubstr("below 1e-12 for 5 iterations"));
+      double best = 1e300;
+      for (const CompletedPoint& c : completed) best = std::min(best, c.value);
+      EXPECT_LT(best, 1e-12);
+    } else {
+      EXPECT_FALSE(finished.has_value());
+      EXPECT_EQ(steps, 30);
+    }
+  }
+}
+
 TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   Problem p = MakeProblem(2, GradientMode::kEnhanced);
   p.options["gama"] = "1";

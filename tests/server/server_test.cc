@@ -428,6 +428,42 @@ TEST_F(ServerTest, ASuggestionWhoseClientGaveUpStoresNothing) {
   EXPECT_EQ(trials->size(), 3u);
 }
 
+TEST_F(ServerTest, AStrategyThatStopsEarlyLeavesTheStudyDone) {
+  v1::StudySpec spec;
+  v1::Parameter* x = spec.add_parameters();
+  x->set_name("x");
+  x->set_lower(0.0);
+  x->set_upper(1.0);
+  spec.set_strategy("lago");
+  spec.set_gradient_mode(v1::GRADIENT_MODE_ENHANCED);
+  (*spec.mutable_strategy_options())["initial_points"] = "3";
+  CreateStudy("s", spec);
+  absl::Status ended;
+  for (int i = 0; i < 30; ++i) {
+    auto trials = client_->Suggest("s", 1, "");
+    if (!trials.ok()) {
+      ended = trials.status();
+      break;
+    }
+    const double v = (*trials)[0].x(0) - 0.3;
+    Observe("s", (*trials)[0].id(), v * v, {2.0 * v});
+  }
+  ASSERT_EQ(ended.code(), absl::StatusCode::kFailedPrecondition) << ended;
+  EXPECT_THAT(std::string(ended.message()),
+              HasSubstr("\"s\" is done: the strategy stopped early"));
+  const std::string before = Dump();
+  RestartServer();
+  v1::GetStudyRequest get;
+  get.set_name("s");
+  auto study = client_->GetStudy(get);
+  ASSERT_TRUE(study.ok());
+  EXPECT_EQ(study->study().state(), v1::STUDY_STATE_DONE);
+  auto again = client_->Suggest("s", 1, "");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("is done"));
+  EXPECT_EQ(Dump(), before);
+}
+
 TEST_F(ServerTest, AnExpiredLeaseMakesATrialStaleAndItsResultIsStillStored) {
   v1::StudySpec spec = TwoParameterSpec();
   spec.set_lease_seconds(60);

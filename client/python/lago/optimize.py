@@ -62,6 +62,9 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
             except LagoError as e:
                 if e.code.name == "RESOURCE_EXHAUSTED":
                     break
+                if e.code.name == "FAILED_PRECONDITION" and "is done" in e.details:
+                    message = "the strategy stopped early: nothing left worth evaluating"
+                    break
                 raise
             x = list(trial.x)
             gradient = None
