@@ -92,6 +92,41 @@ def main():
     print(f"\nlago-enhanced has the best median on {wins} of {complete} complete problems "
           "(goal: at least 5 of 6).")
 
+    # The competition rule: keep_local (the default) against the authors' rule.
+    pairs = [(m, m + "-k0") for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
+             if any(k[1] == m + "-k0" for k in runs)]
+    if pairs:
+        print("\nThe competition rule: median final log10 regret with keep_local = 1 (the "
+              "default) / keep_local = 0 (the authors' rule: EI(x_G) > gamma I decides every "
+              "step).\n")
+        print("| problem | " + " | ".join(f"{m}: 1 / 0" for m, _ in pairs) + " |")
+        print("|---|" + "---|" * len(pairs))
+        for p in problems:
+            cells = []
+            for new, old in pairs:
+                got = [np.median([r["log10_regret"] for r in runs.get((p, m), [])])
+                       if runs.get((p, m)) else None for m in (new, old)]
+                cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
+            print(f"| {p} | " + " | ".join(cells) + " |")
+
+    # The initial design in gradient-enhanced mode (5d is the authors').
+    designs = [m for m in ("lago-enhanced-init2d", "lago-enhanced-init3d")
+               if any(k[1] == m for k in runs)]
+    if designs:
+        print("\nThe initial design, gradient-enhanced lago: median final log10 regret "
+              "(seeds) with 5d (the default), 3d and 2d Sobol points.\n")
+        cols = ["lago-enhanced"] + designs[::-1]
+        print("| problem | 5d | " + " | ".join(m.rsplit("-", 1)[1][4:] for m in cols[1:])
+              + " |")
+        print("|---|" + "---|" * len(cols))
+        for p in problems:
+            cells = []
+            for m in cols:
+                rs = runs.get((p, m), [])
+                cells.append(f"{np.median([r['log10_regret'] for r in rs]):.2f} (n={len(rs)})"
+                             if rs else "-")
+            print(f"| {p} | " + " | ".join(cells) + " |")
+
     if args.plots:
         import matplotlib
         matplotlib.use("Agg")
