@@ -91,7 +91,9 @@ def main():
                                 strategy="sobol", seed=1)
             client.create_study(STUDIES[1], {"x": (0, 1), "y": (0, 1)}, strategy="lago",
                                 gradient_mode="enhanced", gradient_cost=1.0, seed=2,
-                                strategy_options={"initial_points": "6"})
+                                # The quadratic is solved quickly; without
+                                # this the strategy would end the study early.
+                                strategy_options={"initial_points": "6", "early_stop": "0"})
         ctx = mp.get_context("spawn")
         stop_event, acks_q, done_q = ctx.Event(), ctx.Queue(), ctx.Queue()
         procs = [ctx.Process(target=worker_main,
@@ -122,7 +124,17 @@ def main():
         # Let the studies go on after the last restart, then stop cleanly.
         time.sleep(3.0)
         stop_event.set()
-        results = [done_q.get(timeout=300) for _ in procs]
+        # Keep draining the acknowledgements while the workers finish: a
+        # worker cannot exit while its queue's pipe is full.
+        results, deadline = [], time.monotonic() + 300
+        while len(results) < len(procs) and time.monotonic() < deadline:
+            drain(acks_q, acknowledged)
+            try:
+                results.append(done_q.get(timeout=0.1))
+            except queue_module.Empty:
+                pass
+        if len(results) < len(procs):
+            raise RuntimeError(f"only {len(results)} of {len(procs)} workers finished")
         for p in procs:
             p.join()
         drain(acks_q, acknowledged)
