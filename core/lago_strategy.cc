@@ -36,13 +36,17 @@ struct Options {
   // too, whatever EI says, until the region terminates or a step disappoints.
   // Measured in bench/optimizers: better or equal on every problem there.
   bool keep_local = true;
-  // Stop the study when EI and I stay below 1e-12 for 5 iterations.
+  // Stop the study when EI and I stay below 1e-12 for 5 iterations. On by
+  // default when the local model has real gradients; off in value-only mode,
+  // where I comes from the GP's own mean and the GP may not hold the local
+  // points (the minimum-distance rule), so a quiet model is no proof.
   bool early_stop = true;
 };
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   Options o;
   o.initial_points = 5 * problem.dimension;
+  o.early_stop = problem.gradient_mode != GradientMode::kNone;
   for (const auto& option : problem.options) {
     // Named references, not a structured binding: the lambda below captures them.
     const std::string& key = option.first;

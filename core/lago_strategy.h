@@ -40,8 +40,9 @@
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
 // refit_every (10), initial_points (5 d), kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
-// early_stop (1: when EI and I both stay below 1e-12 for 5 iterations the
-// strategy ends the study; StrategyOutput::finished says so).
+// early_stop (when EI and I both stay below 1e-12 for 5 iterations the
+// strategy ends the study; StrategyOutput::finished says so; 1 by default
+// with gradients, 0 in value-only mode, where I is the GP's own opinion).
 #ifndef LAGO_CORE_LAGO_STRATEGY_H_
 #define LAGO_CORE_LAGO_STRATEGY_H_
 

@@ -92,8 +92,22 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(result.nit, 64)
         self.assertEqual(seen, list(range(1, 65)))
         self.assertAlmostEqual(result.fun, sphere(result.x), places=15)
-        # 64 Sobol points in [-1, 1]^2 come within 0.2 of the optimum.
         self.assertLess(result.fun, 0.04)
+
+    def test_minimize_with_gradients_ends_when_nothing_is_left_to_gain(self):
+        def sphere(x):
+            return (sum((v - 0.3) ** 2 for v in x), [2 * (v - 0.3) for v in x])
+
+        result = lago.minimize(sphere, [(-1.0, 1.0)] * 2, jac=True, budget=200, seed=1,
+                               address=self.server.address)
+        # lago solves the sphere, then EI and the predicted improvement stay
+        # below 1e-12 and it ends the study well before the budget.
+        self.assertTrue(result.success)
+        self.assertIn("stopped early", result.message)
+        self.assertLess(result.nfev, 60)
+        self.assertLess(result.fun, 1e-12)
+        with lago.Client(self.server.address) as client:
+            self.assertEqual(client.get_study(result.study).state, 2)  # DONE
 
     def test_minimize_with_gradients_and_early_stop(self):
         def value_and_gradient(x):
