@@ -203,7 +203,7 @@ class LabWorkerTest(unittest.TestCase):
             line = slow.stdout.readline()
             self.assertIn("running", line)
             running = int(re.search(r"trial (\d+)", line).group(1))
-            time.sleep(0.7)  # A few heartbeats.
+            time.sleep(1.2)  # A few heartbeats (every 0.2 s).
             slow.kill()
             slow.wait()
             slow.stdout.close()
