@@ -45,7 +45,13 @@ struct Options {
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   Options o;
-  o.initial_points = 5 * problem.dimension;
+  // The authors' design is 5d points. With a gradient at every point each one
+  // carries d + 1 observations, so gradient-enhanced studies start with 2d
+  // (at least 10): bench/optimizers measured it better on Styblinski-Tang 8
+  // and Rosenbrock 5 (Mann-Whitney p = 0.02 and 0.003) and no worse elsewhere.
+  o.initial_points = problem.gradient_mode == GradientMode::kEnhanced
+                         ? std::max(2 * problem.dimension, 10)
+                         : 5 * problem.dimension;
   o.early_stop = problem.gradient_mode != GradientMode::kNone;
   for (const auto& option : problem.options) {
     // Named references, not a structured binding: the lambda below captures them.

@@ -1,7 +1,8 @@
 // LAGO and its two ablations behind the Strategy interface (LAGO.md 2-5).
 //
 // The state machine, persisted as text (core/state_codec.h) after every call:
-//   initial design: `initial_points` scrambled Sobol points (default 5d);
+//   initial design: `initial_points` scrambled Sobol points (default 5d;
+//                   max(2d, 10) in gradient-enhanced studies);
 //   informed step:  the minimiser of the GP posterior mean;
 //   centre:         the incumbent becomes the trust-region centre; when its
 //                   gradient is unknown, a gradient-at-incumbent trial asks
@@ -38,7 +39,8 @@
 // point).
 //
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
-// refit_every (10), initial_points (5 d), kernel ("matern52" or "se"),
+// refit_every (10), initial_points (5 d; max(2 d, 10) with every gradient),
+// kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 1 by default
