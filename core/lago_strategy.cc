@@ -642,7 +642,10 @@ class LagoStrategy : public Strategy {
       if (global.has_value()) ei = std::exp(global->value);
     }
     const double improvement = local.has_value() ? local->predicted_improvement : 0.0;
-    if (variant_ != LagoVariant::kTrustRegion && global.has_value()) {
+    // Quiet only counts when nothing is in flight: a pending local step has
+    // no I, and believed values lower the incumbent and with it EI.
+    if (variant_ != LagoVariant::kTrustRegion && global.has_value() &&
+        input.pending.empty() && emitted.empty()) {
       s->quiet = ei < kQuiet && improvement < kQuiet ? s->quiet + 1 : 0;
     }
     const bool streak = options_.keep_local && s->last_rho > 0.75;

@@ -49,7 +49,12 @@ def run(address, problem, target, workers, seed, max_evaluations, max_rounds):
         trace = []
         rounds_cap = min(max_rounds, max_evaluations // workers)
         for r in range(1, rounds_cap + 1):
-            trials = [study.suggest(client_id=f"worker-{w}") for w in range(workers)]
+            try:
+                trials = [study.suggest(client_id=f"worker-{w}") for w in range(workers)]
+            except lago.LagoError as e:
+                if e.code.name == "FAILED_PRECONDITION" and "is done" in e.details:
+                    return None, trace  # The strategy ended the study early.
+                raise
             for t in trials:
                 value, gradient = problem(t.x)
                 study.observe(t, value, gradient)

@@ -419,6 +419,25 @@ TEST(LagoStrategyTest, EarlyStopWhenNothingIsLeftToGain) {
   }
 }
 
+TEST(LagoStrategyTest, EarlyStopWaitsUntilNothingIsInFlight) {
+  // Believed values lower the incumbent and a pending local step has no I,
+  // so quiet iterations only count when no trial is out: two workers that
+  // always hold a trial are never stopped, even on a solved quadratic.
+  auto f = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    *g = Eigen::VectorXd::Constant(1, 2.0 * (x[0] - 0.3));
+    return (x[0] - 0.3) * (x[0] - 0.3);
+  };
+  Problem p = MakeProblem(1, GradientMode::kEnhanced);
+  p.options["initial_points"] = "3";
+  Workers w("lago", p, 2);
+  w.Ask(2);
+  for (int i = 0; i < 30; ++i) {
+    w.Tell(f);
+    ASSERT_EQ(w.Ask(1).size(), 1u) << "stopped at step " << i;
+  }
+  EXPECT_LT(w.best(), 1e-12);
+}
+
 TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   Problem p = MakeProblem(2, GradientMode::kEnhanced);
   p.options["gama"] = "1";
