@@ -43,8 +43,8 @@
 // kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
-// strategy ends the study; StrategyOutput::finished says so; 1 by default
-// with gradients, 0 in value-only mode, where I is the GP's own opinion).
+// strategy ends the study; StrategyOutput::finished says so; 0 by default:
+// an overconfident GP ended runs trapped in a local minimum).
 #ifndef LAGO_CORE_LAGO_STRATEGY_H_
 #define LAGO_CORE_LAGO_STRATEGY_H_
 

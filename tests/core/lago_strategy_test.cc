@@ -429,6 +429,7 @@ TEST(LagoStrategyTest, EarlyStopWaitsUntilNothingIsInFlight) {
   };
   Problem p = MakeProblem(1, GradientMode::kEnhanced);
   p.options["initial_points"] = "3";
+  p.options["early_stop"] = "1";
   Workers w("lago", p, 2);
   w.Ask(2);
   for (int i = 0; i < 30; ++i) {

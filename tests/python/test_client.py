@@ -99,7 +99,7 @@ class ClientTest(unittest.TestCase):
             return (sum((v - 0.3) ** 2 for v in x), [2 * (v - 0.3) for v in x])
 
         result = lago.minimize(sphere, [(-1.0, 1.0)] * 2, jac=True, budget=200, seed=1,
-                               address=self.server.address)
+                               address=self.server.address, options={"early_stop": "1"})
         # lago solves the sphere, then EI and the predicted improvement stay
         # below 1e-12 and it ends the study well before the budget.
         self.assertTrue(result.success)

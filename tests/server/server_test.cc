@@ -437,6 +437,7 @@ TEST_F(ServerTest, AStrategyThatStopsEarlyLeavesTheStudyDone) {
   spec.set_strategy("lago");
   spec.set_gradient_mode(v1::GRADIENT_MODE_ENHANCED);
   (*spec.mutable_strategy_options())["initial_points"] = "3";
+  (*spec.mutable_strategy_options())["early_stop"] = "1";
   CreateStudy("s", spec);
   absl::Status ended;
   for (int i = 0; i < 30; ++i) {

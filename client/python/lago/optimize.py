@@ -2,7 +2,7 @@
 
 import math
 import uuid
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from lago.client import DEFAULT_ADDRESS, Client, LagoError
 
@@ -30,7 +30,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
              jac=None, budget: Optional[float] = None, address: str = DEFAULT_ADDRESS,
              strategy: str = "", seed: int = 0, study: Optional[str] = None,
              client_id: str = "", callback: Optional[Callable] = None,
-             disp: bool = False) -> OptimizeResult:
+             disp: bool = False, options: Optional[Dict[str, str]] = None) -> OptimizeResult:
     """Minimises ``fun(x, *args)`` over the box ``bounds`` through a lago-server.
 
     jac: None or False (values only); True (``fun`` returns ``(value, gradient)``);
@@ -40,7 +40,8 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     name continues that study.
     callback: called as ``callback(trial, best)`` after each observation, with the
     observed Trial and the best so far (None before a success); returning True
-    stops early. disp: print one line per evaluation.
+    stops early. disp: print one line per evaluation. options: the strategy's
+    options (strategy_options), e.g. {"early_stop": "1"}.
     """
     bounds = [(float(lo), float(hi)) for lo, hi in bounds]
     d = len(bounds)
@@ -52,7 +53,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     try:
         handle = client.create_study(
             name, [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(bounds)],
-            strategy=strategy, seed=seed, budget=float(budget),
+            strategy=strategy, seed=seed, budget=float(budget), strategy_options=options,
             gradient_mode="enhanced" if with_gradient else "none")
         nfev = njev = nit = 0
         message, status = "budget spent", 0
