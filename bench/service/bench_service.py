@@ -29,18 +29,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "bench", "workers"))
+from harness import percentile  # noqa: E402
 
 
 def objective(x):
     return sum((v - 0.5) ** 2 for v in x)
-
-
-def percentile(values, q):
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(q / 100.0 * (len(s) - 1)))))
-    return s[k]
 
 
 def lago_worker(address, study_name, rounds, worker, start_event, queue):
