@@ -101,16 +101,24 @@ double Acquisition::EvaluateWithGradient(const Eigen::VectorXd& x,
 
 namespace {
 
+// An infeasible ball.
+struct Ball {
+  Eigen::VectorXd center;
+  double radius = 0.0;
+};
+
 struct Refinement {
   const Acquisition* acquisition = nullptr;
-  const AcquisitionSearchOptions* options = nullptr;
+  std::vector<Ball> balls;
   int evaluations = 0;
   double best_value = -std::numeric_limits<double>::infinity();
   Eigen::VectorXd best_x;
 
   bool Feasible(const Eigen::VectorXd& x) const {
-    if (!options->excluded_center.has_value()) return true;
-    return (x - *options->excluded_center).norm() >= options->excluded_radius;
+    for (const Ball& b : balls) {
+      if ((x - b.center).norm() < b.radius) return false;
+    }
+    return true;
   }
 };
 
@@ -129,15 +137,15 @@ double RefineObjective(const std::vector<double>& x, std::vector<double>& gradie
   return value;
 }
 
-// r^2 - ||x - c||^2 <= 0: outside the excluded ball.
+// r^2 - ||x - c||^2 <= 0: outside the ball.
 double BallConstraint(const std::vector<double>& x, std::vector<double>& gradient,
                       void* data) {
-  auto* r = static_cast<Refinement*>(data);
-  const Eigen::VectorXd delta = Eigen::Map<const Eigen::VectorXd>(x.data(), x.size()) -
-                                *r->options->excluded_center;
+  const auto* ball = static_cast<const Ball*>(data);
+  const Eigen::VectorXd delta =
+      Eigen::Map<const Eigen::VectorXd>(x.data(), x.size()) - ball->center;
   if (!gradient.empty())
     Eigen::Map<Eigen::VectorXd>(gradient.data(), x.size()) = -2.0 * delta;
-  return r->options->excluded_radius * r->options->excluded_radius - delta.squaredNorm();
+  return ball->radius * ball->radius - delta.squaredNorm();
 }
 
 }  // namespace
@@ -149,7 +157,13 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
   if (!sobol.ok()) return sobol.status();
   Refinement refinement;
   refinement.acquisition = &acquisition;
-  refinement.options = &options;
+  if (options.excluded_center.has_value() && options.excluded_radius > 0.0) {
+    refinement.balls.push_back({*options.excluded_center, options.excluded_radius});
+  }
+  if (options.avoid_radius > 0.0) {
+    for (const Eigen::VectorXd& c : options.avoid)
+      refinement.balls.push_back({c, options.avoid_radius});
+  }
   std::vector<Eigen::VectorXd> feasible;
   feasible.reserve(options.candidates);
   for (int i = 0; i < options.candidates; ++i) {
@@ -157,9 +171,10 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
     if (refinement.Feasible(x)) feasible.push_back(std::move(x));
   }
   if (feasible.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no candidate lies outside the excluded ball of radius ",
-                     options.excluded_radius));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no candidate lies outside the excluded ball of radius ", options.excluded_radius,
+        " and the ", options.avoid.size(), " balls of radius ", options.avoid_radius,
+        " around points in flight"));
   }
   Eigen::MatrixXd x(d, feasible.size());
   for (size_t i = 0; i < feasible.size(); ++i) x.col(i) = feasible[i];
@@ -177,8 +192,8 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
     opt.set_lower_bounds(std::vector<double>(d, 0.0));
     opt.set_upper_bounds(std::vector<double>(d, 1.0));
     opt.set_max_objective(RefineObjective, &refinement);
-    if (options.excluded_center.has_value() && options.excluded_radius > 0.0) {
-      opt.add_inequality_constraint(BallConstraint, &refinement, 1e-12);
+    for (Ball& ball : refinement.balls) {
+      opt.add_inequality_constraint(BallConstraint, &ball, 1e-12);
     }
     opt.set_maxeval(options.max_evaluations);
     opt.set_xtol_rel(1e-10);

@@ -69,6 +69,10 @@ struct AcquisitionSearchOptions {
   // Points within `excluded_radius` of `excluded_center` are infeasible.
   std::optional<Eigen::VectorXd> excluded_center;
   double excluded_radius = 0.0;
+  // Points within `avoid_radius` of any of these (the points in flight) are
+  // infeasible too.
+  std::vector<Eigen::VectorXd> avoid;
+  double avoid_radius = 0.0;
   uint64_t seed = 0;
 };
 
@@ -78,8 +82,8 @@ struct AcquisitionOptimum {
   int evaluations = 0;
 };
 
-// Maximises the acquisition over [0, 1]^d outside the excluded ball.
-// FAILED_PRECONDITION when no candidate lies outside the ball.
+// Maximises the acquisition over [0, 1]^d outside the excluded balls.
+// FAILED_PRECONDITION when no candidate lies outside them.
 absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
     const Acquisition& acquisition, const AcquisitionSearchOptions& options);
 

@@ -277,16 +277,25 @@ Eigen::MatrixXd GaussianProcess::CrossCovariance(const Eigen::VectorXd& x,
   return k;
 }
 
-Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
-  const int m = static_cast<int>(x.cols());
-  // Column c: cov(training outputs, f(x_c)), for all candidates at once.
-  Eigen::MatrixXd kx(n_, m);
+Eigen::MatrixXd GaussianProcess::CrossCovarianceWithValues(
+    const Eigen::MatrixXd& x) const {
+  Eigen::MatrixXd kx(n_, x.cols());
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
     const bool g = p.gradient.has_value();
     kernel_.CovarianceWithValues(p.x, g, x,
                                  kx.middleRows(offsets_[i], kernel_.Outputs(g)));
   }
+  return kx;
+}
+
+Eigen::VectorXd GaussianProcess::PredictMean(const Eigen::MatrixXd& x) const {
+  return (CrossCovarianceWithValues(x).transpose() * alpha_).array() * scale_ + mean_;
+}
+
+Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
+  // Column c: cov(training outputs, f(x_c)), for all candidates at once.
+  Eigen::MatrixXd kx = CrossCovarianceWithValues(x);
   const double s2 = kernel_.output_scale();
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;

@@ -92,6 +92,8 @@ class GaussianProcess {
 
   // Mean and variance of f at the columns of `x` (d x m), computed together.
   Prediction Predict(const Eigen::MatrixXd& x) const;
+  // Only the mean at the columns of `x`: O(N) per point instead of O(N^2).
+  Eigen::VectorXd PredictMean(const Eigen::MatrixXd& x) const;
   // Mean, variance and their gradients at one point.
   void PredictWithGradients(const Eigen::VectorXd& x, double* mean, double* variance,
                             Eigen::VectorXd* mean_gradient,
@@ -119,6 +121,8 @@ class GaussianProcess {
   // Cross-covariance of f(x) (and grad f(x) when `gradient`) with every
   // training output: Outputs(gradient) x N.
   Eigen::MatrixXd CrossCovariance(const Eigen::VectorXd& x, bool gradient) const;
+  // cov(training outputs, f(x_c)) for the columns of `x`: N x m.
+  Eigen::MatrixXd CrossCovarianceWithValues(const Eigen::MatrixXd& x) const;
   // Standardised outputs of point i.
   void StandardizedOutputs(const GpPoint& p, Eigen::Ref<Eigen::VectorXd> out) const;
   auto L() const { return factor_.topLeftCorner(n_, n_); }

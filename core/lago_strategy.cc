@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -19,6 +20,9 @@ namespace {
 
 // A step shorter than this terminates the region (LAGO.md section 3).
 constexpr double kTerminationStep = 1e-7;
+// With restarts on, a region whose predicted improvement is below this many
+// standard deviations of f, and that loses to EI, is finished.
+constexpr double kFinishedImprovement = 1e-9;
 // Early stop: EI and I both below kQuiet for kQuietIterations iterations.
 constexpr double kQuiet = 1e-12;
 constexpr int64_t kQuietIterations = 5;
@@ -42,6 +46,10 @@ struct Options {
   // gradients it ended Hartmann6 runs caught in the local minimum at regret
   // 0.12 that would otherwise have gone on to find the global one.
   bool early_stop = false;
+  // When a region terminates, start the next one at the best completed point
+  // that no region has explored (our extension; the authors leave every later
+  // step to EI, which in a GP sure of itself drifts to the corners of the box).
+  bool restart = true;
 };
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
@@ -72,9 +80,11 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
-    } else if (key == "keep_local" || key == "early_stop") {
+    } else if (key == "keep_local" || key == "early_stop" || key == "restart") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
-      (key == "keep_local" ? o.keep_local : o.early_stop) = value == "1";
+      (key == "keep_local"   ? o.keep_local
+       : key == "early_stop" ? o.early_stop
+                             : o.restart) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
       (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
@@ -91,7 +101,8 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       return absl::InvalidArgumentError(absl::StrCat(
           field,
           ": not an option of this strategy (gamma, nu, eta, refit_every, "
-          "initial_points, kernel, candidates, refine, keep_local, early_stop)"));
+          "initial_points, kernel, candidates, refine, keep_local, early_stop, "
+          "restart)"));
     }
   }
   return o;
@@ -135,6 +146,10 @@ struct State {
   double last_rho = 0.0;
   // Consecutive iterations with EI and I both below kQuiet.
   int64_t quiet = 0;
+  // Where the current region started, and the starts and ends of the regions
+  // that terminated (one point per row): restarts keep away from them.
+  Eigen::VectorXd region_start;
+  Eigen::MatrixXd explored;
 
   std::string Serialize() const {
     StateWriter w;
@@ -162,6 +177,8 @@ struct State {
     w.Put("local_f_center", local_f_center);
     w.Put("last_rho", last_rho);
     w.PutInt("quiet", quiet);
+    w.PutVector("region_start", region_start);
+    w.PutMatrix("explored", explored);
     return w.str();
   }
 
@@ -201,6 +218,10 @@ struct State {
     }
     if (r.Has("quiet")) {
       ASSIGN_OR_RETURN(s.quiet, r.GetInt("quiet"));
+    }
+    if (r.Has("region_start")) {
+      ASSIGN_OR_RETURN(s.region_start, r.GetVector("region_start"));
+      ASSIGN_OR_RETURN(s.explored, r.GetMatrix("explored"));
     }
     if (s.phase < kDesign || s.phase > kIterating) {
       return absl::InvalidArgumentError("strategy state: unknown phase");
@@ -264,7 +285,12 @@ class LagoStrategy : public Strategy {
 
   // Records the results that arrived since the last call.
   void Ingest(absl::Span<const CompletedPoint> completed, State* s) const {
-    for (size_t i = static_cast<size_t>(s->processed); i < completed.size(); ++i) {
+    // The best value before the point at hand.
+    double best = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < static_cast<size_t>(s->processed) && i < completed.size(); ++i)
+      best = std::min(best, completed[i].value);
+    for (size_t i = static_cast<size_t>(s->processed); i < completed.size();
+         best = std::min(best, completed[i].value), ++i) {
       const CompletedPoint& p = completed[i];
       const int64_t seq = p.sequence_index.value_or(-2);
       if (seq == s->waiting_seq) {
@@ -311,8 +337,11 @@ class LagoStrategy : public Strategy {
         NewCenter(p, s);
         continue;
       }
+      // A point near an explored region does not pull a restarted region
+      // back there unless it is the best point yet.
       if (s->center.size() > 0 && p.value < s->f_center &&
-          variant_ != LagoVariant::kTrustRegion) {
+          variant_ != LagoVariant::kTrustRegion &&
+          (p.value < best || !NearExplored(p.x, *s))) {
         NewCenter(p, s);
       }
     }
@@ -321,6 +350,7 @@ class LagoStrategy : public Strategy {
 
   void NewCenter(const CompletedPoint& p, State* s) const {
     s->center = p.x;
+    s->region_start = p.x;
     s->f_center = p.value;
     s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
     s->b.resize(0, 0);
@@ -331,6 +361,89 @@ class LagoStrategy : public Strategy {
     if (s->gradient.size() == 0 && NeedsAskedGradient() && s->phase == kIterating) {
       s->phase = kCenter;
     }
+  }
+
+  // The initial radius r0 = min(l / 2, diam / 8) (LAGO.md section 3), with
+  // the mean lengthscale; also how far a restart keeps from explored points.
+  double InitialRadius(const State& s) const {
+    const double diam = std::sqrt(static_cast<double>(dimension()));
+    if (s.lengthscales.size() != dimension()) return diam / 8.0;
+    return std::min(0.5 * s.lengthscales.mean(), diam / 8.0);
+  }
+
+  bool NearExplored(const Eigen::VectorXd& x, const State& s) const {
+    if (s.explored.cols() != x.size()) return false;
+    const double r0 = InitialRadius(s);
+    for (int i = 0; i < s.explored.rows(); ++i) {
+      if ((s.explored.row(i).transpose() - x).norm() < r0) return true;
+    }
+    return false;
+  }
+
+  void MarkExplored(const Eigen::VectorXd& x, State* s) const {
+    if (x.size() != dimension()) return;
+    if (s->explored.cols() != dimension()) s->explored.resize(0, dimension());
+    s->explored.conservativeResize(s->explored.rows() + 1, Eigen::NoChange);
+    s->explored.row(s->explored.rows() - 1) = x.transpose();
+  }
+
+  // The hill-valley test on the GP mean: x and y lie in one basin when the
+  // mean on the segment between them never rises above its higher end.
+  bool SameBasin(const GaussianProcess& gp, const Eigen::VectorXd& x,
+                 const Eigen::VectorXd& y) const {
+    constexpr int kInner = 9;
+    Eigen::MatrixXd path(dimension(), kInner + 2);
+    for (int i = 0; i <= kInner + 1; ++i)
+      path.col(i) = x + (y - x) * (static_cast<double>(i) / (kInner + 1));
+    const Eigen::VectorXd mean = gp.PredictMean(path);
+    return mean.segment(1, kInner).maxCoeff() <= std::max(mean(0), mean(kInner + 1));
+  }
+
+  // After a region terminated: the next one starts at the best completed
+  // point that no region has walked through (no local-phase point), that
+  // lies at least r0 from every start and end of a terminated region, and
+  // that the GP mean does not join to any of them without a hill between.
+  // Returns false when there is none; then every step is global.
+  bool Restart(const StrategyInput& input, const GaussianProcess& gp, State* s) const {
+    std::vector<const CompletedPoint*> candidates;
+    for (const CompletedPoint& p : input.completed) {
+      if (p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent)
+        continue;
+      if (!NearExplored(p.x, *s)) candidates.push_back(&p);
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const CompletedPoint* a, const CompletedPoint* b) {
+                return a->value < b->value;
+              });
+    const CompletedPoint* start = nullptr;
+    for (const CompletedPoint* p : candidates) {
+      bool joined = false;
+      for (int i = 0; i < s->explored.rows() && !joined; ++i)
+        joined = SameBasin(gp, p->x, s->explored.row(i).transpose());
+      if (!joined) {
+        start = p;
+        break;
+      }
+    }
+    if (start == nullptr) return false;
+    s->center = start->x;
+    s->region_start = start->x;
+    s->f_center = start->value;
+    // Without a gradient (value-only, or not asked for) the GP gives one.
+    s->gradient = start->gradient.has_value() && !value_only() ? *start->gradient
+                                                               : Eigen::VectorXd();
+    s->b.resize(0, 0);
+    s->reset_radius = 1;
+    s->terminated = 0;
+    s->local_seq = -1;
+    s->last_rho = 0.0;
+    return true;
+  }
+
+  static double BestValue(const StrategyInput& input) {
+    double best = std::numeric_limits<double>::infinity();
+    for (const CompletedPoint& p : input.completed) best = std::min(best, p.value);
+    return best;
   }
 
   // Whether the centre's gradient is asked of the client (rather than
@@ -475,6 +588,7 @@ class LagoStrategy : public Strategy {
         s->f_center = best->value;
         s->gradient = best->gradient.has_value() ? *best->gradient : Eigen::VectorXd();
       }
+      s->region_start = s->center;
       s->b.resize(0, 0);
       s->reset_radius = 1;
       s->terminated = 0;
@@ -498,11 +612,16 @@ class LagoStrategy : public Strategy {
   // the posterior mean there, and the believed values count towards the
   // incumbent, so EI vanishes at every point in flight and a second worker is
   // sent elsewhere. Returns how many joined.
-  int AddBelievers(const StrategyInput& input, Emitted emitted, GaussianProcess* gp,
-                   double* incumbent) const {
+  static std::vector<Eigen::VectorXd> InFlightPoints(const StrategyInput& input,
+                                                     Emitted emitted) {
     std::vector<Eigen::VectorXd> in_flight;
     for (const PendingPoint& p : input.pending) in_flight.push_back(p.x);
     for (const Suggestion& e : emitted) in_flight.push_back(e.x);
+    return in_flight;
+  }
+
+  int AddBelievers(const std::vector<Eigen::VectorXd>& in_flight, GaussianProcess* gp,
+                   double* incumbent) const {
     int added = 0;
     for (const Eigen::VectorXd& x : in_flight) {
       bool known = false;
@@ -521,10 +640,12 @@ class LagoStrategy : public Strategy {
   }
 
   // LogEI maximised over the box, outside the ball around the centre for
-  // kLago. Absent when the search fails.
-  std::optional<AcquisitionOptimum> GlobalProposal(const GaussianProcess& gp,
-                                                   const State& s,
-                                                   double incumbent) const {
+  // kLago, and at least nu lengthscales (the smallest) from every point in
+  // flight: a believer pins the value there but not the slope, so EI can
+  // peak right beside it. Absent when the search fails.
+  std::optional<AcquisitionOptimum> GlobalProposal(
+      const GaussianProcess& gp, const State& s, double incumbent,
+      const std::vector<Eigen::VectorXd>& in_flight) const {
     Acquisition log_ei(gp, AcquisitionType::kLogExpectedImprovement, incumbent);
     AcquisitionSearchOptions search;
     search.candidates = options_.candidates;
@@ -535,6 +656,8 @@ class LagoStrategy : public Strategy {
       search.excluded_center = s.center;
       search.excluded_radius = s.radius;
     }
+    search.avoid = in_flight;
+    search.avoid_radius = options_.nu * gp.hyperparameters().lengthscales.minCoeff();
     auto result = MaximizeAcquisition(log_ei, search);
     if (!result.ok()) return std::nullopt;
     return *result;
@@ -549,15 +672,12 @@ class LagoStrategy : public Strategy {
     if (!model.ok()) return Degrade(model.status(), s, report);
     GaussianProcess& gp = *model;
     if (input.completed.empty()) return Design(s, "filler");
-    // EI against the centre, or before there is one the best completed value.
-    double incumbent = s->f_center;
-    if (s->center.size() != dimension()) {
-      incumbent = input.completed[0].value;
-      for (const CompletedPoint& p : input.completed)
-        incumbent = std::min(incumbent, p.value);
-    }
-    const int believers = AddBelievers(input, emitted, &gp, &incumbent);
-    std::optional<AcquisitionOptimum> global = GlobalProposal(gp, *s, incumbent);
+    // EI against the best completed value (a restarted centre is not it).
+    double incumbent = BestValue(input);
+    const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
+    const int believers = AddBelievers(in_flight, &gp, &incumbent);
+    std::optional<AcquisitionOptimum> global =
+        GlobalProposal(gp, *s, incumbent, in_flight);
     if (!global.has_value()) return Design(s, "filler");
     Suggestion out = Make(global->x, TrialKind::kGlobal,
                           problem_.gradient_mode == GradientMode::kEnhanced, "global", s);
@@ -581,8 +701,11 @@ class LagoStrategy : public Strategy {
     const GaussianProcess& gp = *model;
     ++s->since_refit;
     const double mean_l = s->lengthscales.mean();
-    const double diam = std::sqrt(static_cast<double>(d));
     if (s->center.size() != d) return Design(s);
+    if (s->terminated && options_.restart && variant_ == LagoVariant::kLago &&
+        Restart(input, gp, s)) {
+      absl::StrAppend(&report->summary, " restart f=", s->f_center);
+    }
 
     // The local model: g and B at the centre.
     if (value_only() || s->gradient.size() != d) {
@@ -596,7 +719,7 @@ class LagoStrategy : public Strategy {
       s->b = 0.5 * (h + h.transpose());
     }
     if (s->reset_radius || !(s->radius > 0.0)) {
-      s->radius = std::min(0.5 * mean_l, diam / 8.0);
+      s->radius = InitialRadius(*s);
       s->reset_radius = 0;
     }
     // One local step in flight at a time: a step of an earlier region that is
@@ -615,7 +738,16 @@ class LagoStrategy : public Strategy {
       if (local->step.norm() < kTerminationStep) {
         s->terminated = 1;
         s->radius = std::min(s->radius, 0.5 * mean_l);
+        MarkExplored(s->region_start, s);
+        MarkExplored(s->center, s);
         local.reset();
+      }
+      // A step onto a point in flight (a global point inside a restarted
+      // region) waits: that point's result comes first.
+      const double near = options_.nu * s->lengthscales.minCoeff();
+      for (const Eigen::VectorXd& x : InFlightPoints(input, emitted)) {
+        if (local.has_value() && (s->center + local->step - x).norm() < near)
+          local.reset();
       }
     }
     if (variant_ == LagoVariant::kTrustRegion && (s->terminated || !local.has_value())) {
@@ -637,9 +769,10 @@ class LagoStrategy : public Strategy {
       // The global proposal accounts for the points in flight; the local
       // step above used the model of the completed points only.
       GaussianProcess& believer_gp = *model;
-      double incumbent = s->f_center;
-      believers = AddBelievers(input, emitted, &believer_gp, &incumbent);
-      global = GlobalProposal(believer_gp, *s, incumbent);
+      double incumbent = BestValue(input);
+      const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
+      believers = AddBelievers(in_flight, &believer_gp, &incumbent);
+      global = GlobalProposal(believer_gp, *s, incumbent, in_flight);
       if (global.has_value()) ei = std::exp(global->value);
     }
     const double improvement = local.has_value() ? local->predicted_improvement : 0.0;
@@ -654,6 +787,16 @@ class LagoStrategy : public Strategy {
         global.has_value() && (!local.has_value() || variant_ == LagoVariant::kBo ||
                                (!streak && ei > options_.gamma * improvement));
 
+    // A region that has converged in practice (I below 1e-9 standard
+    // deviations of f) and loses to EI is finished too, so that a restart can
+    // follow: its steps would otherwise wait for EI to fall below I.
+    if (take_global && local.has_value() && options_.restart &&
+        variant_ == LagoVariant::kLago &&
+        improvement < kFinishedImprovement * gp.output_std()) {
+      s->terminated = 1;
+      MarkExplored(s->region_start, s);
+      MarkExplored(s->center, s);
+    }
     Suggestion out;
     if (take_global) {
       out = Make(global->x, TrialKind::kGlobal,

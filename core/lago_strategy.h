@@ -17,10 +17,23 @@
 //                   (rho > 0.75) is followed by another local step: I
 //                   shrinks quadratically as Newton-like steps converge, so
 //                   EI would otherwise cut a converging region short.
+//   restarts:       (our addition, on by default) when a region terminates,
+//                   or has converged in practice (I below 1e-9 standard
+//                   deviations of f) and loses to EI, the next region starts
+//                   at the best completed non-local point that lies more
+//                   than r0 from the start and end of every finished region
+//                   and that the GP mean does not join to any of them
+//                   without a hill in between (a hill-valley test). EI alone
+//                   drifts to the corners of the box once the GP is sure of
+//                   itself, and left 8 of 20 Hartmann 6 runs in the second
+//                   minimum. EI's incumbent is the best completed value, not
+//                   the (restarted) centre.
 // Several workers: points in flight (pending trials and the earlier points of
 // a batch) join the global model as kriging believers (value = posterior
-// mean, counted towards the incumbent), so global proposals avoid them; at
-// most one local step is in flight at a time; a worker that asks while the
+// mean, counted towards the incumbent), and global proposals keep nu
+// lengthscales (the smallest) away from them, since a believer pins the value
+// but not the slope; at most one local step is in flight at a time, and none
+// onto a point in flight; a worker that asks while the
 // machine waits for the informed step or the centre's gradient gets a global
 // proposal (a Sobol point in the design phase and for the kTrustRegion
 // variant).
@@ -42,6 +55,7 @@
 // refit_every (10), initial_points (5 d; max(2 d, 10) with every gradient),
 // kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
+// restart (1; 0 leaves every step after a region to EI, as the authors do),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).

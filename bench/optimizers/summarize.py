@@ -111,6 +111,27 @@ def main():
                 cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
             print(f"| {p} | " + " | ".join(cells) + " |")
 
+    # Restarts (the default) against leaving every step after a region to EI.
+    pairs = [(m, m + "-r0") for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
+             if any(k[1] == m + "-r0" for k in runs)]
+    if pairs:
+        print("\nRestarts: median [third quartile] final log10 regret, and how many seeds "
+              "end below a regret of 1e-3, with restart = 1 (the default) / restart = 0 "
+              "(every step after a finished region is left to EI).\n")
+        print("| problem | " + " | ".join(f"{new}: 1 / 0" for new, _ in pairs) + " |")
+        print("|---|" + "---|" * len(pairs))
+        for p in problems:
+            cells = []
+            for pair in pairs:
+                got = []
+                for m in pair:
+                    v = [r["log10_regret"] for r in runs.get((p, m), [])]
+                    got.append("-" if not v else
+                               f"{np.median(v):.2f} [{np.percentile(v, 75):.2f}] "
+                               f"{sum(x < -3 for x in v)}/{len(v)}")
+                cells.append(" / ".join(got))
+            print(f"| {p} | " + " | ".join(cells) + " |")
+
     # The initial design in gradient-enhanced mode: the default max(2d, 10)
     # against the authors' 5d and plain 3d and 2d.
     designs = [m for m in ("lago-enhanced-init5d", "lago-enhanced-init3d",

@@ -188,6 +188,8 @@ TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
     EXPECT_NEAR(p.mean[c], mean, 1e-12);
     EXPECT_NEAR(p.variance[c], variance, 1e-12);
   }
+  const Eigen::VectorXd mean_only = gp->PredictMean(x);
+  for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
 }
 
 // With a fixed standardisation, conditioning incrementally must give the same

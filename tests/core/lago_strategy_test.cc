@@ -103,6 +103,31 @@ double Branin(const Eigen::VectorXd& u, Eigen::VectorXd* g) {
 }
 constexpr double kBraninMinimum = 0.39788735772973816;
 
+// Hartmann 6 on the unit cube: global minimum -3.32237, and a second local
+// minimum -3.20316 near (0.40, 0.88, 0.85, 0.57, 0.14, 0.04).
+double Hartmann6(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+  static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+  static const double a[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                 {0.05, 10, 17, 0.1, 8, 14},
+                                 {3, 3.5, 1.7, 10, 17, 8},
+                                 {17, 8, 0.05, 10, 0.1, 14}};
+  static const double p[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
+                                 {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
+                                 {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
+                                 {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
+  double f = 0.0;
+  *g = Eigen::VectorXd::Zero(6);
+  for (int i = 0; i < 4; ++i) {
+    double r = 0.0;
+    for (int j = 0; j < 6; ++j) r += a[i][j] * (x[j] - p[i][j]) * (x[j] - p[i][j]);
+    const double e = alpha[i] * std::exp(-r);
+    f -= e;
+    for (int j = 0; j < 6; ++j) (*g)[j] += 2.0 * e * a[i][j] * (x[j] - p[i][j]);
+  }
+  return f;
+}
+constexpr double kHartmann6Minimum = -3.322368011415515;
+
 TEST(LagoStrategyTest, ConvexQuadraticIsSolvedWithinThreeLocalSteps) {
   // With every gradient the design is max(2d, 10) = 10 points.
   Loop loop("lago", MakeProblem(5, GradientMode::kEnhanced));
@@ -137,6 +162,23 @@ TEST(LagoStrategyTest, AConvergingRegionIsFinishedBeforeGlobalStepsTakeOver) {
   }
   EXPECT_LT(regret[1], 1e-10);
   EXPECT_GT(regret[0], 1e3 * regret[1]);
+}
+
+TEST(LagoStrategyTest, ATerminatedRegionRestartsWhereNoRegionHasBeen) {
+  // With seed 0 the first region converges to Hartmann 6's second minimum
+  // (regret 0.119). Without restarts, EI alone does not leave it within 60
+  // evaluations; with them, the next region starts at an unexplored design
+  // point and finds the global minimum.
+  double regret[2];
+  for (int restart = 0; restart < 2; ++restart) {
+    Problem p = MakeProblem(6, GradientMode::kEnhanced, 0);
+    p.options["restart"] = restart ? "1" : "0";
+    Loop loop("lago", p);
+    for (int i = 0; i < 60; ++i) loop.Step(Hartmann6);
+    regret[restart] = loop.best() - kHartmann6Minimum;
+  }
+  EXPECT_GT(regret[0], 0.1);
+  EXPECT_LT(regret[1], 1e-8);
 }
 
 TEST(LagoStrategyTest, ARestartedStrategyContinuesTheSameRun) {
@@ -342,7 +384,7 @@ TEST(LagoStrategyTest, ConcurrentWorkersGetDistinctPointsAndOneLocalStepAtATime)
     // (successive local steps of a converging region may be close: they are
     // not in flight together).
     EXPECT_GT(MinPairwiseDistance(w.asked()), 0.0);
-    EXPECT_GT(w.min_to_in_flight(), 1e-4);
+    EXPECT_GT(w.min_to_in_flight(), 1e-4) << "mode " << static_cast<int>(mode);
     EXPECT_GT(globals, 0);
     EXPECT_LT(w.best() - kBraninMinimum, 0.05) << "mode " << static_cast<int>(mode);
   }
@@ -450,6 +492,9 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   EXPECT_THAT(
       std::string(MakeStrategy("lago", p).status().message()),
       HasSubstr("spec.strategy_options[\"refit_every\"]: \"0\" must be a whole number"));
+  p.options = {{"restart", "yes"}};
+  EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
+              HasSubstr("spec.strategy_options[\"restart\"]: \"yes\" must be 0 or 1"));
   p.options = {{"kernel", "rbf"}};
   EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
               HasSubstr("is not a kernel"));
