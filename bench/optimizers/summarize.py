@@ -93,8 +93,9 @@ def main():
           "(goal: at least 5 of 6).")
 
     # The competition rule: keep_local (the default) against the authors' rule.
-    # Both with the authors' 5d design, so that only the rule differs.
-    pairs = [("lago-enhanced-init5d" if m == "lago-enhanced" else m, m + "-k0")
+    # Both with the authors' 5d design and without restarts (the -k0 runs
+    # predate them), so that only the rule differs.
+    pairs = [("lago-enhanced-init5d" if m == "lago-enhanced" else m + "-r0", m + "-k0")
              for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
              if any(k[1] == m + "-k0" for k in runs)]
     if pairs:
