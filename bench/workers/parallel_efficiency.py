@@ -38,13 +38,14 @@ from problems import PROBLEMS  # noqa: E402
 TARGETS = {"hartmann6": 1e-3, "styblinski-tang8": 50.0}
 
 
-def run(address, problem, target, workers, seed, max_evaluations, max_rounds):
+def run(address, problem, target, workers, seed, max_evaluations, max_rounds, options):
     import lago
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
             f"{problem.name}-w{workers}-s{seed}",
             [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
-            strategy="lago", gradient_mode="enhanced", gradient_cost=1.0, seed=seed)
+            strategy="lago", gradient_mode="enhanced", gradient_cost=1.0, seed=seed,
+            strategy_options=options)
         best = float("inf")
         trace = []
         rounds_cap = min(max_rounds, max_evaluations // workers)
@@ -92,7 +93,7 @@ def markdown(report):
     lines = ["# Parallel efficiency of lago", "",
              f"Command: `{report['command']}`", "",
              f"Run on {report['date']}, {report['cpus']} CPUs. Gradient-enhanced lago with "
-             "default options; each round every worker evaluates one trial. Targets "
+             f"{report['options'] or 'default options'}; each round every worker evaluates one trial. Targets "
              "(simple regret): " + ", ".join(f"{k} {v}" for k, v in TARGETS.items()) +
              f". Round cap: min({report['max_rounds']}, {report['max_evaluations']} / W); "
              "a run that misses the target counts as the cap.", "",
@@ -125,8 +126,13 @@ def main():
     parser.add_argument("--runs", required=True, help="JSON lines, one per run (resumable)")
     parser.add_argument("--out", help="folder for parallel.json and parallel.md")
     parser.add_argument("--fresh", action="store_true", help="empty --runs first")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a lago strategy option, for ablations (repeatable)")
+    parser.add_argument("--name", default="parallel",
+                        help="report name: --out gets NAME.md and NAME.json")
     args = parser.parse_args()
     harness.use_client_from(args.server)
+    options = dict(o.split("=", 1) for o in args.option)
     if args.fresh and os.path.exists(args.runs):
         os.remove(args.runs)
 
@@ -147,7 +153,8 @@ def main():
                             continue
                         t0 = time.time()
                         rounds, trace = run(server.address, PROBLEMS[name], TARGETS[name], w,
-                                            seed, args.max_evaluations, args.max_rounds)
+                                            seed, args.max_evaluations, args.max_rounds,
+                                            options)
                         line = {"problem": name, "workers": w, "seed": seed, "rounds": rounds,
                                 "trace": trace, "seconds": time.time() - t0}
                         with open(args.runs, "a") as f:
@@ -160,13 +167,14 @@ def main():
         runs = [json.loads(line) for line in f]
     report = {"command": " ".join([os.path.relpath(sys.argv[0], harness.ROOT)] + sys.argv[1:]),
               "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(),
+              "options": ", ".join(f"{k}={v}" for k, v in options.items()),
               "max_rounds": args.max_rounds, "max_evaluations": args.max_evaluations,
               "summary": summarize(runs, args.workers,
                                    lambda w: min(args.max_rounds, args.max_evaluations // w))}
     text = markdown(report)
     print(text)
     if args.out:
-        harness.write_report(args.out, "parallel", report, text)
+        harness.write_report(args.out, args.name, report, text)
 
 
 if __name__ == "__main__":
