@@ -505,6 +505,36 @@ class LagoStrategy : public Strategy {
     s->explored.row(s->explored.rows() - 1) = x.transpose();
   }
 
+  // The completed points a new region may start from, best first: no
+  // local-phase point, none within r0 of a finished region's start or end.
+  std::vector<const CompletedPoint*> UnexploredPoints(const StrategyInput& input,
+                                                      const State& s) const {
+    std::vector<const CompletedPoint*> points;
+    for (const CompletedPoint& p : input.completed) {
+      if (p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent)
+        continue;
+      if (!NearExplored(p.x, s)) points.push_back(&p);
+    }
+    std::sort(points.begin(), points.end(),
+              [](const CompletedPoint* a, const CompletedPoint* b) {
+                return a->value < b->value;
+              });
+    return points;
+  }
+
+  // Whether the GP mean joins x to a row of `rows` or to one of `others`.
+  bool JoinedToAny(const GaussianProcess& gp, const Eigen::VectorXd& x,
+                   const Eigen::MatrixXd& rows,
+                   const std::vector<Eigen::VectorXd>& others) const {
+    for (int i = 0; i < rows.rows(); ++i) {
+      if (SameBasin(gp, x, rows.row(i).transpose())) return true;
+    }
+    for (const Eigen::VectorXd& y : others) {
+      if (SameBasin(gp, x, y)) return true;
+    }
+    return false;
+  }
+
   // The hill-valley test on the GP mean: x and y lie in one basin when the
   // mean on the segment between them never rises above its higher end.
   bool SameBasin(const GaussianProcess& gp, const Eigen::VectorXd& x,
@@ -523,22 +553,9 @@ class LagoStrategy : public Strategy {
   // that the GP mean does not join to any of them without a hill between.
   // Returns false when there is none; then every step is global.
   bool Restart(const StrategyInput& input, const GaussianProcess& gp, State* s) const {
-    std::vector<const CompletedPoint*> candidates;
-    for (const CompletedPoint& p : input.completed) {
-      if (p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent)
-        continue;
-      if (!NearExplored(p.x, *s)) candidates.push_back(&p);
-    }
-    std::sort(candidates.begin(), candidates.end(),
-              [](const CompletedPoint* a, const CompletedPoint* b) {
-                return a->value < b->value;
-              });
     const CompletedPoint* start = nullptr;
-    for (const CompletedPoint* p : candidates) {
-      bool joined = false;
-      for (int i = 0; i < s->explored.rows() && !joined; ++i)
-        joined = SameBasin(gp, p->x, s->explored.row(i).transpose());
-      if (!joined) {
+    for (const CompletedPoint* p : UnexploredPoints(input, *s)) {
+      if (!JoinedToAny(gp, p->x, s->explored, {})) {
         start = p;
         break;
       }
@@ -571,25 +588,12 @@ class LagoStrategy : public Strategy {
   std::optional<Probe> ProbeStep(const StrategyInput& input,
                                  const std::vector<Eigen::VectorXd>& in_flight,
                                  const GaussianProcess& gp, const State& s) const {
-    std::vector<const CompletedPoint*> candidates;
-    for (const CompletedPoint& p : input.completed) {
-      if (p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent)
-        continue;
-      if (!NearExplored(p.x, s)) candidates.push_back(&p);
-    }
-    std::sort(candidates.begin(), candidates.end(),
-              [](const CompletedPoint* a, const CompletedPoint* b) {
-                return a->value < b->value;
-              });
     const int d = dimension();
     const double near = options_.nu * s.lengthscales.minCoeff();
-    for (const CompletedPoint* p : candidates) {
-      bool joined = SameBasin(gp, p->x, s.center);
-      for (int i = 0; i < s.explored.rows() && !joined; ++i)
-        joined = SameBasin(gp, p->x, s.explored.row(i).transpose());
-      for (size_t i = 0; i < in_flight.size() && !joined; ++i)
-        joined = SameBasin(gp, p->x, in_flight[i]);
-      if (joined) continue;
+    std::vector<Eigen::VectorXd> held = in_flight;
+    held.push_back(s.center);
+    for (const CompletedPoint* p : UnexploredPoints(input, s)) {
+      if (JoinedToAny(gp, p->x, s.explored, held)) continue;
       Eigen::VectorXd g;
       if (!value_only() && p->gradient.has_value()) {
         g = *p->gradient;
