@@ -591,7 +591,7 @@ class LagoStrategy : public Strategy {
     const int d = dimension();
     const double near = options_.nu * s.lengthscales.minCoeff();
     std::vector<Eigen::VectorXd> held = in_flight;
-    held.push_back(s.center);
+    if (s.center.size() == d) held.push_back(s.center);
     for (const CompletedPoint* p : UnexploredPoints(input, s)) {
       if (JoinedToAny(gp, p->x, s.explored, held)) continue;
       Eigen::VectorXd g;
@@ -852,13 +852,30 @@ class LagoStrategy : public Strategy {
     // EI against the best completed value (a restarted centre is not it).
     double incumbent = BestValue(input);
     const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
+    // A probe from the best point of a basin that nothing in flight holds
+    // competes with EI, as in Iterate.
+    std::optional<Probe> probe;
+    if (options_.probe && variant_ == LagoVariant::kLago)
+      probe = ProbeStep(input, in_flight, gp, *s);
     const int believers = AddBelievers(in_flight, &gp, &incumbent);
     std::optional<AcquisitionOptimum> global =
         GlobalProposal(gp, *s, incumbent, in_flight);
+    const double ei = global.has_value() ? std::exp(global->value) : 0.0;
+    if (probe.has_value() &&
+        (!global.has_value() || probe->improvement > options_.gamma * ei)) {
+      Suggestion out =
+          Make(probe->x, TrialKind::kGlobal,
+               problem_.gradient_mode == GradientMode::kEnhanced, "probe", s);
+      out.why.predicted_improvement = probe->improvement;
+      if (global.has_value()) out.why.acquisition_value = ei;
+      absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
+                      " winner=probe I=", probe->improvement, " ei=", ei);
+      return out;
+    }
     if (!global.has_value()) return Design(s, "filler");
     Suggestion out = Make(global->x, TrialKind::kGlobal,
                           problem_.gradient_mode == GradientMode::kEnhanced, "global", s);
-    out.why.acquisition_value = std::exp(global->value);
+    out.why.acquisition_value = ei;
     absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
                     " winner=global ei=", *out.why.acquisition_value,
                     " believers=", believers);
