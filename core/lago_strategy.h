@@ -39,10 +39,10 @@
 // point: a trust-region step (radius r0, B the GP mean's Hessian) from the
 // best completed non-local point in a basin that neither the region, nor a
 // finished region, nor a point in flight holds (same hill-valley test),
-// taken when its I beats EI; a worker that asks while the
-// machine waits for the informed step or the centre's gradient gets a global
-// proposal (a Sobol point in the design phase and for the kTrustRegion
-// variant).
+// taken when its I beats EI; a worker that asks while the machine waits for
+// the informed step or the centre's gradient gets a probe or a global
+// proposal by the same rule (a Sobol point in the design phase and for the
+// kTrustRegion variant).
 // Results are matched to the suggestions that asked for them through
 // Why::sequence_index. A local result updates the region (ratio, radius, SR1,
 // acceptance); any result better than the centre makes it the new centre
