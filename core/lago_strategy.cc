@@ -58,7 +58,8 @@ struct Options {
   // With several workers, while a local step is in flight, a worker may get a
   // probe instead of a global EI point: a trust-region step from the best
   // completed point in a basin no region holds (our extension).
-  bool probe = true;
+  // At most this many probes are in flight (0: none).
+  int probe = 1;
 };
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
@@ -89,21 +90,19 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
-    } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
-               key == "probe") {
+    } else if (key == "keep_local" || key == "early_stop" || key == "restart") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
       (key == "keep_local"   ? o.keep_local
        : key == "early_stop" ? o.early_stop
-       : key == "restart"    ? o.restart
-                             : o.probe) = value == "1";
+                             : o.restart) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
       (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
-    } else if (key == "speculate") {
+    } else if (key == "speculate" || key == "probe") {
       if (!numeric || number < 0.0 || number > 16.0 || number != std::floor(number)) {
         return bad("must be a whole number from 0 to 16");
       }
-      o.speculate = static_cast<int>(number);
+      (key == "speculate" ? o.speculate : o.probe) = static_cast<int>(number);
     } else if (key == "refit_every" || key == "initial_points" || key == "candidates" ||
                key == "refine") {
       if (!numeric || number < 1.0 || number > 1e6 || number != std::floor(number)) {
@@ -172,6 +171,8 @@ struct State {
   Eigen::VectorXd spec_seqs;
   Eigen::MatrixXd spec_bases;
   Eigen::MatrixXd spec_steps;
+  // The sequence indices of the probes in flight.
+  Eigen::VectorXd probe_seqs;
 
   void ClearSpeculation() {
     spec_seqs.resize(0);
@@ -235,6 +236,7 @@ struct State {
     w.PutVector("spec_seqs", spec_seqs);
     w.PutMatrix("spec_bases", spec_bases);
     w.PutMatrix("spec_steps", spec_steps);
+    w.PutVector("probe_seqs", probe_seqs);
     return w.str();
   }
 
@@ -278,6 +280,9 @@ struct State {
     if (r.Has("region_start")) {
       ASSIGN_OR_RETURN(s.region_start, r.GetVector("region_start"));
       ASSIGN_OR_RETURN(s.explored, r.GetMatrix("explored"));
+    }
+    if (r.Has("probe_seqs")) {
+      ASSIGN_OR_RETURN(s.probe_seqs, r.GetVector("probe_seqs"));
     }
     if (r.Has("spec_seqs")) {
       ASSIGN_OR_RETURN(s.spec_seqs, r.GetVector("spec_seqs"));
@@ -581,6 +586,29 @@ class LagoStrategy : public Strategy {
     double improvement = 0.0;
   };
 
+  // Whether another probe may go out: forgets the probes no longer in flight
+  // and compares the rest with the limit.
+  bool ProbeAllowed(const StrategyInput& input, Emitted emitted, State* s) const {
+    std::vector<double> kept;
+    for (int i = 0; i < s->probe_seqs.size(); ++i) {
+      if (InFlight(static_cast<int64_t>(s->probe_seqs(i)), input, emitted))
+        kept.push_back(s->probe_seqs(i));
+    }
+    s->probe_seqs = Eigen::Map<const Eigen::VectorXd>(kept.data(), kept.size());
+    return variant_ == LagoVariant::kLago &&
+           static_cast<int>(kept.size()) < options_.probe;
+  }
+
+  Suggestion MakeProbe(const Probe& probe, State* s) const {
+    Suggestion out = Make(probe.x, TrialKind::kGlobal,
+                          problem_.gradient_mode == GradientMode::kEnhanced, "probe", s);
+    out.why.predicted_improvement = probe.improvement;
+    const int n = static_cast<int>(s->probe_seqs.size());
+    s->probe_seqs.conservativeResize(n + 1);
+    s->probe_seqs(n) = static_cast<double>(*out.why.sequence_index);
+    return out;
+  }
+
   // A trust-region step (radius r0, B the Hessian of the GP mean) from the
   // best completed non-local point in a basin that nothing holds: more than
   // r0 from every finished region, and joined by the GP mean neither to the
@@ -855,18 +883,14 @@ class LagoStrategy : public Strategy {
     // A probe from the best point of a basin that nothing in flight holds
     // competes with EI, as in Iterate.
     std::optional<Probe> probe;
-    if (options_.probe && variant_ == LagoVariant::kLago)
-      probe = ProbeStep(input, in_flight, gp, *s);
+    if (ProbeAllowed(input, emitted, s)) probe = ProbeStep(input, in_flight, gp, *s);
     const int believers = AddBelievers(in_flight, &gp, &incumbent);
     std::optional<AcquisitionOptimum> global =
         GlobalProposal(gp, *s, incumbent, in_flight);
     const double ei = global.has_value() ? std::exp(global->value) : 0.0;
     if (probe.has_value() &&
         (!global.has_value() || probe->improvement > options_.gamma * ei)) {
-      Suggestion out =
-          Make(probe->x, TrialKind::kGlobal,
-               problem_.gradient_mode == GradientMode::kEnhanced, "probe", s);
-      out.why.predicted_improvement = probe->improvement;
+      Suggestion out = MakeProbe(*probe, s);
       if (global.has_value()) out.why.acquisition_value = ei;
       absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
                       " winner=probe I=", probe->improvement, " ei=", ei);
@@ -999,8 +1023,8 @@ class LagoStrategy : public Strategy {
     // With the region busy (a local step in flight), a probe into another
     // basin may serve the next worker; the model has no believers yet.
     std::optional<Probe> probe;
-    if (options_.probe && variant_ == LagoVariant::kLago && !local.has_value() &&
-        locals_in_flight > 0 && !s->terminated) {
+    if (!local.has_value() && ProbeAllowed(input, emitted, s) && locals_in_flight > 0 &&
+        !s->terminated) {
       probe = ProbeStep(input, InFlightPoints(input, emitted), gp, *s);
     }
 
@@ -1042,9 +1066,7 @@ class LagoStrategy : public Strategy {
     Suggestion out;
     if (probe.has_value() &&
         (!global.has_value() || probe->improvement > options_.gamma * ei)) {
-      out = Make(probe->x, TrialKind::kGlobal,
-                 problem_.gradient_mode == GradientMode::kEnhanced, "probe", s);
-      out.why.predicted_improvement = probe->improvement;
+      out = MakeProbe(*probe, s);
     } else if (take_global) {
       out = Make(global->x, TrialKind::kGlobal,
                  problem_.gradient_mode == GradientMode::kEnhanced, "global", s);

@@ -36,7 +36,7 @@
 // onto a point in flight (with `speculate` > 0, up to that many more may
 // follow it, each from the GP's prediction of its predecessor's result);
 // while a local step is in flight, a worker may get a probe instead of an EI
-// point: a trust-region step (radius r0, B the GP mean's Hessian) from the
+// point (at most `probe` probes in flight): a trust-region step (radius r0, B the GP mean's Hessian) from the
 // best completed non-local point in a basin that neither the region, nor a
 // finished region, nor a point in flight holds (same hill-valley test),
 // taken when its I beats EI; a worker that asks while the machine waits for
@@ -62,7 +62,7 @@
 // kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // restart (1; 0 leaves every step after a region to EI, as the authors do),
-// probe (1), speculate (0, at most 16),
+// probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).
