@@ -36,10 +36,10 @@
 // onto a point in flight (with `speculate` > 0, up to that many more may
 // follow it, each from the GP's prediction of its predecessor's result);
 // while a local step is in flight, a worker may get a probe instead of an EI
-// point (at most `probe` probes in flight): a trust-region step (radius r0, B the GP mean's Hessian) from the
-// best completed non-local point in a basin that neither the region, nor a
-// finished region, nor a point in flight holds (same hill-valley test),
-// taken when its I beats EI; a worker that asks while the machine waits for
+// point (at most `probe` probes in flight): a trust-region step (radius r0,
+// B the GP mean's Hessian) from the best completed non-local point in a basin
+// that neither the region, nor a finished region, nor a point in flight holds
+// (same hill-valley test), taken when its I beats EI; a worker that asks while the machine waits for
 // the informed step or the centre's gradient gets a probe or a global
 // proposal by the same rule (a Sobol point in the design phase and for the
 // kTrustRegion variant).
