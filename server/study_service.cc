@@ -482,14 +482,15 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
           committed += 1.0 + (t.need_gradient() ? spec.gradient_cost() : 0.0);
         }
       }
-      const int fits =
-          static_cast<int>(std::floor((spec.budget() - committed) / new_cost + 1e-9));
-      if (fits < 1) {
+      // In double: a budget may be far beyond what an int holds.
+      const double fits = std::floor((spec.budget() - committed) / new_cost + 1e-9);
+      if (!(fits >= 1.0)) {
         refusal = absl::ResourceExhaustedError(absl::StrCat(
             "study: the budget of \"", entry->study.name(), "\" (", spec.budget(),
             " cost units) is spent or committed to pending trials (", committed, ")"));
       }
-      wanted = std::min(wanted, std::max(fits, 0));
+      if (fits < static_cast<double>(wanted))
+        wanted = fits < 1.0 ? 0 : static_cast<int>(fits);
     }
     if (!refusal.ok()) {
       if (reused == 0) return refusal;

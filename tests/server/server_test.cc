@@ -577,6 +577,16 @@ TEST_F(ServerTest, TheBudgetCountsGradientsAtTheirCost) {
   EXPECT_EQ(client_->Suggest("s").status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(ServerTest, ABudgetBeyondWhatAnIntHoldsIsNoLimitOnABatch) {
+  // Found by the fuzzer: the number of trials a budget pays for was an int.
+  v1::StudySpec spec = TwoParameterSpec();
+  spec.set_budget(1e300);
+  CreateStudy("s", spec);
+  auto batch = client_->Suggest("s", 3);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->size(), 3u);
+}
+
 TEST_F(ServerTest, ImportedObservationsJoinTheStudy) {
   CreateStudy("s", TwoParameterSpec());
   v1::AddObservationsRequest request;
