@@ -60,6 +60,10 @@ struct Options {
   // completed point in a basin no region holds (our extension).
   // At most this many probes are in flight (0: none).
   int probe = 1;
+  // Scale EI in the competition by how much of the EI of earlier global
+  // steps came true (our extension). On in the gradient modes; off in
+  // value-only mode, where it was worse (see ParseOptions).
+  bool calibrate = false;
 };
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
@@ -72,6 +76,12 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
                          ? std::max(2 * problem.dimension, 10)
                          : 5 * problem.dimension;
   o.early_stop = false;
+  // bench/optimizers, 20 seeds: with gradients, calibrated EI moved
+  // Rosenbrock from 2.37 to 0.97 and Styblinski-Tang from 1.29 to 1.15
+  // (on request Branin from -4.87 to -12); without them it was worse on four
+  // of six problems (Hartmann6 -2.44 to -0.92), since there the local model
+  // is the GP's own mean.
+  o.calibrate = problem.gradient_mode != GradientMode::kNone;
   for (const auto& option : problem.options) {
     // Named references, not a structured binding: the lambda below captures them.
     const std::string& key = option.first;
@@ -90,11 +100,13 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
-    } else if (key == "keep_local" || key == "early_stop" || key == "restart") {
+    } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
+               key == "calibrate") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
       (key == "keep_local"   ? o.keep_local
        : key == "early_stop" ? o.early_stop
-                             : o.restart) = value == "1";
+       : key == "restart"    ? o.restart
+                             : o.calibrate) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
       (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
@@ -117,7 +129,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           field,
           ": not an option of this strategy (gamma, nu, eta, refit_every, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
-          "restart, speculate, probe)"));
+          "restart, speculate, probe, calibrate)"));
     }
   }
   return o;
@@ -173,6 +185,11 @@ struct State {
   Eigen::MatrixXd spec_steps;
   // The sequence indices of the probes in flight.
   Eigen::VectorXd probe_seqs;
+  // Global steps in flight (sequence index, EI, incumbent at the time), and
+  // the sums of the EI claimed and the improvement realised by global steps.
+  Eigen::MatrixXd globals;
+  double ei_claimed = 0.0;
+  double ei_realised = 0.0;
 
   void ClearSpeculation() {
     spec_seqs.resize(0);
@@ -237,6 +254,9 @@ struct State {
     w.PutMatrix("spec_bases", spec_bases);
     w.PutMatrix("spec_steps", spec_steps);
     w.PutVector("probe_seqs", probe_seqs);
+    w.PutMatrix("globals", globals);
+    w.Put("ei_claimed", ei_claimed);
+    w.Put("ei_realised", ei_realised);
     return w.str();
   }
 
@@ -280,6 +300,11 @@ struct State {
     if (r.Has("region_start")) {
       ASSIGN_OR_RETURN(s.region_start, r.GetVector("region_start"));
       ASSIGN_OR_RETURN(s.explored, r.GetMatrix("explored"));
+    }
+    if (r.Has("globals")) {
+      ASSIGN_OR_RETURN(s.globals, r.GetMatrix("globals"));
+      ASSIGN_OR_RETURN(s.ei_claimed, r.Get("ei_claimed"));
+      ASSIGN_OR_RETURN(s.ei_realised, r.Get("ei_realised"));
     }
     if (r.Has("probe_seqs")) {
       ASSIGN_OR_RETURN(s.probe_seqs, r.GetVector("probe_seqs"));
@@ -390,6 +415,15 @@ class LagoStrategy : public Strategy {
         // A result that was not accepted as a step may still be the best point
         // (the decrease was below eta I).
         if (accepted || variant_ == LagoVariant::kTrustRegion) continue;
+      }
+      for (int g = 0; g < s->globals.rows(); ++g) {
+        if (static_cast<int64_t>(s->globals(g, 0)) != seq) continue;
+        s->ei_claimed += s->globals(g, 1);
+        s->ei_realised += std::max(0.0, s->globals(g, 2) - p.value);
+        const int n = static_cast<int>(s->globals.rows());
+        if (g + 1 < n) s->globals.row(g) = s->globals.row(n - 1);
+        s->globals.conservativeResize(n - 1, Eigen::NoChange);
+        break;
       }
       const int spec = SpeculationIndex(seq, *s);
       if (spec >= 0) {
@@ -1049,9 +1083,16 @@ class LagoStrategy : public Strategy {
       s->quiet = ei < kQuiet && improvement < kQuiet ? s->quiet + 1 : 0;
     }
     const bool streak = options_.keep_local && s->last_rho > 0.75;
+    // EI as the earlier global steps bore it out: realised / claimed, with
+    // one step's worth of EI as the prior, never above 1.
+    double calibration = 1.0;
+    if (options_.calibrate && ei > 0.0) {
+      calibration = std::min(1.0, (s->ei_realised + ei) / (s->ei_claimed + ei));
+    }
     const bool take_global =
-        global.has_value() && (!local.has_value() || variant_ == LagoVariant::kBo ||
-                               (!streak && ei > options_.gamma * improvement));
+        global.has_value() &&
+        (!local.has_value() || variant_ == LagoVariant::kBo ||
+         (!streak && calibration * ei > options_.gamma * improvement));
 
     // A region that has converged in practice (I below 1e-9 standard
     // deviations of f) and loses to EI is finished too, so that a restart can
@@ -1070,6 +1111,12 @@ class LagoStrategy : public Strategy {
     } else if (take_global) {
       out = Make(global->x, TrialKind::kGlobal,
                  problem_.gradient_mode == GradientMode::kEnhanced, "global", s);
+      if (options_.calibrate) {
+        const int n = static_cast<int>(s->globals.rows());
+        s->globals.conservativeResize(n + 1, 3);
+        s->globals.row(n) << static_cast<double>(*out.why.sequence_index), ei,
+            BestValue(input);
+      }
     } else if (local.has_value() && spec_base.size() > 0) {
       out = Make(spec_base + local->step, TrialKind::kLocal, !value_only(), "speculative",
                  s);

@@ -28,6 +28,12 @@
 //                   itself, and left 8 of 20 Hartmann 6 runs in the second
 //                   minimum. EI's incumbent is the best completed value, not
 //                   the (restarted) centre.
+//   calibrated EI:  (our addition, on by default with gradients) in the
+//                   competition EI is scaled by how much of the EI of earlier
+//                   global steps came true: (realised + EI) / (claimed + EI),
+//                   at most 1. A GP fitted to a wide-range objective
+//                   promises far more than its global steps deliver, and
+//                   EI took the steps the trust region needed.
 // Several workers: points in flight (pending trials and the earlier points of
 // a batch) join the global model as kriging believers (value = posterior
 // mean, counted towards the incumbent), and global proposals keep nu
@@ -39,8 +45,8 @@
 // point (at most `probe` probes in flight): a trust-region step (radius r0,
 // B the GP mean's Hessian) from the best completed non-local point in a basin
 // that neither the region, nor a finished region, nor a point in flight holds
-// (same hill-valley test), taken when its I beats EI; a worker that asks while the machine waits for
-// the informed step or the centre's gradient gets a probe or a global
+// (same hill-valley test), taken when its I beats EI; a worker that asks while the
+// machine waits for the informed step or the centre's gradient gets a probe or a global
 // proposal by the same rule (a Sobol point in the design phase and for the
 // kTrustRegion variant).
 // Results are matched to the suggestions that asked for them through
@@ -63,6 +69,7 @@
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // restart (1; 0 leaves every step after a region to EI, as the authors do),
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
+// calibrate (1 with gradients, 0 in value-only mode),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).
