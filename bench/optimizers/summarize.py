@@ -112,14 +112,41 @@ def main():
                 cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
             print(f"| {p} | " + " | ".join(cells) + " |")
 
-    # Restarts (the default) against leaving every step after a region to EI.
-    pairs = [(m, m + "-r0") for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
+    # Calibrated EI: the default in the gradient modes (-c0 without it); in
+    # value-only mode it is off (-c1 with it).
+    pairs = [(m, m + "-c0") for m in ("lago-enhanced", "lago-on-request")
+             if any(k[1] == m + "-c0" for k in runs)]
+    if any(k[1] == "lago-value-only-c1" for k in runs):
+        pairs.append(("lago-value-only-c1", "lago-value-only"))
+    if pairs:
+        print("\nCalibrated EI: median [first, third quartile] final log10 regret with "
+              "calibrate = 1 / calibrate = 0 (the default is 1 with gradients, 0 in "
+              "value-only mode).\n")
+        print("| problem | " + " | ".join(f"{a.replace('-c1', '')}: 1 / 0" for a, _ in pairs)
+              + " |")
+        print("|---|" + "---|" * len(pairs))
+        for p in problems:
+            cells = []
+            for pair in pairs:
+                got = []
+                for m in pair:
+                    v = [r["log10_regret"] for r in runs.get((p, m), [])]
+                    got.append("-" if not v else
+                               f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
+                               f"{np.percentile(v, 75):.2f}]")
+                cells.append(" / ".join(got))
+            print(f"| {p} | " + " | ".join(cells) + " |")
+
+    # Restarts (the default) against leaving every step after a region to EI;
+    # both without calibrated EI (the -r0 runs predate it).
+    pairs = [(m + "-c0" if any(k[1] == m + "-c0" for k in runs) else m, m + "-r0")
+             for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
              if any(k[1] == m + "-r0" for k in runs)]
     if pairs:
         print("\nRestarts: median [third quartile] final log10 regret, and how many seeds "
               "end below a regret of 1e-3, with restart = 1 (the default) / restart = 0 "
               "(every step after a finished region is left to EI).\n")
-        print("| problem | " + " | ".join(f"{new}: 1 / 0" for new, _ in pairs) + " |")
+        print("| problem | " + " | ".join(f"{old[:-3]}: 1 / 0" for _, old in pairs) + " |")
         print("|---|" + "---|" * len(pairs))
         for p in problems:
             cells = []
@@ -141,7 +168,11 @@ def main():
         print("\nThe initial design, gradient-enhanced lago: median final log10 regret "
               "(seeds) with max(2d, 10) Sobol points (the default) and with 5d (the "
               "authors'), 3d and 2d.\n")
-        cols = ["lago-enhanced"] + designs
+        # The design runs predate restarts and calibrated EI: compare with the
+        # default design's runs of the same time.
+        base = ("lago-enhanced-r0" if any(k[1] == "lago-enhanced-r0" for k in runs)
+                else "lago-enhanced")
+        cols = [base] + designs
         print("| problem | max(2d, 10) | " +
               " | ".join(m.rsplit("-", 1)[1][4:] for m in designs) + " |")
         print("|---|" + "---|" * len(cols))
