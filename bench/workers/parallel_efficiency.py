@@ -93,7 +93,8 @@ def markdown(report):
     lines = ["# Parallel efficiency of lago", "",
              f"Command: `{report['command']}`", "",
              f"Run on {report['date']}, {report['cpus']} CPUs. Gradient-enhanced lago with "
-             f"{report['options'] or 'default options'}; each round every worker evaluates one trial. Targets "
+             f"{report.get('options') or 'default options'}; each round every worker "
+             "evaluates one trial. Targets "
              "(simple regret): " + ", ".join(f"{k} {v}" for k, v in TARGETS.items()) +
              f". Round cap: min({report['max_rounds']}, {report['max_evaluations']} / W); "
              "a run that misses the target counts as the cap.", "",

@@ -162,5 +162,26 @@ TEST(AcquisitionTest, MaximizerStaysOutsideTheExcludedBallAndBeatsTheCandidates)
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(AcquisitionTest, MaximizerKeepsAwayFromEveryAvoidedPoint) {
+  const GaussianProcess gp = MakeGp();
+  double best = 1e300;
+  for (const GpPoint& p : gp.points()) best = std::min(best, p.value);
+  Acquisition acquisition(gp, AcquisitionType::kLogExpectedImprovement, best);
+  AcquisitionSearchOptions options;
+  options.candidates = 256;
+  options.refine = 5;
+  options.seed = 1;
+  // Avoid the optimum, then the next optimum too: each answer keeps the
+  // radius from every avoided point (points in flight).
+  options.avoid_radius = 0.1;
+  for (int k = 0; k < 3; ++k) {
+    auto found = MaximizeAcquisition(acquisition, options);
+    ASSERT_TRUE(found.ok()) << found.status();
+    for (const Eigen::VectorXd& a : options.avoid)
+      EXPECT_GE((found->x - a).norm(), 0.1 - 1e-9) << "round " << k;
+    options.avoid.push_back(found->x);
+  }
+}
+
 }  // namespace
 }  // namespace lago::core
