@@ -979,6 +979,13 @@ class LagoStrategy : public Strategy {
     // several workers, up to `speculate` more may follow it as a chain, each
     // from the GP's prediction at its predecessor's target.
     if (!InFlight(s->local_seq, input, emitted)) s->local_seq = -1;
+    // Global steps that failed or were abandoned claim nothing.
+    for (int g = static_cast<int>(s->globals.rows()) - 1; g >= 0; --g) {
+      if (InFlight(static_cast<int64_t>(s->globals(g, 0)), input, emitted)) continue;
+      const int n = static_cast<int>(s->globals.rows());
+      if (g + 1 < n) s->globals.row(g) = s->globals.row(n - 1);
+      s->globals.conservativeResize(n - 1, Eigen::NoChange);
+    }
     for (int i = static_cast<int>(s->spec_seqs.size()) - 1; i >= 0; --i) {
       if (!InFlight(static_cast<int64_t>(s->spec_seqs(i)), input, emitted))
         s->RemoveSpeculation(i);
