@@ -191,6 +191,13 @@ struct State {
   double ei_claimed = 0.0;
   double ei_realised = 0.0;
 
+  // Forgets global step g (the order of the rows does not matter).
+  void RemoveGlobal(int g) {
+    const int n = static_cast<int>(globals.rows());
+    if (g + 1 < n) globals.row(g) = globals.row(n - 1);
+    globals.conservativeResize(n - 1, Eigen::NoChange);
+  }
+
   void ClearSpeculation() {
     spec_seqs.resize(0);
     spec_bases.resize(0, 0);
@@ -420,9 +427,7 @@ class LagoStrategy : public Strategy {
         if (static_cast<int64_t>(s->globals(g, 0)) != seq) continue;
         s->ei_claimed += s->globals(g, 1);
         s->ei_realised += std::max(0.0, s->globals(g, 2) - p.value);
-        const int n = static_cast<int>(s->globals.rows());
-        if (g + 1 < n) s->globals.row(g) = s->globals.row(n - 1);
-        s->globals.conservativeResize(n - 1, Eigen::NoChange);
+        s->RemoveGlobal(g);
         break;
       }
       const int spec = SpeculationIndex(seq, *s);
@@ -981,15 +986,14 @@ class LagoStrategy : public Strategy {
     if (!InFlight(s->local_seq, input, emitted)) s->local_seq = -1;
     // Global steps that failed or were abandoned claim nothing.
     for (int g = static_cast<int>(s->globals.rows()) - 1; g >= 0; --g) {
-      if (InFlight(static_cast<int64_t>(s->globals(g, 0)), input, emitted)) continue;
-      const int n = static_cast<int>(s->globals.rows());
-      if (g + 1 < n) s->globals.row(g) = s->globals.row(n - 1);
-      s->globals.conservativeResize(n - 1, Eigen::NoChange);
+      if (!InFlight(static_cast<int64_t>(s->globals(g, 0)), input, emitted))
+        s->RemoveGlobal(g);
     }
     for (int i = static_cast<int>(s->spec_seqs.size()) - 1; i >= 0; --i) {
       if (!InFlight(static_cast<int64_t>(s->spec_seqs(i)), input, emitted))
         s->RemoveSpeculation(i);
     }
+    const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
     int locals_in_flight = 0;
     for (const PendingPoint& p : input.pending)
       locals_in_flight += p.kind == TrialKind::kLocal;
@@ -1041,7 +1045,7 @@ class LagoStrategy : public Strategy {
       const Eigen::VectorXd target =
           (spec_base.size() > 0 ? spec_base : s->center) + local->step;
       const double near = options_.nu * s->lengthscales.minCoeff();
-      for (const Eigen::VectorXd& x : InFlightPoints(input, emitted)) {
+      for (const Eigen::VectorXd& x : in_flight) {
         if ((target - x).norm() < near) {
           local.reset();
           spec_base.resize(0);
@@ -1066,7 +1070,7 @@ class LagoStrategy : public Strategy {
     std::optional<Probe> probe;
     if (!local.has_value() && ProbeAllowed(input, emitted, s) && locals_in_flight > 0 &&
         !s->terminated) {
-      probe = ProbeStep(input, InFlightPoints(input, emitted), gp, *s);
+      probe = ProbeStep(input, in_flight, gp, *s);
     }
 
     std::optional<AcquisitionOptimum> global;
@@ -1077,7 +1081,6 @@ class LagoStrategy : public Strategy {
       // step above used the model of the completed points only.
       GaussianProcess& believer_gp = *model;
       double incumbent = BestValue(input);
-      const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
       believers = AddBelievers(in_flight, &believer_gp, &incumbent);
       global = GlobalProposal(believer_gp, *s, incumbent, in_flight);
       if (global.has_value()) ei = std::exp(global->value);
