@@ -43,6 +43,20 @@ def curve(records, budget, points=60):
     return grid, np.array(out)
 
 
+def pair_rows(problems, runs, pairs, cell):
+    """Prints one table row per problem: for each (with, without) pair of
+    methods, cell(final log10 regrets) of both sides, "-" where none ran."""
+    for p in problems:
+        cells = []
+        for pair in pairs:
+            got = []
+            for m in pair:
+                v = [r["log10_regret"] for r in runs.get((p, m), [])]
+                got.append(cell(v) if v else "-")
+            cells.append(" / ".join(got))
+        print(f"| {p} | " + " | ".join(cells) + " |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs")
@@ -125,17 +139,9 @@ def main():
         print("| problem | " + " | ".join(f"{a.replace('-c1', '')}: 1 / 0" for a, _ in pairs)
               + " |")
         print("|---|" + "---|" * len(pairs))
-        for p in problems:
-            cells = []
-            for pair in pairs:
-                got = []
-                for m in pair:
-                    v = [r["log10_regret"] for r in runs.get((p, m), [])]
-                    got.append("-" if not v else
-                               f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                               f"{np.percentile(v, 75):.2f}]")
-                cells.append(" / ".join(got))
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        pair_rows(problems, runs, pairs,
+                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
+                            f"{np.percentile(v, 75):.2f}]")
 
     # Restarts (the default) against leaving every step after a region to EI;
     # both without calibrated EI (the -r0 runs predate it).
@@ -148,17 +154,9 @@ def main():
               "(every step after a finished region is left to EI).\n")
         print("| problem | " + " | ".join(f"{old[:-3]}: 1 / 0" for _, old in pairs) + " |")
         print("|---|" + "---|" * len(pairs))
-        for p in problems:
-            cells = []
-            for pair in pairs:
-                got = []
-                for m in pair:
-                    v = [r["log10_regret"] for r in runs.get((p, m), [])]
-                    got.append("-" if not v else
-                               f"{np.median(v):.2f} [{np.percentile(v, 75):.2f}] "
-                               f"{sum(x < -3 for x in v)}/{len(v)}")
-                cells.append(" / ".join(got))
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        pair_rows(problems, runs, pairs,
+                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 75):.2f}] "
+                            f"{sum(x < -3 for x in v)}/{len(v)}")
 
     # The initial design in gradient-enhanced mode: the default max(2d, 10)
     # against the authors' 5d and plain 3d and 2d.
