@@ -127,15 +127,25 @@ TEST(AcquisitionTest, LogEiRanksPointsWhereEiIsZero) {
   EXPECT_NE(v[0], v[1]);
 }
 
-TEST(AcquisitionTest, MaximizerStaysOutsideTheExcludedBallAndBeatsTheCandidates) {
-  const GaussianProcess gp = MakeGp();
+double BestValue(const GaussianProcess& gp) {
   double best = 1e300;
   for (const GpPoint& p : gp.points()) best = std::min(best, p.value);
-  Acquisition acquisition(gp, AcquisitionType::kLogExpectedImprovement, best);
+  return best;
+}
+
+// A search small enough for a unit test.
+AcquisitionSearchOptions SmallSearch() {
   AcquisitionSearchOptions options;
   options.candidates = 256;
   options.refine = 5;
   options.seed = 1;
+  return options;
+}
+
+TEST(AcquisitionTest, MaximizerStaysOutsideTheExcludedBallAndBeatsTheCandidates) {
+  const GaussianProcess gp = MakeGp();
+  Acquisition acquisition(gp, AcquisitionType::kLogExpectedImprovement, BestValue(gp));
+  AcquisitionSearchOptions options = SmallSearch();
   auto free = MaximizeAcquisition(acquisition, options);
   ASSERT_TRUE(free.ok()) << free.status();
   // Put the ball on the unconstrained optimum: the answer must leave it.
@@ -164,13 +174,8 @@ TEST(AcquisitionTest, MaximizerStaysOutsideTheExcludedBallAndBeatsTheCandidates)
 
 TEST(AcquisitionTest, MaximizerKeepsAwayFromEveryAvoidedPoint) {
   const GaussianProcess gp = MakeGp();
-  double best = 1e300;
-  for (const GpPoint& p : gp.points()) best = std::min(best, p.value);
-  Acquisition acquisition(gp, AcquisitionType::kLogExpectedImprovement, best);
-  AcquisitionSearchOptions options;
-  options.candidates = 256;
-  options.refine = 5;
-  options.seed = 1;
+  Acquisition acquisition(gp, AcquisitionType::kLogExpectedImprovement, BestValue(gp));
+  AcquisitionSearchOptions options = SmallSearch();
   // Avoid the optimum, then the next optimum too: each answer keeps the
   // radius from every avoided point (points in flight).
   options.avoid_radius = 0.1;
