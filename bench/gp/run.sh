@@ -20,7 +20,7 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
     --benchmark_filter="(EigenLlt|BuildAndFactorize|IncrementalAdd|Predict1000)/${size}\$" \
     --benchmark_out="$out/eigen_$tag.json" > /dev/null
   OPENBLAS_CORETYPE=SkylakeX build/bench/gp/bench_gp "${common[@]}" \
-    --benchmark_filter="(EigenLlt|Dpotrf|Predict1000|DtrsmFloor)/${size}\$" \
+    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|DtrsmFloor)/${size}\$" \
     --benchmark_out="$out/skylakex_$tag.json" > /dev/null
 done
 /usr/bin/python3 bench/gp/summarize.py "$out" bench/gp/results.json > bench/gp/RESULTS.md
