@@ -34,6 +34,14 @@
 //                   at most 1. A GP fitted to a wide-range objective
 //                   promises far more than its global steps deliver, and
 //                   EI took the steps the trust region needed.
+//   model check:    (our addition, on by default with gradients) before a
+//                   local step is suggested, the GP checks it: when the GP
+//                   is sure the step will be rejected (its predicted
+//                   improvement plus two posterior standard deviations at
+//                   the target is below eta I), B becomes the Hessian of
+//                   the GP mean at the centre and the step is solved again.
+//                   One SR1 update can put a large wrong eigenvalue into B;
+//                   the GP holds the same gradients and more.
 // Several workers: points in flight (pending trials and the earlier points of
 // a batch) join the global model as kriging believers (value = posterior
 // mean, counted towards the incumbent), and global proposals keep nu
@@ -70,6 +78,8 @@
 // restart (1; 0 leaves every step after a region to EI, as the authors do),
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
 // calibrate (1 with gradients, 0 in value-only mode),
+// model_check (1 with gradients, 0 in value-only mode, where B is the GP
+// mean's Hessian already),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).

@@ -578,6 +578,9 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   p.options = {{"restart", "yes"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"restart\"]: \"yes\" must be 0 or 1"));
+  p.options = {{"model_check", "2"}};
+  EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
+              HasSubstr("spec.strategy_options[\"model_check\"]: \"2\" must be 0 or 1"));
   p.options = {{"kernel", "rbf"}};
   EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
               HasSubstr("is not a kernel"));
@@ -587,6 +590,39 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   StrategyInput input;
   input.state = "version 1\nphase 9\n";
   EXPECT_EQ((*ok)->Suggest(input).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(LagoStrategyTest, TheGpChecksLocalStepsItIsSureWillFail) {
+  // Four workers on Hartmann 6, seed 10: one SR1 update puts a large
+  // negative eigenvalue into B, and the next local step claims an
+  // improvement of 121 on a function whose whole range is 3.32. The GP,
+  // which holds the same gradients, is sure that step fails; with the check
+  // B comes from the GP instead, no step claims more than the range, and
+  // the run ends closer to the minimum.
+  double max_improvement[2], regret[2];
+  for (int check = 0; check < 2; ++check) {
+    Problem p = MakeProblem(6, GradientMode::kEnhanced, 10);
+    p.options["model_check"] = check ? "1" : "0";
+    Workers w("lago", p, 4);
+    w.Ask(4);
+    for (int i = 0; i < 40; ++i) {
+      w.Tell(Hartmann6);
+      w.Ask(1);
+    }
+    max_improvement[check] = 0.0;
+    for (const Suggestion& s : w.asked()) {
+      if (s.kind == TrialKind::kLocal) {
+        max_improvement[check] =
+            std::max(max_improvement[check], s.why.predicted_improvement.value_or(0.0));
+      }
+    }
+    regret[check] = w.best() - kHartmann6Minimum;
+  }
+  constexpr double kRange = 3.33;  // max - min of Hartmann 6 is below this.
+  EXPECT_GT(max_improvement[0], kRange);
+  EXPECT_LT(max_improvement[1], kRange);
+  EXPECT_LT(regret[1], 1e-6);
+  EXPECT_GT(regret[0], 1e-4);
 }
 
 }  // namespace
