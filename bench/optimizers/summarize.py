@@ -126,9 +126,26 @@ def main():
                 cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
             print(f"| {p} | " + " | ".join(cells) + " |")
 
+    # The model check: the default in the gradient modes (-mc0 without it,
+    # the runs of the day before it).
+    pairs = [(m, m + "-mc0") for m in ("lago-enhanced", "lago-on-request", "trust-region")
+             if any(k[1] == m + "-mc0" for k in runs)]
+    if pairs:
+        print("\nThe model check: median [first, third quartile] final log10 regret with "
+              "model_check = 1 (the default with gradients) / model_check = 0.\n")
+        print("| problem | " + " | ".join(f"{a}: 1 / 0" for a, _ in pairs) + " |")
+        print("|---|" + "---|" * len(pairs))
+        pair_rows(problems, runs, pairs,
+                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
+                            f"{np.percentile(v, 75):.2f}]")
+
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
-    # value-only mode it is off (-c1 with it).
-    pairs = [(m, m + "-c0") for m in ("lago-enhanced", "lago-on-request")
+    # value-only mode it is off (-c1 with it). Both sides without the model
+    # check (-mc0) where those runs exist, since the -c0 runs predate it.
+    def before_model_check(m):
+        return m + "-mc0" if any(k[1] == m + "-mc0" for k in runs) else m
+
+    pairs = [(before_model_check(m), m + "-c0") for m in ("lago-enhanced", "lago-on-request")
              if any(k[1] == m + "-c0" for k in runs)]
     if any(k[1] == "lago-value-only-c1" for k in runs):
         pairs.append(("lago-value-only-c1", "lago-value-only"))
@@ -136,8 +153,8 @@ def main():
         print("\nCalibrated EI: median [first, third quartile] final log10 regret with "
               "calibrate = 1 / calibrate = 0 (the default is 1 with gradients, 0 in "
               "value-only mode).\n")
-        print("| problem | " + " | ".join(f"{a.replace('-c1', '')}: 1 / 0" for a, _ in pairs)
-              + " |")
+        print("| problem | " + " | ".join(f"{a.replace('-c1', '').replace('-mc0', '')}: 1 / 0"
+                                          for a, _ in pairs) + " |")
         print("|---|" + "---|" * len(pairs))
         pair_rows(problems, runs, pairs,
                   lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
