@@ -21,6 +21,7 @@ cap, and the table says how many missed), and the ratio to one worker.
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -66,24 +67,45 @@ def run(address, problem, target, workers, seed, max_evaluations, max_rounds, op
         return None, trace
 
 
+def ratio_interval(needed, base_needed, resamples=2000):
+    """95% bootstrap interval of median(needed) / median(base_needed): seeds
+    are drawn with replacement, the same seeds on both sides (a seed's runs
+    with W workers and with one share the initial design)."""
+    seeds = sorted(set(needed) & set(base_needed))
+    if len(seeds) < 2:
+        return None
+    rng = random.Random(0)
+    ratios = []
+    for _ in range(resamples):
+        pick = [rng.choice(seeds) for _ in seeds]
+        ratios.append(statistics.median(needed[s] for s in pick) /
+                      statistics.median(base_needed[s] for s in pick))
+    ratios.sort()
+    return [ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]]
+
+
 def summarize(runs, workers_list, cap_for):
     rows = []
     for name in TARGETS:
-        base = None
+        base, base_needed = None, None
         for w in workers_list:
             rs = [r for r in runs if r["problem"] == name and r["workers"] == w]
             if not rs:
                 continue
-            needed = [r["rounds"] if r["rounds"] is not None else cap_for(w) for r in rs]
+            by_seed = {r["seed"]: r["rounds"] if r["rounds"] is not None else cap_for(w)
+                       for r in rs}
+            needed = list(by_seed.values())
             missed = sum(r["rounds"] is None for r in rs)
             median = statistics.median(needed)
             if w == 1:
-                base = median
+                base, base_needed = median, by_seed
             rows.append({"problem": name, "workers": w, "seeds": len(rs), "missed": missed,
                          "median_rounds": median,
                          "quartiles": statistics.quantiles(needed, n=4) if len(needed) > 1
                          else [median, median, median],
                          "ratio_to_one": median / base if base else None,
+                         "ratio_interval": ratio_interval(by_seed, base_needed)
+                         if base_needed and w != 1 else None,
                          "median_evaluations": statistics.median(
                              [n * w for n in needed])})
     return rows
@@ -97,15 +119,20 @@ def markdown(report):
              "evaluates one trial. Targets "
              "(simple regret): " + ", ".join(f"{k} {v}" for k, v in TARGETS.items()) +
              f". Round cap: min({report['max_rounds']}, {report['max_evaluations']} / W); "
-             "a run that misses the target counts as the cap.", "",
+             "a run that misses the target counts as the cap. The interval of the ratio is "
+             "a 95% bootstrap over the seeds (2,000 resamples, the same seeds for W workers "
+             "and for one).", "",
              "| problem | workers | seeds | missed | median rounds [quartiles] | ratio to 1 worker "
-             "| median evaluations |", "|---|---|---|---|---|---|---|"]
+             "| 95% interval of the ratio | median evaluations |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in report["summary"]:
         q = r["quartiles"]
         ratio = f"{r['ratio_to_one']:.2f}" if r["ratio_to_one"] is not None else "-"
+        interval = r.get("ratio_interval")
+        interval = f"[{interval[0]:.2f}, {interval[1]:.2f}]" if interval else "-"
         lines.append(f"| {r['problem']} | {r['workers']} | {r['seeds']} | {r['missed']} | "
                      f"{r['median_rounds']:.1f} [{q[0]:.1f}, {q[2]:.1f}] | {ratio} | "
-                     f"{r['median_evaluations']:.0f} |")
+                     f"{interval} | {r['median_evaluations']:.0f} |")
     lines += ["", "Goal: 4 workers reach the target in at most 40% of the rounds of one worker:"]
     for name in TARGETS:
         four = [r for r in report["summary"] if r["problem"] == name and r["workers"] == 4]
