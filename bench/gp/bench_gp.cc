@@ -12,7 +12,7 @@
 
 #include <cmath>
 #include <map>
-#include <optional>
+#include <memory>
 #include <random>
 
 #include "Eigen/Cholesky"
@@ -144,11 +144,11 @@ void BM_IncrementalAdd(benchmark::State& state) {
   }
   // The copy is made, and the previous one freed, outside the timed region:
   // freeing tens of megabytes of factor is not part of an add.
-  std::optional<GaussianProcess> gp;
+  std::unique_ptr<GaussianProcess> gp;
   for (auto _ : state) {
     state.PauseTiming();
     gp.reset();
-    gp.emplace(*base);
+    gp = std::make_unique<GaussianProcess>(*base);
     state.ResumeTiming();
     if (!gp->AddPoint(last).ok()) state.SkipWithError("add failed");
     benchmark::DoNotOptimize(&*gp);
