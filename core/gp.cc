@@ -55,10 +55,12 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
     std::vector<GpPoint> points) {
   if (hyperparameters.lengthscales.size() != dimension ||
       !(hyperparameters.lengthscales.array() > 0.0).all() ||
-      !(hyperparameters.output_scale > 0.0)) {
+      !(hyperparameters.output_scale > 0.0) ||
+      !(hyperparameters.gradient_noise >= 0.0 &&
+        std::isfinite(hyperparameters.gradient_noise))) {
     return absl::InvalidArgumentError(
-        "hyperparameters: need one positive lengthscale per dimension and a positive "
-        "output scale");
+        "hyperparameters: need one positive lengthscale per dimension, a positive "
+        "output scale and a finite gradient noise >= 0");
   }
   for (size_t i = 0; i < points.size(); ++i) {
     RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
@@ -66,12 +68,13 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
   GaussianProcess gp(options, Kernel(options.kernel, hyperparameters.lengthscales,
                                      hyperparameters.output_scale));
   gp.points_ = std::move(points);
+  gp.gradient_noise_ = hyperparameters.gradient_noise;
   RETURN_IF_ERROR(gp.Refactorize());
   return gp;
 }
 
 GpHyperparameters GaussianProcess::hyperparameters() const {
-  return {kernel_.lengthscales(), kernel_.output_scale()};
+  return {kernel_.lengthscales(), kernel_.output_scale(), gradient_noise_};
 }
 
 void GaussianProcess::Reserve(int rows) {
@@ -147,6 +150,11 @@ absl::Status GaussianProcess::Refactorize() {
                                    kernel_.Outputs(b.gradient.has_value())));
       }
     }
+    for (int i = 0; gradient_noise_ > 0.0 && i < num_points(); ++i) {
+      if (points_[i].gradient.has_value()) {
+        k.diagonal().segment(offsets_[i] + 1, dimension()) *= 1.0 + gradient_noise_;
+      }
+    }
     k.diagonal().array() += options_.nugget + jitter;
     Eigen::Ref<Eigen::MatrixXd> ref(k);
     Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(ref);
@@ -165,16 +173,21 @@ absl::Status GaussianProcess::SetHyperparameters(
     const GpHyperparameters& hyperparameters) {
   if (hyperparameters.lengthscales.size() != dimension() ||
       !(hyperparameters.lengthscales.array() > 0.0).all() ||
-      !(hyperparameters.output_scale > 0.0)) {
+      !(hyperparameters.output_scale > 0.0) ||
+      !(hyperparameters.gradient_noise >= 0.0 &&
+        std::isfinite(hyperparameters.gradient_noise))) {
     return absl::InvalidArgumentError(
-        "hyperparameters: invalid lengthscales or output scale");
+        "hyperparameters: invalid lengthscales, output scale or gradient noise");
   }
   Kernel previous = kernel_;
+  const double previous_noise = gradient_noise_;
   kernel_ =
       Kernel(options_.kernel, hyperparameters.lengthscales, hyperparameters.output_scale);
+  gradient_noise_ = hyperparameters.gradient_noise;
   absl::Status status = Refactorize();
   if (!status.ok()) {
     kernel_ = previous;
+    gradient_noise_ = previous_noise;
     RETURN_IF_ERROR(Refactorize());
     return status;
   }
@@ -195,6 +208,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   }
   Eigen::MatrixXd c(m, m);
   kernel_.Covariance(point.x, g, point.x, g, c);
+  if (g) c.diagonal().tail(dimension()) *= 1.0 + gradient_noise_;
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
   if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(b);
@@ -369,6 +383,21 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
       kernel_.AccumulateHyperGradient(
           a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
           w.block(offsets_[i], offsets_[j], mi, mj), *gradient);
+    }
+  }
+  // With gradient noise nu, a gradient row's diagonal is (1 + nu) k_rr, and
+  // the kernel above accumulated only k_rr's derivatives: k_rr is
+  // s2 c / l_r^2, so d/d log l_r = -2 k_rr and d/d log s2 = k_rr.
+  for (int i = 0; gradient_noise_ > 0.0 && i < num_points(); ++i) {
+    const GpPoint& a = points_[i];
+    if (!a.gradient.has_value()) continue;
+    Eigen::MatrixXd prior(d + 1, d + 1);
+    kernel_.Covariance(a.x, true, a.x, true, prior);
+    for (int r = 0; r < d; ++r) {
+      const int row = offsets_[i] + 1 + r;
+      const double extra = w(row, row) * gradient_noise_ * prior(r + 1, r + 1);
+      (*gradient)(r) -= 2.0 * extra;
+      (*gradient)(d) += extra;
     }
   }
   *gradient *= 0.5;

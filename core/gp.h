@@ -6,7 +6,8 @@
 // gradients; outputs are standardised (values minus the mean, values and
 // gradients divided by the standard deviation of the values) unless told not
 // to. K carries a nugget on its diagonal; when the Cholesky factorisation still
-// fails, jitter is escalated and reported.
+// fails, jitter is escalated and reported. With a gradient noise nu > 0 the
+// gradient rows' diagonal is (1 + nu) times the kernel's.
 //
 // Conditioning on one more point extends the Cholesky factor in O(N^2 (1 + d))
 // without refactorising; removing a point is a rank update of the trailing
@@ -39,6 +40,11 @@ struct GpHyperparameters {
   Eigen::VectorXd lengthscales;
   // Variance of the standardised outputs (s2).
   double output_scale = 1.0;
+  // nu >= 0: the prior variance of every gradient observation is (1 + nu)
+  // times the kernel's, as if the gradients carried variation of their own
+  // that the kernel does not model (ripples finer than the lengthscales).
+  // 0: gradients are exact, as in LAGO.md.
+  double gradient_noise = 0.0;
 };
 
 struct GpOptions {
@@ -143,6 +149,7 @@ class GaussianProcess {
   double mean_ = 0.0;
   double scale_ = 1.0;
   double jitter_ = 0.0;
+  double gradient_noise_ = 0.0;
 };
 
 // The smallest scaled distance ||(x - p) / l|| from x to any of `points`

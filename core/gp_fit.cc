@@ -17,6 +17,7 @@ struct Objective {
   const GpOptions* gp_options = nullptr;
   const std::vector<GpPoint>* points = nullptr;
   bool isotropic = false;
+  double gradient_noise = 0.0;
   int evaluations = 0;
   // The best point seen, so that a refinement stopped by NLopt keeps it.
   double best_value = std::numeric_limits<double>::infinity();
@@ -28,6 +29,7 @@ struct Objective {
     for (int i = 0; i < dimension; ++i)
       h.lengthscales[i] = std::exp(theta[isotropic ? 0 : i]);
     h.output_scale = std::exp(theta.back());
+    h.gradient_noise = gradient_noise;
     return h;
   }
 
@@ -87,7 +89,9 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
       !(options.min_lengthscale > 0.0) ||
       !(options.max_lengthscale > options.min_lengthscale) ||
       !(options.min_output_scale > 0.0) ||
-      !(options.max_output_scale > options.min_output_scale)) {
+      !(options.max_output_scale > options.min_output_scale) ||
+      !std::all_of(options.gradient_noise_grid.begin(), options.gradient_noise_grid.end(),
+                   [](double v) { return v >= 0.0 && std::isfinite(v); })) {
     return absl::InvalidArgumentError("fit options: inconsistent bounds or counts");
   }
   FitReport report;
@@ -128,28 +132,39 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     starts.push_back(theta);
   }
 
-  Objective objective;
-  objective.dimension = dimension;
-  objective.gp_options = &gp_options;
-  objective.points = &points;
-  objective.isotropic = options.isotropic;
-  for (std::vector<double> theta : starts) {
-    nlopt::opt opt(nlopt::LD_LBFGS, n);
-    opt.set_lower_bounds(lower);
-    opt.set_upper_bounds(upper);
-    opt.set_min_objective(Evaluate, &objective);
-    opt.set_maxeval(options.max_evaluations);
-    opt.set_ftol_rel(1e-10);
-    opt.set_xtol_rel(1e-8);
-    try {
-      double value = 0.0;
-      const nlopt::result result = opt.optimize(theta, value);
-      if (result > 0) ++report.starts_converged;
-    } catch (const std::exception&) {
-      // Round-off or a failed line search: the best point seen is kept.
-    }
+  std::vector<double> noises = options.gradient_noise_grid;
+  if (noises.empty()) {
+    noises.push_back(options.warm_start.has_value() ? options.warm_start->gradient_noise
+                                                    : 0.0);
   }
-  report.evaluations = objective.evaluations;
+  Objective objective;  // The most likely fit over the noise values.
+  for (double noise : noises) {
+    Objective o;
+    o.dimension = dimension;
+    o.gp_options = &gp_options;
+    o.points = &points;
+    o.isotropic = options.isotropic;
+    o.gradient_noise = noise;
+    for (std::vector<double> theta : starts) {
+      nlopt::opt opt(nlopt::LD_LBFGS, n);
+      opt.set_lower_bounds(lower);
+      opt.set_upper_bounds(upper);
+      opt.set_min_objective(Evaluate, &o);
+      opt.set_maxeval(options.max_evaluations);
+      opt.set_ftol_rel(1e-10);
+      opt.set_xtol_rel(1e-8);
+      try {
+        double value = 0.0;
+        const nlopt::result result = opt.optimize(theta, value);
+        if (result > 0) ++report.starts_converged;
+      } catch (const std::exception&) {
+        // Round-off or a failed line search: the best point seen is kept.
+      }
+    }
+    report.evaluations += o.evaluations;
+    if (o.best_value < objective.best_value) objective = o;
+  }
+  report.gradient_noise = objective.gradient_noise;
   if (objective.best_theta.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no hyperparameters give a positive definite covariance for ",

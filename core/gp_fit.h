@@ -6,6 +6,8 @@
 // below the resolution the data has. Several starts: the first at the given
 // warm start (or a default), the others drawn from the seed; each is refined
 // by NLopt's L-BFGS with the analytic gradient. Deterministic for a seed.
+// Optionally the gradient noise too, over a grid of values (profile
+// likelihood: a full fit for each).
 #ifndef LAGO_CORE_GP_FIT_H_
 #define LAGO_CORE_GP_FIT_H_
 
@@ -33,6 +35,10 @@ struct FitOptions {
   double max_output_scale = 1e2;
   // The first start; default lengthscales 0.3 sqrt(d) and output scale 1.
   std::optional<GpHyperparameters> warm_start;
+  // Gradient noise (GpHyperparameters::gradient_noise) by profile likelihood:
+  // every value here gets the full fit, and the most likely wins. Empty: the
+  // warm start's gradient noise (0 without one), not fitted.
+  std::vector<double> gradient_noise_grid;
   uint64_t seed = 0;
 };
 
@@ -44,6 +50,7 @@ struct FitReport {
   int starts_converged = 0;
   double fill_distance = 0.0;
   double lengthscale_floor = 0.0;
+  double gradient_noise = 0.0;
 };
 
 struct FitResult {

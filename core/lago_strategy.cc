@@ -71,7 +71,15 @@ struct Options {
   // update can put a large wrong eigenvalue into B. Off in value-only mode,
   // where B is the GP's Hessian already.
   bool model_check = false;
+  // Fit a gradient noise (GpHyperparameters::gradient_noise) with the other
+  // hyperparameters, by profile likelihood over kGradientNoiseGrid (our
+  // extension): the model may then treat gradients as carrying ripples
+  // finer than its lengthscales. Off by default.
+  bool gradient_noise = false;
 };
+
+// The gradient noise values a fit tries when Options::gradient_noise is on.
+const std::vector<double> kGradientNoiseGrid = {0.0, 0.03, 0.3, 3.0};
 
 absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   Options o;
@@ -109,13 +117,14 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
         return bad("is not a kernel (matern52, se)");
       }
     } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
-               key == "calibrate" || key == "model_check") {
+               key == "calibrate" || key == "model_check" || key == "gradient_noise") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
-      (key == "keep_local"   ? o.keep_local
-       : key == "early_stop" ? o.early_stop
-       : key == "restart"    ? o.restart
-       : key == "calibrate"  ? o.calibrate
-                             : o.model_check) = value == "1";
+      (key == "keep_local"    ? o.keep_local
+       : key == "early_stop"  ? o.early_stop
+       : key == "restart"     ? o.restart
+       : key == "calibrate"   ? o.calibrate
+       : key == "model_check" ? o.model_check
+                              : o.gradient_noise) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
       (key == "gamma" ? o.gamma : key == "nu" ? o.nu : o.eta) = number;
@@ -138,7 +147,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           field,
           ": not an option of this strategy (gamma, nu, eta, refit_every, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
-          "restart, speculate, probe, calibrate, model_check)"));
+          "restart, speculate, probe, calibrate, model_check, gradient_noise)"));
     }
   }
   return o;
@@ -161,6 +170,7 @@ struct State {
   int64_t since_refit = 0;
   Eigen::VectorXd lengthscales;  // Empty before the first fit.
   double output_scale = 1.0;
+  double gradient_noise = 0.0;
   Eigen::VectorXd center;  // Empty before the first centre.
   double f_center = 0.0;
   Eigen::VectorXd gradient;  // Empty when the centre's gradient is unknown.
@@ -248,6 +258,7 @@ struct State {
     w.PutInt("since_refit", since_refit);
     w.PutVector("lengthscales", lengthscales);
     w.Put("output_scale", output_scale);
+    if (gradient_noise != 0.0) w.Put("gradient_noise", gradient_noise);
     w.PutVector("center", center);
     w.Put("f_center", f_center);
     w.PutVector("gradient", gradient);
@@ -324,6 +335,13 @@ struct State {
     }
     if (r.Has("probe_seqs")) {
       ASSIGN_OR_RETURN(s.probe_seqs, r.GetVector("probe_seqs"));
+    }
+    if (r.Has("gradient_noise")) {
+      ASSIGN_OR_RETURN(s.gradient_noise, r.Get("gradient_noise"));
+      if (!(s.gradient_noise >= 0.0 && std::isfinite(s.gradient_noise))) {
+        return absl::InvalidArgumentError(
+            "strategy state: gradient_noise is not a finite number >= 0");
+      }
     }
     if (r.Has("spec_seqs")) {
       ASSIGN_OR_RETURN(s.spec_seqs, r.GetVector("spec_seqs"));
@@ -778,17 +796,23 @@ class LagoStrategy : public Strategy {
       fit.starts = warm ? 2 : 5;
       fit.max_evaluations = warm ? 30 : 60;
       if (s->lengthscales.size() == d)
-        fit.warm_start = GpHyperparameters{s->lengthscales, s->output_scale};
+        fit.warm_start =
+            GpHyperparameters{s->lengthscales, s->output_scale, s->gradient_noise};
+      if (options_.gradient_noise && !value_only())
+        fit.gradient_noise_grid = kGradientNoiseGrid;
       ASSIGN_OR_RETURN(FitResult result, FitGaussianProcess(d, gp_options, points, fit));
       const GpHyperparameters h = result.gp.hyperparameters();
       s->lengthscales = h.lengthscales;
       s->output_scale = h.output_scale;
+      s->gradient_noise = h.gradient_noise;
       s->since_refit = 0;
       absl::StrAppend(&report->summary, " refit(n=", points.size(),
-                      " loglik=", result.report.log_likelihood, ")");
+                      " loglik=", result.report.log_likelihood,
+                      " gradient_noise=", h.gradient_noise, ")");
       return std::move(result.gp);
     }
-    return GaussianProcess::Create(d, gp_options, {s->lengthscales, s->output_scale},
+    return GaussianProcess::Create(d, gp_options,
+                                   {s->lengthscales, s->output_scale, s->gradient_noise},
                                    std::move(points));
   }
 

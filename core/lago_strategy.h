@@ -79,7 +79,9 @@
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
 // calibrate (1 with gradients, 0 in value-only mode),
 // model_check (1 with gradients, 0 in value-only mode, where B is the GP
-// mean's Hessian already),
+// mean's Hessian already), gradient_noise (0; 1 fits
+// GpHyperparameters::gradient_noise by profile likelihood over
+// {0, 0.03, 0.3, 3}, four fits per refit),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).

@@ -67,6 +67,46 @@ TEST(GpFitTest, IsotropicFitKeepsOneLengthscaleAndIsDeterministic) {
   EXPECT_EQ(a->gp.hyperparameters().output_scale, b->gp.hyperparameters().output_scale);
 }
 
+TEST(GpFitTest, GradientNoiseIsFittedWhereGradientsCarryRipplesAndNotElsewhere) {
+  // A smooth bowl, observed with gradients, and the same bowl with fine
+  // ripples whose amplitude is small but whose slopes are not: the values
+  // hardly see the ripples, the gradients are dominated by them. The grid
+  // fit keeps the gradients exact for the bowl and discounts them for the
+  // ripples.
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<GpPoint> smooth, rippled;
+  for (int i = 0; i < 15; ++i) {
+    const Eigen::Vector2d x(u(rng), u(rng));
+    const Eigen::Vector2d c = x - Eigen::Vector2d(0.4, 0.6);
+    smooth.push_back({x, c.squaredNorm(), Eigen::Vector2d(2.0 * c)});
+    const double ripple = 0.01 * std::sin(60.0 * x[0]) * std::sin(60.0 * x[1]);
+    const Eigen::Vector2d slope(0.6 * std::cos(60.0 * x[0]) * std::sin(60.0 * x[1]),
+                                0.6 * std::sin(60.0 * x[0]) * std::cos(60.0 * x[1]));
+    rippled.push_back({x, c.squaredNorm() + ripple, Eigen::Vector2d(2.0 * c + slope)});
+  }
+  FitOptions options;
+  options.seed = 2;
+  options.gradient_noise_grid = {0.0, 0.03, 0.3, 3.0};
+  auto bowl = FitGaussianProcess(2, {}, smooth, options);
+  auto ripples = FitGaussianProcess(2, {}, rippled, options);
+  ASSERT_TRUE(bowl.ok() && ripples.ok());
+  EXPECT_EQ(bowl->report.gradient_noise, 0.0);
+  EXPECT_EQ(bowl->gp.hyperparameters().gradient_noise, 0.0);
+  EXPECT_GT(ripples->report.gradient_noise, 0.0);
+  EXPECT_EQ(ripples->gp.hyperparameters().gradient_noise, ripples->report.gradient_noise);
+  EXPECT_NEAR(ripples->gp.LogMarginalLikelihood(), ripples->report.log_likelihood, 1e-9);
+  // Without a grid the noise stays at the warm start's.
+  options.gradient_noise_grid.clear();
+  options.warm_start = GpHyperparameters{Eigen::Vector2d(0.3, 0.3), 1.0, 0.3};
+  auto fixed = FitGaussianProcess(2, {}, rippled, options);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->gp.hyperparameters().gradient_noise, 0.3);
+  options.gradient_noise_grid = {-1.0};
+  EXPECT_EQ(FitGaussianProcess(2, {}, rippled, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(GpFitTest, FillDistanceOfOnePointIsTheDistanceToTheFarthestCorner) {
   std::vector<GpPoint> centre = {{Eigen::Vector2d(0.5, 0.5), 0.0, std::nullopt}};
   const double fill = FillDistance(centre, 2);

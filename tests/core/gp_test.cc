@@ -212,14 +212,47 @@ void ExpectSameModel(const GaussianProcess& a, const GaussianProcess& b) {
 
 TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   std::vector<GpPoint> points = MixedPoints(15, 5);
-  auto full = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
-  auto grown =
-      GaussianProcess::Create(3, FixedStandardisation(), kHyper,
-                              std::vector<GpPoint>(points.begin(), points.begin() + 5));
-  ASSERT_TRUE(full.ok() && grown.ok());
-  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
-  EXPECT_EQ(grown->num_outputs(), full->num_outputs());
-  ExpectSameModel(*grown, *full);
+  GpHyperparameters noisy = kHyper;
+  noisy.gradient_noise = 0.3;
+  for (const GpHyperparameters& h : {kHyper, noisy}) {
+    auto full = GaussianProcess::Create(3, FixedStandardisation(), h, points);
+    auto grown =
+        GaussianProcess::Create(3, FixedStandardisation(), h,
+                                std::vector<GpPoint>(points.begin(), points.begin() + 5));
+    ASSERT_TRUE(full.ok() && grown.ok());
+    for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+    EXPECT_EQ(grown->num_outputs(), full->num_outputs());
+    ExpectSameModel(*grown, *full);
+  }
+}
+
+TEST(GpTest, GradientNoiseLetsTheModelMissTheGradientsButNotTheValues) {
+  // Lengthscales of about the point spacing, as in the interpolation test.
+  const std::vector<GpPoint> points = MixedPoints(12, 1);
+  const GpHyperparameters exact_hyper = {Eigen::Vector3d(0.3, 0.35, 0.4), 1.0};
+  GpHyperparameters noisy = exact_hyper;
+  noisy.gradient_noise = 1.0;
+  auto exact = GaussianProcess::Create(3, {}, exact_hyper, points);
+  auto loose = GaussianProcess::Create(3, {}, noisy, points);
+  ASSERT_TRUE(exact.ok() && loose.ok());
+  EXPECT_EQ(loose->hyperparameters().gradient_noise, 1.0);
+  double gap_exact = 0.0, gap_loose = 0.0, value_gap = 0.0;
+  for (const GpPoint& p : points) {
+    if (!p.gradient.has_value()) continue;
+    double m, v;
+    Eigen::VectorXd dm, dv;
+    exact->PredictWithGradients(p.x, &m, &v, &dm, &dv);
+    gap_exact = std::max(gap_exact, (dm - *p.gradient).norm());
+    loose->PredictWithGradients(p.x, &m, &v, &dm, &dv);
+    gap_loose = std::max(gap_loose, (dm - *p.gradient).norm());
+    value_gap = std::max(value_gap, std::abs(m - p.value));
+  }
+  EXPECT_LT(gap_exact, 1e-6);
+  EXPECT_GT(gap_loose, 1e-3);
+  EXPECT_LT(value_gap, 1e-6);  // Values stay exact: only gradients are noisy.
+  noisy.gradient_noise = -1.0;
+  EXPECT_EQ(GaussianProcess::Create(3, {}, noisy, points).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
@@ -240,25 +273,29 @@ TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
   for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential}) {
     GpOptions options;
     options.kernel = type;
-    auto at = [&](const Eigen::VectorXd& theta) {
-      auto gp = GaussianProcess::Create(
-          3, options, {theta.head(3).array().exp(), std::exp(theta[3])}, points);
-      EXPECT_TRUE(gp.ok());
-      return *std::move(gp);
-    };
-    Eigen::VectorXd theta(4);
-    theta << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
-    Eigen::VectorXd gradient;
-    const double value = at(theta).LogMarginalLikelihood(&gradient);
-    EXPECT_TRUE(std::isfinite(value));
-    for (int m = 0; m < 4; ++m) {
-      const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, m) * 1e-5;
-      const double numeric = (at(theta + e).LogMarginalLikelihood() -
-                              at(theta - e).LogMarginalLikelihood()) /
-                             2e-5;
-      // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
-      // ~1e-9; 1e-5 relative.
-      EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << m;
+    // Also with gradient noise, which scales the gradient rows' diagonal.
+    for (double noise : {0.0, 0.4}) {
+      auto at = [&](const Eigen::VectorXd& theta) {
+        auto gp = GaussianProcess::Create(
+            3, options, {theta.head(3).array().exp(), std::exp(theta[3]), noise}, points);
+        EXPECT_TRUE(gp.ok());
+        return *std::move(gp);
+      };
+      Eigen::VectorXd theta(4);
+      theta << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+      Eigen::VectorXd gradient;
+      const double value = at(theta).LogMarginalLikelihood(&gradient);
+      EXPECT_TRUE(std::isfinite(value));
+      for (int m = 0; m < 4; ++m) {
+        const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, m) * 1e-5;
+        const double numeric = (at(theta + e).LogMarginalLikelihood() -
+                                at(theta - e).LogMarginalLikelihood()) /
+                               2e-5;
+        // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
+        // ~1e-9; 1e-5 relative.
+        EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
+            << m << " noise " << noise;
+      }
     }
   }
 }

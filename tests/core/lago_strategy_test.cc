@@ -231,6 +231,31 @@ TEST(LagoStrategyTest, ARestartedStrategyContinuesTheSameRun) {
   }
 }
 
+TEST(LagoStrategyTest, AFittedGradientNoiseIsKeptAcrossRestarts) {
+  // A bowl with fine ripples: the gradients are dominated by the ripples, so
+  // with gradient_noise = 1 the fit discounts them, and the state carries
+  // the fitted value through a restart.
+  auto rippled = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    const Eigen::Vector2d c = x - Eigen::Vector2d(0.4, 0.6);
+    const double s0 = std::sin(60.0 * x[0]), s1 = std::sin(60.0 * x[1]);
+    *g = 2.0 * c +
+         0.6 * Eigen::Vector2d(std::cos(60.0 * x[0]) * s1, s0 * std::cos(60.0 * x[1]));
+    return c.squaredNorm() + 0.01 * s0 * s1;
+  };
+  Problem p = MakeProblem(2, GradientMode::kEnhanced, 3);
+  p.options["gradient_noise"] = "1";
+  Loop straight("lago", p);
+  Loop restarted("lago", p);
+  for (int i = 0; i < 24; ++i) {
+    if (i % 6 == 5) restarted.Restart();
+    const Suggestion a = straight.Step(rippled);
+    const Suggestion b = restarted.Step(rippled);
+    ASSERT_EQ(a.x, b.x) << "step " << i;
+  }
+  EXPECT_EQ(straight.state(), restarted.state());
+  EXPECT_THAT(straight.state(), HasSubstr("gradient_noise"));
+}
+
 TEST(LagoStrategyTest, GradientOnRequestAsksWhereTheLocalModelNeedsIt) {
   Loop loop("lago", MakeProblem(2, GradientMode::kOnRequest));
   std::vector<Suggestion> s;
@@ -578,6 +603,10 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   p.options = {{"restart", "yes"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"restart\"]: \"yes\" must be 0 or 1"));
+  p.options = {{"gradient_noise", "on"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr("spec.strategy_options[\"gradient_noise\"]: \"on\" must be 0 or 1"));
   p.options = {{"model_check", "2"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"model_check\"]: \"2\" must be 0 or 1"));
