@@ -139,6 +139,17 @@ def main():
                   lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
                             f"{np.percentile(v, 75):.2f}]")
 
+    # A fitted gradient noise (off by default): lago-enhanced-gn against the
+    # default.
+    if any(k[1] == "lago-enhanced-gn" for k in runs):
+        print("\nGradient noise: median [first, third quartile] final log10 regret of "
+              "gradient-enhanced lago with gradient_noise = 1 / 0 (the default).\n")
+        print("| problem | lago-enhanced: 1 / 0 |")
+        print("|---|---|")
+        pair_rows(problems, runs, [("lago-enhanced-gn", "lago-enhanced")],
+                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
+                            f"{np.percentile(v, 75):.2f}]")
+
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
     # check (-mc0) where those runs exist, since the -c0 runs predate it.
