@@ -139,14 +139,16 @@ def main():
                   lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
                             f"{np.percentile(v, 75):.2f}]")
 
-    # A fitted gradient noise (off by default): lago-enhanced-gn against the
+    # A fitted gradient noise (off by default): the -gn runs against the
     # default.
-    if any(k[1] == "lago-enhanced-gn" for k in runs):
-        print("\nGradient noise: median [first, third quartile] final log10 regret of "
-              "gradient-enhanced lago with gradient_noise = 1 / 0 (the default).\n")
-        print("| problem | lago-enhanced: 1 / 0 |")
-        print("|---|---|")
-        pair_rows(problems, runs, [("lago-enhanced-gn", "lago-enhanced")],
+    pairs = [(m + "-gn", m) for m in ("lago-enhanced", "lago-on-request")
+             if any(k[1] == m + "-gn" for k in runs)]
+    if pairs:
+        print("\nGradient noise: median [first, third quartile] final log10 regret with "
+              "gradient_noise = 1 / 0 (the default).\n")
+        print("| problem | " + " | ".join(f"{m}: 1 / 0" for _, m in pairs) + " |")
+        print("|---|" + "---|" * len(pairs))
+        pair_rows(problems, runs, pairs,
                   lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
                             f"{np.percentile(v, 75):.2f}]")
 
