@@ -89,10 +89,19 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
       !(options.min_lengthscale > 0.0) ||
       !(options.max_lengthscale > options.min_lengthscale) ||
       !(options.min_output_scale > 0.0) ||
-      !(options.max_output_scale > options.min_output_scale) ||
-      !std::all_of(options.gradient_noise_grid.begin(), options.gradient_noise_grid.end(),
-                   [](double v) { return v >= 0.0 && std::isfinite(v); })) {
+      !(options.max_output_scale > options.min_output_scale)) {
     return absl::InvalidArgumentError("fit options: inconsistent bounds or counts");
+  }
+  std::vector<double> noises = options.gradient_noise_grid;
+  if (noises.empty()) {
+    noises.push_back(options.warm_start.has_value() ? options.warm_start->gradient_noise
+                                                    : 0.0);
+  }
+  for (double noise : noises) {
+    if (!(noise >= 0.0 && std::isfinite(noise))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fit options: gradient noise ", noise, " is not a finite number >= 0"));
+    }
   }
   FitReport report;
   report.fill_distance = FillDistance(points, dimension);
@@ -132,11 +141,6 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     starts.push_back(theta);
   }
 
-  std::vector<double> noises = options.gradient_noise_grid;
-  if (noises.empty()) {
-    noises.push_back(options.warm_start.has_value() ? options.warm_start->gradient_noise
-                                                    : 0.0);
-  }
   Objective objective;  // The most likely fit over the noise values.
   for (double noise : noises) {
     Objective o;

@@ -102,9 +102,12 @@ TEST(GpFitTest, GradientNoiseIsFittedWhereGradientsCarryRipplesAndNotElsewhere) 
   auto fixed = FitGaussianProcess(2, {}, rippled, options);
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(fixed->gp.hyperparameters().gradient_noise, 0.3);
-  options.gradient_noise_grid = {-1.0};
-  EXPECT_EQ(FitGaussianProcess(2, {}, rippled, options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  options.gradient_noise_grid = {0.0, -1.0};
+  const absl::Status bad = FitGaussianProcess(2, {}, rippled, options).status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("gradient noise -1 is not a finite number"),
+            absl::string_view::npos)
+      << bad;
 }
 
 TEST(GpFitTest, FillDistanceOfOnePointIsTheDistanceToTheFarthestCorner) {
