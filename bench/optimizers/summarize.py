@@ -57,6 +57,17 @@ def pair_rows(problems, runs, pairs, cell):
         print(f"| {p} | " + " | ".join(cells) + " |")
 
 
+def quartile_table(problems, runs, title, pairs, names):
+    """Prints a table of median [first, third quartile] final log10 regret,
+    one column per (with, without) pair of methods, headed "name: 1 / 0"."""
+    print(f"\n{title}\n")
+    print("| problem | " + " | ".join(f"{n}: 1 / 0" for n in names) + " |")
+    print("|---|" + "---|" * len(pairs))
+    pair_rows(problems, runs, pairs,
+              lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
+                        f"{np.percentile(v, 75):.2f}]")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs")
@@ -131,26 +142,20 @@ def main():
     pairs = [(m, m + "-mc0") for m in ("lago-enhanced", "lago-on-request", "trust-region")
              if any(k[1] == m + "-mc0" for k in runs)]
     if pairs:
-        print("\nThe model check: median [first, third quartile] final log10 regret with "
-              "model_check = 1 (the default with gradients) / model_check = 0.\n")
-        print("| problem | " + " | ".join(f"{a}: 1 / 0" for a, _ in pairs) + " |")
-        print("|---|" + "---|" * len(pairs))
-        pair_rows(problems, runs, pairs,
-                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                            f"{np.percentile(v, 75):.2f}]")
+        quartile_table(problems, runs,
+                       "The model check: median [first, third quartile] final log10 regret "
+                       "with model_check = 1 (the default with gradients) / model_check = 0.",
+                       pairs, [a for a, _ in pairs])
 
     # A fitted gradient noise (off by default): the -gn runs against the
     # default.
     pairs = [(m + "-gn", m) for m in ("lago-enhanced", "lago-on-request")
              if any(k[1] == m + "-gn" for k in runs)]
     if pairs:
-        print("\nGradient noise: median [first, third quartile] final log10 regret with "
-              "gradient_noise = 1 / 0 (the default).\n")
-        print("| problem | " + " | ".join(f"{m}: 1 / 0" for _, m in pairs) + " |")
-        print("|---|" + "---|" * len(pairs))
-        pair_rows(problems, runs, pairs,
-                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                            f"{np.percentile(v, 75):.2f}]")
+        quartile_table(problems, runs,
+                       "Gradient noise: median [first, third quartile] final log10 regret "
+                       "with gradient_noise = 1 / 0 (the default).",
+                       pairs, [m for _, m in pairs])
 
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
@@ -163,15 +168,11 @@ def main():
     if any(k[1] == "lago-value-only-c1" for k in runs):
         pairs.append(("lago-value-only-c1", "lago-value-only"))
     if pairs:
-        print("\nCalibrated EI: median [first, third quartile] final log10 regret with "
-              "calibrate = 1 / calibrate = 0 (the default is 1 with gradients, 0 in "
-              "value-only mode).\n")
-        print("| problem | " + " | ".join(f"{a.replace('-c1', '').replace('-mc0', '')}: 1 / 0"
-                                          for a, _ in pairs) + " |")
-        print("|---|" + "---|" * len(pairs))
-        pair_rows(problems, runs, pairs,
-                  lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                            f"{np.percentile(v, 75):.2f}]")
+        quartile_table(problems, runs,
+                       "Calibrated EI: median [first, third quartile] final log10 regret with "
+                       "calibrate = 1 / calibrate = 0 (the default is 1 with gradients, 0 in "
+                       "value-only mode).",
+                       pairs, [a.replace("-c1", "").replace("-mc0", "") for a, _ in pairs])
 
     # Restarts (the default) against leaving every step after a region to EI;
     # both without calibrated EI (the -r0 runs predate it).
