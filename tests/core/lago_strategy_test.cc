@@ -384,6 +384,14 @@ class Workers {
     completed_.push_back(c);
   }
 
+  // `results` times: the oldest point comes back and its worker asks again.
+  void Run(const Objective& f, int results) {
+    for (int i = 0; i < results; ++i) {
+      Tell(f);
+      Ask(1);
+    }
+  }
+
   int LocalsPending() const {
     int n = 0;
     for (const PendingPoint& p : pending_) n += p.kind == TrialKind::kLocal;
@@ -482,10 +490,7 @@ TEST(LagoStrategyTest, ProbesLookIntoOtherBasinsWhileTheRegionIsBusy) {
     p.options["probe"] = probe ? "1" : "0";
     Workers w("lago", p, 4);
     w.Ask(4);
-    for (int i = 0; i < 60; ++i) {
-      w.Tell(Hartmann6);
-      w.Ask(1);
-    }
+    w.Run(Hartmann6, 60);
     int probes = 0;
     for (const Suggestion& s : w.asked()) probes += s.why.winner == "probe";
     EXPECT_EQ(probes > 0, probe == 1);
@@ -634,10 +639,7 @@ TEST(LagoStrategyTest, TheGpChecksLocalStepsItIsSureWillFail) {
     p.options["model_check"] = check ? "1" : "0";
     Workers w("lago", p, 4);
     w.Ask(4);
-    for (int i = 0; i < 40; ++i) {
-      w.Tell(Hartmann6);
-      w.Ask(1);
-    }
+    w.Run(Hartmann6, 40);
     max_improvement[check] = 0.0;
     for (const Suggestion& s : w.asked()) {
       if (s.kind == TrialKind::kLocal) {
