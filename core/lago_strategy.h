@@ -65,14 +65,17 @@
 // Global model: the gradient-enhanced GP over the completed points, where a
 // local-phase point enters only when its scaled distance to every point
 // already in the model is at least nu (the minimum-distance rule);
-// hyperparameters are refitted every `refit_every` suggestions.
+// hyperparameters are refitted every `refit_every` suggestions, and also
+// whenever the model has grown by `refit_growth` (a fraction) since the last
+// fit.
 //
 // Variants: kLago; kBo (only global proposals, no exclusion); kTrustRegion
 // (only local proposals; a terminated region restarts from the next Sobol
 // point).
 //
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
-// refit_every (10), initial_points (5 d; max(2 d, 10) with every gradient),
+// refit_every (10), refit_growth (0.1; 0 refits only every refit_every),
+// initial_points (5 d; max(2 d, 10) with every gradient),
 // kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // restart (1; 0 leaves every step after a region to EI, as the authors do),

@@ -1,7 +1,11 @@
 #include "core/lago_strategy.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <iterator>
+#include <set>
+#include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -254,6 +258,43 @@ TEST(LagoStrategyTest, AFittedGradientNoiseIsKeptAcrossRestarts) {
   }
   EXPECT_EQ(straight.state(), restarted.state());
   EXPECT_THAT(straight.state(), HasSubstr("gradient_noise"));
+}
+
+// The points in the model at the last hyperparameter fit, from the state.
+int FitPoints(const std::string& state) {
+  const size_t at = state.find("\nfit_points ");
+  return at == std::string::npos ? 0 : std::atoi(state.c_str() + at + 12);
+}
+
+TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
+  // With refit_every out of reach, refit_growth alone decides: every fit
+  // records its point count, and the next one comes once the model holds
+  // 25% more; without it the first fit is the only one. A restarted
+  // strategy keeps the count and makes the same suggestions.
+  for (const char* growth : {"0", "0.25"}) {
+    Problem p = MakeProblem(6, GradientMode::kEnhanced, 5);
+    p.options["refit_every"] = "1000";
+    p.options["refit_growth"] = growth;
+    Loop straight("lago", p);
+    Loop restarted("lago", p);
+    std::set<int> fits;
+    for (int i = 0; i < 30; ++i) {
+      if (i % 7 == 6) restarted.Restart();
+      const Suggestion a = straight.Step(Hartmann6);
+      const Suggestion b = restarted.Step(Hartmann6);
+      ASSERT_EQ(a.x, b.x) << "refit_growth " << growth << " step " << i;
+      if (FitPoints(straight.state()) > 0) fits.insert(FitPoints(straight.state()));
+    }
+    EXPECT_EQ(straight.state(), restarted.state());
+    if (std::string(growth) == "0") {
+      EXPECT_EQ(fits.size(), 1u);
+    } else {
+      ASSERT_GE(fits.size(), 3u);
+      // Each fit came once the model had grown by 25%, not before.
+      for (auto it = std::next(fits.begin()); it != fits.end(); ++it)
+        EXPECT_GE(*it, 1.25 * *std::prev(it)) << *std::prev(it) << " -> " << *it;
+    }
+  }
 }
 
 TEST(LagoStrategyTest, GradientOnRequestAsksWhereTheLocalModelNeedsIt) {
@@ -602,6 +643,11 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   EXPECT_THAT(
       std::string(MakeStrategy("lago", p).status().message()),
       HasSubstr("spec.strategy_options[\"refit_every\"]: \"0\" must be a whole number"));
+  p.options = {{"refit_growth", "-0.1"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr(
+          "spec.strategy_options[\"refit_growth\"]: \"-0.1\" must be a number >= 0"));
   p.options = {{"speculate", "17"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("\"17\" must be a whole number from 0 to 16"));
@@ -637,6 +683,8 @@ TEST(LagoStrategyTest, TheGpChecksLocalStepsItIsSureWillFail) {
   for (int check = 0; check < 2; ++check) {
     Problem p = MakeProblem(6, GradientMode::kEnhanced, 10);
     p.options["model_check"] = check ? "1" : "0";
+    // The trajectory the bad update was found on: refits every 10 steps only.
+    p.options["refit_growth"] = "0";
     Workers w("lago", p, 4);
     w.Ask(4);
     w.Run(Hartmann6, 40);
