@@ -143,10 +143,11 @@ def main():
                 cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
             print(f"| {p} | " + " | ".join(cells) + " |")
 
-    def before_growth(m):
-        """The runs of m from before refit_growth (-rg0) where they exist: the
-        ablations below were run then, and compare like with like."""
-        return m + "-rg0" if any(k[1] == m + "-rg0" for k in runs) else m
+    def older(m, suffix):
+        """m's runs from before a default changed (m + suffix, renamed when it
+        changed) where they exist, else m: an ablation is compared with the
+        default runs of its own day, so that one option differs."""
+        return m + suffix if any(k[1] == m + suffix for k in runs) else m
 
     # Refitting as the model grows: the default (-rg0 without it, the runs of
     # the day before it).
@@ -175,7 +176,7 @@ def main():
 
     # The model check: the default in the gradient modes (-mc0 without it,
     # the runs of the day before it).
-    pairs = [(before_growth(m), m + "-mc0")
+    pairs = [(older(m, "-rg0"), m + "-mc0")
              for m in ("lago-enhanced", "lago-on-request", "trust-region")
              if any(k[1] == m + "-mc0" for k in runs)]
     if pairs:
@@ -187,7 +188,7 @@ def main():
 
     # A fitted gradient noise (off by default): the -gn runs against the
     # default.
-    pairs = [(m + "-gn", before_growth(m)) for m in ("lago-enhanced", "lago-on-request")
+    pairs = [(m + "-gn", older(m, "-rg0")) for m in ("lago-enhanced", "lago-on-request")
              if any(k[1] == m + "-gn" for k in runs)]
     if pairs:
         quartile_table(problems, runs,
@@ -198,13 +199,10 @@ def main():
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
     # check (-mc0) where those runs exist, since the -c0 runs predate it.
-    def before_model_check(m):
-        return m + "-mc0" if any(k[1] == m + "-mc0" for k in runs) else m
-
-    pairs = [(before_model_check(m), m + "-c0") for m in ("lago-enhanced", "lago-on-request")
+    pairs = [(older(m, "-mc0"), m + "-c0") for m in ("lago-enhanced", "lago-on-request")
              if any(k[1] == m + "-c0" for k in runs)]
     if any(k[1] == "lago-value-only-c1" for k in runs):
-        pairs.append(("lago-value-only-c1", before_growth("lago-value-only")))
+        pairs.append(("lago-value-only-c1", older("lago-value-only", "-rg0")))
     if pairs:
         quartile_table(problems, runs,
                        "Calibrated EI: median [first, third quartile] final log10 regret with "
@@ -214,7 +212,7 @@ def main():
 
     # Restarts (the default) against leaving every step after a region to EI;
     # both without calibrated EI (the -r0 runs predate it).
-    pairs = [(m + "-c0" if any(k[1] == m + "-c0" for k in runs) else before_growth(m),
+    pairs = [(m + "-c0" if any(k[1] == m + "-c0" for k in runs) else older(m, "-rg0"),
               m + "-r0")
              for m in ("lago-enhanced", "lago-on-request", "lago-value-only")
              if any(k[1] == m + "-r0" for k in runs)]
