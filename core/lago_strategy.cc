@@ -26,6 +26,11 @@ constexpr double kFinishedImprovement = 1e-9;
 // Early stop: EI and I both below kQuiet for kQuietIterations iterations.
 constexpr double kQuiet = 1e-12;
 constexpr int64_t kQuietIterations = 5;
+// The pairs a limited-memory BFGS matrix keeps (Options::update).
+constexpr int kLbfgsMemory = 5;
+
+// How B learns from the local steps (Options::update).
+enum class Update { kSr1, kLbfgs };
 
 struct Options {
   double gamma = 1.0;
@@ -82,6 +87,11 @@ struct Options {
   // extension): the model may then treat gradients as carrying ripples
   // finer than its lengthscales. Off by default.
   bool gradient_noise = false;
+  // How B learns from the local steps in the gradient modes: SR1 (LAGO.md),
+  // or a limited-memory BFGS matrix of the last kLbfgsMemory steps, scaled
+  // by the newest one (our extension). Both start from the GP mean's Hessian
+  // at a new centre and after a model check.
+  Update update = Update::kSr1;
 };
 
 // The gradient noise values a fit tries when Options::gradient_noise is on.
@@ -122,6 +132,14 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
+    } else if (key == "update") {
+      if (value == "sr1") {
+        o.update = Update::kSr1;
+      } else if (value == "lbfgs") {
+        o.update = Update::kLbfgs;
+      } else {
+        return bad("is not an update (sr1, lbfgs)");
+      }
     } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
                key == "calibrate" || key == "model_check" || key == "gradient_noise") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
@@ -156,7 +174,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           field,
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
-          "restart, speculate, probe, calibrate, model_check, gradient_noise)"));
+          "restart, speculate, probe, calibrate, model_check, gradient_noise, update)"));
     }
   }
   return o;
@@ -186,6 +204,10 @@ struct State {
   double f_center = 0.0;
   Eigen::VectorXd gradient;  // Empty when the centre's gradient is unknown.
   Eigen::MatrixXd b;         // Empty when B must be (re)initialised.
+  // With Options::update = lbfgs: the steps and gradient changes B was
+  // built from (one per row, oldest first), since B was last the GP's.
+  Eigen::MatrixXd pair_s;
+  Eigen::MatrixXd pair_y;
   double radius = 0.0;
   int64_t terminated = 0;
   int64_t reset_radius = 0;
@@ -275,6 +297,10 @@ struct State {
     w.Put("f_center", f_center);
     w.PutVector("gradient", gradient);
     w.PutMatrix("b", b);
+    if (pair_s.rows() > 0) {
+      w.PutMatrix("pair_s", pair_s);
+      w.PutMatrix("pair_y", pair_y);
+    }
     w.Put("radius", radius);
     w.PutInt("terminated", terminated);
     w.PutInt("reset_radius", reset_radius);
@@ -356,6 +382,15 @@ struct State {
       if (!(s.gradient_noise >= 0.0 && std::isfinite(s.gradient_noise))) {
         return absl::InvalidArgumentError(
             "strategy state: gradient_noise is not a finite number >= 0");
+      }
+    }
+    if (r.Has("pair_s")) {
+      ASSIGN_OR_RETURN(s.pair_s, r.GetMatrix("pair_s"));
+      ASSIGN_OR_RETURN(s.pair_y, r.GetMatrix("pair_y"));
+      if (s.pair_s.rows() != s.pair_y.rows() || s.pair_s.cols() != s.pair_y.cols() ||
+          s.pair_s.rows() > kLbfgsMemory) {
+        return absl::InvalidArgumentError(
+            "strategy state: quasi-Newton pairs do not match");
       }
     }
     if (r.Has("spec_seqs")) {
@@ -521,7 +556,7 @@ class LagoStrategy : public Strategy {
     }
     if (!value_only() && p.gradient.has_value() && s->gradient.size() > 0 &&
         s->b.size() > 0) {
-      Sr1Update(&s->b, step, *p.gradient - s->gradient);
+      LearnB(step, *p.gradient - s->gradient, s);
     }
     if (rho <= options_.eta) return false;
     s->center = p.x;
@@ -537,11 +572,40 @@ class LagoStrategy : public Strategy {
   void MoveCenter(const CompletedPoint& p, State* s) const {
     if (!value_only() && p.gradient.has_value() && s->gradient.size() == dimension() &&
         s->b.rows() == dimension()) {
-      Sr1Update(&s->b, p.x - s->center, *p.gradient - s->gradient);
+      LearnB(p.x - s->center, *p.gradient - s->gradient, s);
     }
     s->center = p.x;
     s->f_center = p.value;
     s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+  }
+
+  // B learns the secant (step, y) by Options::update. A limited-memory BFGS
+  // matrix replaces B once a pair has curvature; until then B stays (the GP
+  // mean's Hessian).
+  void LearnB(const Eigen::VectorXd& step, const Eigen::VectorXd& y, State* s) const {
+    if (options_.update == Update::kSr1) {
+      Sr1Update(&s->b, step, y);
+      return;
+    }
+    const int d = dimension();
+    const int n = s->pair_s.cols() == d ? static_cast<int>(s->pair_s.rows()) : 0;
+    const int keep = std::min(n, kLbfgsMemory - 1);
+    Eigen::MatrixXd ps(keep + 1, d), py(keep + 1, d);
+    ps.topRows(keep) = s->pair_s.bottomRows(keep);
+    py.topRows(keep) = s->pair_y.bottomRows(keep);
+    ps.row(keep) = step.transpose();
+    py.row(keep) = y.transpose();
+    s->pair_s = std::move(ps);
+    s->pair_y = std::move(py);
+    Eigen::MatrixXd b = LbfgsMatrix(s->pair_s, s->pair_y);
+    if (b.size() > 0) s->b = std::move(b);
+  }
+
+  // B is the GP mean's Hessian again: the pairs start over.
+  static void SetBFromGp(const Eigen::MatrixXd& h, State* s) {
+    s->b = 0.5 * (h + h.transpose());
+    s->pair_s.resize(0, 0);
+    s->pair_y.resize(0, 0);
   }
 
   static int SpeculationIndex(int64_t seq, const State& s) {
@@ -1017,7 +1081,7 @@ class LagoStrategy : public Strategy {
     const Eigen::MatrixXd h = gp.MeanHessian(s->center);
     const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
     if ((b - s->b).norm() <= 1e-12 * b.norm()) return false;
-    s->b = b;
+    SetBFromGp(b, s);
     *local = SolveTrustRegion(s->gradient, s->b, s->radius, lower, upper);
     return true;
   }
@@ -1048,10 +1112,7 @@ class LagoStrategy : public Strategy {
       gp.PredictWithGradients(s->center, &m, &v, &dm, &dv);
       s->gradient = dm;
     }
-    if (value_only() || s->b.rows() != d) {
-      const Eigen::MatrixXd h = gp.MeanHessian(s->center);
-      s->b = 0.5 * (h + h.transpose());
-    }
+    if (value_only() || s->b.rows() != d) SetBFromGp(gp.MeanHessian(s->center), s);
     if (s->reset_radius || !(s->radius > 0.0)) {
       s->radius = InitialRadius(*s);
       s->reset_radius = 0;

@@ -85,6 +85,8 @@
 // mean's Hessian already), gradient_noise (0; 1 fits
 // GpHyperparameters::gradient_noise by profile likelihood over
 // {0, 0.03, 0.3, 3}, four fits per refit),
+// update ("sr1", LAGO.md; "lbfgs": B is the limited-memory BFGS matrix of the
+// last 5 steps from the first step after B was the GP's; gradient modes),
 // early_stop (when EI and I both stay below 1e-12 for 5 iterations the
 // strategy ends the study; StrategyOutput::finished says so; 0 by default:
 // an overconfident GP ended runs trapped in a local minimum).

@@ -218,6 +218,26 @@ bool Sr1Update(Eigen::MatrixXd* b, const Eigen::VectorXd& s, const Eigen::Vector
   return true;
 }
 
+Eigen::MatrixXd LbfgsMatrix(const Eigen::MatrixXd& s, const Eigen::MatrixXd& y,
+                            double skip) {
+  auto curved = [&](int k) {
+    return s.row(k).dot(y.row(k)) > skip * s.row(k).norm() * y.row(k).norm();
+  };
+  int newest = static_cast<int>(s.rows()) - 1;
+  while (newest >= 0 && !curved(newest)) --newest;
+  if (newest < 0) return Eigen::MatrixXd();
+  const double sy = s.row(newest).dot(y.row(newest));
+  Eigen::MatrixXd b =
+      Eigen::MatrixXd::Identity(s.cols(), s.cols()) * (y.row(newest).squaredNorm() / sy);
+  for (int k = 0; k < s.rows(); ++k) {
+    if (!curved(k)) continue;
+    const Eigen::VectorXd bs = b * s.row(k).transpose();
+    b.noalias() -= bs * bs.transpose() / s.row(k).dot(bs);
+    b.noalias() += y.row(k).transpose() * y.row(k) / s.row(k).dot(y.row(k));
+  }
+  return 0.5 * (b + b.transpose());
+}
+
 double UpdateRadius(double radius, double rho, double step_norm,
                     const RadiusRules& rules) {
   if (rho < rules.shrink_below) return 0.5 * radius;

@@ -58,6 +58,14 @@ double ImprovementRatio(double f_center, double f_trial, double predicted_improv
 bool Sr1Update(Eigen::MatrixXd* b, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
                double skip = 1e-8);
 
+// The limited-memory BFGS matrix of the pairs (s_k, y_k), the rows of `s`
+// and `y`, oldest first (Nocedal & Wright (2006), section 7.2, in its direct
+// form): B_0 = (y'y / s'y) I from the newest pair, then one BFGS update per
+// pair. Pairs without curvature (s'y <= skip ||s|| ||y||) are passed over.
+// Symmetric positive definite; the empty matrix when no pair has curvature.
+Eigen::MatrixXd LbfgsMatrix(const Eigen::MatrixXd& s, const Eigen::MatrixXd& y,
+                            double skip = 1e-8);
+
 struct RadiusRules {
   double shrink_below = 0.25;  // rho below: radius / 2.
   double expand_above = 0.75;  // rho above and ||s|| > boundary_fraction r: 2 r.

@@ -1,5 +1,6 @@
 #include "core/lago_strategy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -7,6 +8,8 @@
 #include <set>
 #include <string>
 
+#include "Eigen/Eigenvalues"
+#include "core/state_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -295,6 +298,44 @@ TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
         EXPECT_GE(*it, 1.25 * *std::prev(it)) << *std::prev(it) << " -> " << *it;
     }
   }
+}
+
+TEST(LagoStrategyTest, LbfgsUpdateKeepsItsLastFivePairsAcrossRestarts) {
+  // With update = lbfgs, B is the limited-memory BFGS matrix of the steps
+  // since B was last the GP's: it satisfies the newest secant and is
+  // positive definite. The pairs live in the state, so a restarted strategy
+  // makes the same steps.
+  Problem p = MakeProblem(5, GradientMode::kEnhanced, 2);
+  p.options["update"] = "lbfgs";
+  Loop straight("trust-region", p);
+  Loop restarted("trust-region", p);
+  restarted.set_name("trust-region");
+  int most_pairs = 0, checked = 0;
+  for (int i = 0; i < 40; ++i) {
+    if (i % 7 == 6) restarted.Restart();
+    const Suggestion a = straight.Step(Rosenbrock5);
+    const Suggestion b = restarted.Step(Rosenbrock5);
+    ASSERT_EQ(a.x, b.x) << "step " << i;
+    auto state = StateReader::Parse(straight.state());
+    ASSERT_TRUE(state.ok()) << state.status();
+    if (!state->Has("pair_s")) continue;
+    const Eigen::MatrixXd s = *state->GetMatrix("pair_s");
+    const Eigen::MatrixXd y = *state->GetMatrix("pair_y");
+    const Eigen::MatrixXd bm = *state->GetMatrix("b");
+    most_pairs = std::max(most_pairs, static_cast<int>(s.rows()));
+    const int k = static_cast<int>(s.rows()) - 1;
+    if (s.row(k).dot(y.row(k)) <= 1e-8 * s.row(k).norm() * y.row(k).norm()) continue;
+    EXPECT_LT((bm * s.row(k).transpose() - y.row(k).transpose()).norm(),
+              1e-8 * y.row(k).norm())
+        << "step " << i;
+    EXPECT_GT(Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(bm).eigenvalues().minCoeff(),
+              0.0)
+        << "step " << i;
+    ++checked;
+  }
+  EXPECT_EQ(straight.state(), restarted.state());
+  EXPECT_EQ(most_pairs, 5);
+  EXPECT_GE(checked, 10);
 }
 
 TEST(LagoStrategyTest, GradientOnRequestAsksWhereTheLocalModelNeedsIt) {
@@ -661,6 +702,10 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   p.options = {{"model_check", "2"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"model_check\"]: \"2\" must be 0 or 1"));
+  p.options = {{"update", "bfgs"}};
+  EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
+              HasSubstr("spec.strategy_options[\"update\"]: \"bfgs\" is not an update "
+                        "(sr1, lbfgs)"));
   p.options = {{"kernel", "rbf"}};
   EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
               HasSubstr("is not a kernel"));

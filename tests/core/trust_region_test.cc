@@ -3,7 +3,9 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <vector>
 
+#include "Eigen/Eigenvalues"
 #include "Eigen/LU"
 #include "gtest/gtest.h"
 
@@ -78,6 +80,55 @@ TEST(TrustRegionTest, Sr1SkipsWhenTheCurvatureConditionFails) {
   // y = B s exactly: v = 0, nothing to learn.
   EXPECT_FALSE(Sr1Update(&b, kStep, RefB() * kStep));
   EXPECT_EQ(b, Eigen::MatrixXd(RefB()));
+}
+
+// H q by the two-loop recursion (Nocedal & Wright (2006), algorithm 7.4):
+// the inverse of the limited-memory BFGS matrix, computed the other way.
+Eigen::VectorXd TwoLoop(const Eigen::MatrixXd& s, const Eigen::MatrixXd& y,
+                        Eigen::VectorXd q) {
+  const int m = static_cast<int>(s.rows());
+  std::vector<double> a(m);
+  for (int k = m - 1; k >= 0; --k) {
+    a[k] = s.row(k).dot(q) / s.row(k).dot(y.row(k));
+    q -= a[k] * y.row(k).transpose();
+  }
+  Eigen::VectorXd r = q * s.row(m - 1).dot(y.row(m - 1)) / y.row(m - 1).squaredNorm();
+  for (int k = 0; k < m; ++k) {
+    const double beta = y.row(k).dot(r) / s.row(k).dot(y.row(k));
+    r += s.row(k).transpose() * (a[k] - beta);
+  }
+  return r;
+}
+
+TEST(TrustRegionTest, LbfgsMatrixIsTheInverseOfTheTwoLoopRecursion) {
+  // Pairs from the gradient of a convex quadratic, y = H s.
+  Eigen::MatrixXd h(4, 4);
+  h << 9, 1, 0, 2, 1, 4, 1, 0, 0, 1, 3, 1, 2, 0, 1, 6;
+  Eigen::MatrixXd s(3, 4);
+  s << 0.3, -0.1, 0.2, 0.05, -0.2, 0.4, 0.1, 0.3, 0.1, 0.1, -0.5, 0.2;
+  const Eigen::MatrixXd y = s * h;
+  const Eigen::MatrixXd b = LbfgsMatrix(s, y);
+  ASSERT_EQ(b.rows(), 4);
+  EXPECT_LT((b - b.transpose()).norm(), 1e-12 * b.norm());
+  EXPECT_GT(Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(b).eigenvalues().minCoeff(),
+            0.0);
+  // The newest secant condition holds exactly.
+  EXPECT_LT((b * s.row(2).transpose() - y.row(2).transpose()).norm(), 1e-12);
+  for (int i = 0; i < 4; ++i) {
+    const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, i);
+    EXPECT_LT((b * TwoLoop(s, y, e) - e).norm(), 1e-10) << "column " << i;
+  }
+}
+
+TEST(TrustRegionTest, LbfgsMatrixPassesOverPairsWithoutCurvature) {
+  Eigen::MatrixXd s(2, 2), y(2, 2);
+  s << 1.0, 0.0, 0.0, 1.0;
+  y << 2.0, 0.5, 0.0, -3.0;  // The second pair has s'y < 0.
+  const Eigen::MatrixXd b = LbfgsMatrix(s, y);
+  const Eigen::MatrixXd only_first = LbfgsMatrix(s.topRows(1), y.topRows(1));
+  ASSERT_EQ(b.rows(), 2);
+  EXPECT_LT((b - only_first).norm(), 1e-15);
+  EXPECT_EQ(LbfgsMatrix(s.bottomRows(1), y.bottomRows(1)).size(), 0);
 }
 
 // The best model value over a fine sampling of the disc (and box): what the
