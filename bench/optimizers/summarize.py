@@ -61,15 +61,39 @@ def pair_rows(problems, runs, pairs, cell):
 TIE = 0.005
 
 
-def quartile_table(problems, runs, title, pairs, names):
+def quartile_table(problems, runs, title, pairs, names, sides="1 / 0"):
     """Prints a table of median [first, third quartile] final log10 regret,
-    one column per (with, without) pair of methods, headed "name: 1 / 0"."""
+    one column per (with, without) pair of methods, headed "name: 1 / 0"
+    (or the two option values in `sides`)."""
     print(f"\n{title}\n")
-    print("| problem | " + " | ".join(f"{n}: 1 / 0" for n in names) + " |")
+    print("| problem | " + " | ".join(f"{n}: {sides}" for n in names) + " |")
     print("|---|" + "---|" * len(pairs))
     pair_rows(problems, runs, pairs,
               lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
                         f"{np.percentile(v, 75):.2f}]")
+
+
+def better_worse_table(problems, runs, title, pairs, names):
+    """Prints, per problem and (with, without) pair of methods, how many seeds
+    ended better / worse with than without (the same seed, final log10
+    regret), and the totals over the problems."""
+    print(f"\n{title}\n")
+    print("| problem | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(pairs))
+    totals = [[0, 0] for _ in pairs]
+    for p in problems:
+        cells = []
+        for i, (new, old) in enumerate(pairs):
+            a = {r["seed"]: r["log10_regret"] for r in runs.get((p, new), [])}
+            b = {r["seed"]: r["log10_regret"] for r in runs.get((p, old), [])}
+            both = set(a) & set(b)
+            better = sum(a[k] < b[k] - 1e-9 for k in both)
+            worse = sum(a[k] > b[k] + 1e-9 for k in both)
+            totals[i][0] += better
+            totals[i][1] += worse
+            cells.append(f"{better} / {worse}" if both else "-")
+        print(f"| {p} | " + " | ".join(cells) + " |")
+    print("| all | " + " | ".join(f"{b} / {w}" for b, w in totals) + " |")
 
 
 def main():
@@ -160,19 +184,9 @@ def main():
                        "log10 regret with refit_growth = 0.1 (the default) / 0 (every 10 "
                        "suggestions only).",
                        pairs, [a for a, _ in pairs])
-        print("\nSeeds better / worse with refit_growth = 0.1 than with 0 (the same seed, "
-              "final log10 regret):\n")
-        print("| problem | " + " | ".join(a for a, _ in pairs) + " |")
-        print("|---|" + "---|" * len(pairs))
-        for p in problems:
-            cells = []
-            for new, old in pairs:
-                a = {r["seed"]: r["log10_regret"] for r in runs.get((p, new), [])}
-                b = {r["seed"]: r["log10_regret"] for r in runs.get((p, old), [])}
-                both = set(a) & set(b)
-                cells.append(f"{sum(a[k] < b[k] - 1e-9 for k in both)} / "
-                             f"{sum(a[k] > b[k] + 1e-9 for k in both)}" if both else "-")
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with refit_growth = 0.1 than with 0 (the "
+                           "same seed, final log10 regret):", pairs, [a for a, _ in pairs])
 
     # The model check: the default in the gradient modes (-mc0 without it,
     # the runs of the day before it).
@@ -195,6 +209,19 @@ def main():
                        "Gradient noise: median [first, third quartile] final log10 regret "
                        "with gradient_noise = 1 / 0 (the default), both with refit_growth = 0.",
                        pairs, [m.replace("-rg0", "") for _, m in pairs])
+
+    # How B learns (update): SR1, the default, against limited-memory BFGS.
+    pairs = [(m + "-lbfgs", m) for m in ("lago-enhanced", "lago-on-request", "trust-region")
+             if any(k[1] == m + "-lbfgs" for k in runs)]
+    if pairs:
+        names = [m for _, m in pairs]
+        quartile_table(problems, runs,
+                       "How B learns: median [first, third quartile] final log10 regret "
+                       "with update = lbfgs / sr1 (the default).", pairs, names,
+                       sides="lbfgs / sr1")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with update = lbfgs than with sr1 (the same "
+                           "seed, final log10 regret):", pairs, names)
 
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
