@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -92,6 +93,14 @@ struct Options {
   // by the newest one (our extension). Both start from the GP mean's Hessian
   // at a new centre and after a model check.
   Update update = Update::kSr1;
+  // A known lower bound L of f (our extension): the strategy then works on
+  // log(f - L + C) and its gradient g / (f - L + C) instead of f, so that a
+  // model of an objective spanning many decades sees its shape near the
+  // minimum. C is warp_offset, or by default chosen when the design ends
+  // (ChooseWarpOffset); it is kept in the state, so the warp never changes
+  // within a study.
+  std::optional<double> lower_bound;
+  double warp_offset = 0.0;  // 0: automatic.
 };
 
 // The gradient noise values a fit tries when Options::gradient_noise is on.
@@ -132,6 +141,12 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       } else {
         return bad("is not a kernel (matern52, se)");
       }
+    } else if (key == "lower_bound") {
+      if (!numeric) return bad("must be a finite number");
+      o.lower_bound = number;
+    } else if (key == "warp_offset") {
+      if (!numeric || number <= 0.0) return bad("must be a number > 0");
+      o.warp_offset = number;
     } else if (key == "update") {
       if (value == "sr1") {
         o.update = Update::kSr1;
@@ -174,7 +189,8 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           field,
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
-          "restart, speculate, probe, calibrate, model_check, gradient_noise, update)"));
+          "restart, speculate, probe, calibrate, model_check, gradient_noise, update, "
+          "lower_bound, warp_offset)"));
     }
   }
   return o;
@@ -200,6 +216,8 @@ struct State {
   Eigen::VectorXd lengthscales;  // Empty before the first fit.
   double output_scale = 1.0;
   double gradient_noise = 0.0;
+  // C of Options::lower_bound's warp once fixed (0 before).
+  double warp_offset = 0.0;
   Eigen::VectorXd center;  // Empty before the first centre.
   double f_center = 0.0;
   Eigen::VectorXd gradient;  // Empty when the centre's gradient is unknown.
@@ -293,6 +311,7 @@ struct State {
     w.PutVector("lengthscales", lengthscales);
     w.Put("output_scale", output_scale);
     if (gradient_noise != 0.0) w.Put("gradient_noise", gradient_noise);
+    if (warp_offset != 0.0) w.Put("warp_offset", warp_offset);
     w.PutVector("center", center);
     w.Put("f_center", f_center);
     w.PutVector("gradient", gradient);
@@ -384,6 +403,13 @@ struct State {
             "strategy state: gradient_noise is not a finite number >= 0");
       }
     }
+    if (r.Has("warp_offset")) {
+      ASSIGN_OR_RETURN(s.warp_offset, r.Get("warp_offset"));
+      if (!(s.warp_offset > 0.0 && std::isfinite(s.warp_offset))) {
+        return absl::InvalidArgumentError(
+            "strategy state: warp_offset is not a finite number > 0");
+      }
+    }
     if (r.Has("pair_s")) {
       ASSIGN_OR_RETURN(s.pair_s, r.GetMatrix("pair_s"));
       ASSIGN_OR_RETURN(s.pair_y, r.GetMatrix("pair_y"));
@@ -439,10 +465,19 @@ class LagoStrategy : public Strategy {
         options_(options),
         sobol_(std::move(sobol)) {}
 
-  absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const override {
-    ASSIGN_OR_RETURN(State state, State::Parse(input.state));
-    Ingest(input.completed, &state);
+  absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& raw) const override {
+    ASSIGN_OR_RETURN(State state, State::Parse(raw.state));
     StrategyOutput out;
+    StrategyInput warped;
+    std::vector<CompletedPoint> warped_points;
+    const bool warp = options_.lower_bound.has_value() &&
+                      Warp(raw, &state, &warped_points, &out.report);
+    if (warp) {
+      warped = raw;
+      warped.completed = warped_points;
+    }
+    const StrategyInput& input = warp ? warped : raw;
+    Ingest(input.completed, &state);
     for (int k = 0; k < input.count; ++k) {
       Suggestion s = Next(input, out.suggestions, &state, &out.report);
       if (options_.early_stop && state.quiet >= kQuietIterations) {
@@ -462,6 +497,101 @@ class LagoStrategy : public Strategy {
  private:
   int dimension() const { return problem_.dimension; }
   bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
+
+  // Options::lower_bound: `warped` becomes the completed points of `input`
+  // with every value f replaced by log(f - L + C) and every gradient g by
+  // g / (f - L + C).
+  // Returns false while C is not fixed yet (during the design, whose points
+  // do not depend on values). A value at or below L - C, which breaks the
+  // bound, counts as L - C + 1e-6 C, and the report says so.
+  bool Warp(const StrategyInput& input, State* s, std::vector<CompletedPoint>* warped,
+            StrategyReport* report) const {
+    const double lower = *options_.lower_bound;
+    if (s->warp_offset == 0.0 && options_.warp_offset > 0.0) {
+      s->warp_offset = options_.warp_offset;
+    }
+    if (s->warp_offset == 0.0) {
+      const int n = static_cast<int>(input.completed.size());
+      if (n == 0 || n < options_.initial_points) return false;
+      s->warp_offset = ChooseWarpOffset(input.completed, lower, report);
+    }
+    const int below = WarpPoints(input.completed, lower, s->warp_offset, warped);
+    if (below > 0) {
+      report->warnings.push_back(absl::StrCat(below, " value(s) at or below lower_bound ",
+                                              lower, " - warp_offset ", s->warp_offset,
+                                              " count as just above it"));
+    }
+    return true;
+  }
+
+  // `completed` with f replaced by log(f - lower + c) and g by g / (f - lower
+  // + c); a value at or below lower - c counts as lower - c + 1e-6 c.
+  // Returns how many were.
+  static int WarpPoints(absl::Span<const CompletedPoint> completed, double lower,
+                        double c, std::vector<CompletedPoint>* warped) {
+    warped->assign(completed.begin(), completed.end());
+    int below = 0;
+    for (CompletedPoint& p : *warped) {
+      double shifted = p.value - lower + c;
+      if (!(shifted > 1e-6 * c)) {
+        shifted = 1e-6 * c;
+        ++below;
+      }
+      p.value = std::log(shifted);
+      if (p.gradient.has_value()) *p.gradient /= shifted;
+    }
+    return below;
+  }
+
+  // The automatic warp_offset, chosen once from the design: of C = m x
+  // {1e-5, ..., 1}, with m the median of f - lower, the one under which the
+  // observed values and gradients are most likely. That is the GP's marginal
+  // likelihood of the warped, standardised outputs plus the log Jacobian of
+  // both maps, -N log(standard deviation) - sum_i (1 + d_i) log(f_i - lower
+  // + C), with N outputs and d_i gradient entries at point i.
+  double ChooseWarpOffset(absl::Span<const CompletedPoint> completed, double lower,
+                          StrategyReport* report) const {
+    std::vector<double> above;
+    for (const CompletedPoint& p : completed)
+      above.push_back(std::max(p.value - lower, 0.0));
+    std::nth_element(above.begin(), above.begin() + above.size() / 2, above.end());
+    const double median = above[above.size() / 2];
+    // A design entirely at the bound: any positive scale will do.
+    if (!(median > 0.0)) return 1.0;
+    double best_c = 1e-3 * median;
+    double best = -std::numeric_limits<double>::infinity();
+    for (double factor : {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0}) {
+      const double c = factor * median;
+      std::vector<CompletedPoint> warped;
+      WarpPoints(completed, lower, c, &warped);
+      std::vector<GpPoint> points;
+      double jacobian = 0.0;
+      int outputs = 0;
+      for (const CompletedPoint& p : warped) {
+        const bool g = !value_only() && p.gradient.has_value();
+        points.push_back(GpPoint{p.x, p.value, g ? p.gradient : std::nullopt});
+        const int m = 1 + (g ? dimension() : 0);
+        outputs += m;
+        jacobian -= m * p.value;  // The warped value is log(f - lower + C).
+      }
+      GpOptions gp_options;
+      gp_options.kernel = options_.kernel;
+      FitOptions fit;
+      fit.seed = problem_.seed;
+      fit.starts = 2;
+      fit.max_evaluations = 30;
+      auto result = FitGaussianProcess(dimension(), gp_options, points, fit);
+      if (!result.ok()) continue;
+      const double score = result->report.log_likelihood -
+                           outputs * std::log(result->gp.output_std()) + jacobian;
+      absl::StrAppend(&report->summary, " warp_offset ", c, ": ", score);
+      if (score > best) {
+        best = score;
+        best_c = c;
+      }
+    }
+    return best_c;
+  }
 
   // Records the results that arrived since the last call.
   void Ingest(absl::Span<const CompletedPoint> completed, State* s) const {

@@ -89,6 +89,8 @@ struct Suggestion {
 // What the server logs about one call.
 struct StrategyReport {
   std::string summary;
+  // Things the operator should see (the server logs them as warnings).
+  std::vector<std::string> warnings;
 };
 
 struct StrategyOutput {

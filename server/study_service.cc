@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "core/strategy.h"
 #include "server/convert.h"
+#include "server/logging.h"
 
 namespace lago::server {
 namespace {
@@ -515,6 +516,13 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     input.pending = pending;
     input.count = wanted;
     ASSIGN_OR_RETURN(core::StrategyOutput output, entry->strategy->Suggest(input));
+    for (const std::string& warning : output.report.warnings) {
+      Log(LogLevel::kWarning, absl::StrCat("study ", request.study(), ": ", warning));
+    }
+    if (LogEnabled(LogLevel::kDebug) && !output.report.summary.empty()) {
+      Log(LogLevel::kDebug,
+          absl::StrCat("study ", request.study(), ":", output.report.summary));
+    }
     if (output.finished.has_value()) {
       // The strategy ends the study: the transition is stored, then reported.
       finished = std::move(output.finished);

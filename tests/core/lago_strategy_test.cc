@@ -338,6 +338,117 @@ TEST(LagoStrategyTest, LbfgsUpdateKeepsItsLastFivePairsAcrossRestarts) {
   EXPECT_GE(checked, 10);
 }
 
+// log(f - lower + offset) and its gradient: the warp of Options::lower_bound,
+// computed the way the strategy computes it.
+Objective LogWarped(const Objective& f, double lower, double offset) {
+  return [=](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    const double shifted = f(x, g) - lower + offset;
+    *g /= shifted;
+    return std::log(shifted);
+  };
+}
+
+TEST(LagoStrategyTest, ALowerBoundWarpsTheValuesTheStrategySees) {
+  // With lower_bound and warp_offset, the strategy on f takes exactly the
+  // steps it takes without them on log(f - lower + offset).
+  Problem warped = MakeProblem(2, GradientMode::kEnhanced, 4);
+  warped.options = {{"lower_bound", "0.3"}, {"warp_offset", "0.5"}};
+  Loop on_f("lago", warped);
+  Loop on_log("lago", MakeProblem(2, GradientMode::kEnhanced, 4));
+  std::set<TrialKind> kinds;
+  for (int i = 0; i < 25; ++i) {
+    const Suggestion a = on_f.Step(Branin);
+    const Suggestion b = on_log.Step(LogWarped(Branin, 0.3, 0.5));
+    ASSERT_EQ(a.x, b.x) << "step " << i;
+    ASSERT_EQ(a.kind, b.kind);
+    ASSERT_EQ(a.why.predicted_improvement, b.why.predicted_improvement);
+    kinds.insert(a.kind);
+  }
+  EXPECT_TRUE(kinds.count(TrialKind::kLocal)) << "no local step to compare";
+  EXPECT_THAT(on_f.state(), HasSubstr("\nwarp_offset 0.5"));
+}
+
+TEST(LagoStrategyTest, TheAutomaticWarpOffsetIsChosenWhenTheDesignEnds) {
+  // Without warp_offset, C is chosen once the design is complete, among m x
+  // {1e-5, ..., 1} with m the median of f - lower over the design, and kept:
+  // the state holds it and a restarted strategy continues with the same warp.
+  Problem p = MakeProblem(5, GradientMode::kEnhanced, 6);
+  p.options = {{"lower_bound", "0"}, {"initial_points", "9"}};
+  Loop straight("lago", p);
+  Loop restarted("lago", p);
+  std::vector<double> design;
+  double offset = 0.0;
+  for (int i = 0; i < 24; ++i) {
+    if (i % 7 == 6) restarted.Restart();
+    const Suggestion a = straight.Step(Rosenbrock5);
+    const Suggestion b = restarted.Step(Rosenbrock5);
+    ASSERT_EQ(a.x, b.x) << "step " << i;
+    Eigen::VectorXd g;
+    if (i < 9) design.push_back(Rosenbrock5(a.x, &g));
+    auto state = StateReader::Parse(straight.state());
+    ASSERT_TRUE(state.ok()) << state.status();
+    // The design's suggestions do not depend on values: no offset yet.
+    ASSERT_EQ(state->Has("warp_offset"), i >= 9) << "step " << i;
+    if (i == 9) offset = *state->Get("warp_offset");
+    if (i > 9) {
+      EXPECT_EQ(*state->Get("warp_offset"), offset) << "step " << i;
+    }
+  }
+  std::nth_element(design.begin(), design.begin() + 4, design.end());
+  const double exponent = std::log10(offset / design[4]);
+  EXPECT_NEAR(exponent, std::round(exponent), 1e-9);
+  EXPECT_GE(exponent, -5.0 - 1e-9);
+  EXPECT_LE(exponent, 1e-9);
+  EXPECT_EQ(straight.state(), restarted.state());
+}
+
+TEST(LagoStrategyTest, TheWarpOffsetIsTheMostLikelyOne) {
+  // f - lower = exp(a smooth quadratic): log(f - lower + C) is that quadratic
+  // when C is small, and the likelihood picks the smallest C on the grid.
+  auto exponential = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    const double q =
+        6.0 * (x[0] - 0.3) * (x[0] - 0.3) + 4.0 * (x[1] - 0.6) * (x[1] - 0.6);
+    const double e = std::exp(q);
+    *g = e * Eigen::Vector2d(12.0 * (x[0] - 0.3), 8.0 * (x[1] - 0.6));
+    return -2.0 + e;
+  };
+  Problem p = MakeProblem(2, GradientMode::kEnhanced, 2);
+  p.options = {{"lower_bound", "-2"}};
+  Loop loop("lago", p);
+  std::vector<double> design;
+  for (int i = 0; i < 11; ++i) {
+    const Suggestion s = loop.Step(exponential);
+    Eigen::VectorXd g;
+    if (i < 10) design.push_back(exponential(s.x, &g) + 2.0);
+  }
+  std::nth_element(design.begin(), design.begin() + 5, design.end());
+  auto state = StateReader::Parse(loop.state());
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_NEAR(std::log10(*state->Get("warp_offset") / design[5]), -5.0, 1e-9);
+}
+
+TEST(LagoStrategyTest, AValueBelowTheLowerBoundIsReported) {
+  Problem p = MakeProblem(2, GradientMode::kEnhanced, 1);
+  p.options = {{"lower_bound", "1"}, {"warp_offset", "0.1"}, {"initial_points", "2"}};
+  auto strategy = MakeStrategy("lago", p);
+  ASSERT_TRUE(strategy.ok()) << strategy.status();
+  std::vector<CompletedPoint> done(2);
+  done[0].x = Eigen::Vector2d(0.2, 0.3);
+  done[0].value = 0.5;  // Below lower_bound - warp_offset.
+  done[0].gradient = Eigen::Vector2d(1.0, -1.0);
+  done[1].x = Eigen::Vector2d(0.7, 0.6);
+  done[1].value = 4.0;
+  done[1].gradient = Eigen::Vector2d(-2.0, 0.5);
+  StrategyInput input;
+  input.completed = done;
+  auto out = (*strategy)->Suggest(input);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->suggestions.size(), 1u);
+  EXPECT_TRUE(out->suggestions[0].x.allFinite());
+  ASSERT_EQ(out->report.warnings.size(), 1u);
+  EXPECT_THAT(out->report.warnings[0], HasSubstr("1 value(s) at or below lower_bound 1"));
+}
+
 TEST(LagoStrategyTest, GradientOnRequestAsksWhereTheLocalModelNeedsIt) {
   Loop loop("lago", MakeProblem(2, GradientMode::kOnRequest));
   std::vector<Suggestion> s;
@@ -706,6 +817,15 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"update\"]: \"bfgs\" is not an update "
                         "(sr1, lbfgs)"));
+  p.options = {{"lower_bound", "low"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr("spec.strategy_options[\"lower_bound\"]: \"low\" must be a finite "
+                "number"));
+  p.options = {{"warp_offset", "0"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr("spec.strategy_options[\"warp_offset\"]: \"0\" must be a number > 0"));
   p.options = {{"kernel", "rbf"}};
   EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
               HasSubstr("is not a kernel"));
