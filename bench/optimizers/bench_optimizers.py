@@ -74,7 +74,11 @@ class Tracker:
 def add_variant(spec):
     """--variant NAME=STRATEGY:MODE[:key=value,...], e.g.
     lago-g100=lago:enhanced:gamma=100: a server method with strategy options; a
-    value "<k>d" means k times the dimension."""
+    value "<k>d" means k times the dimension, and the value "bound" the
+    problem's lower_bound (problems.py). The key log_warp=C is not sent
+    to the server: the client then reports log(f - f* + C) and its gradient
+    instead of f (an output warp with the known minimum f* as an oracle lower
+    bound); the regret is still that of f."""
     name, _, rest = spec.partition("=")
     parts = rest.split(":")
     if not name or len(parts) not in (2, 3):
@@ -88,8 +92,10 @@ def run_server_method(method, problem, seed, budget, address):
     import lago
     strategy, mode, *rest = SERVER_METHODS[method]
     # A value "<k>d" is k times the problem's dimension (initial_points=2d).
-    options = {key: str(int(float(v[:-1]) * problem.dim)) if v.endswith("d") else v
+    options = {key: repr(problem.lower_bound) if v == "bound" else
+               str(int(float(v[:-1]) * problem.dim)) if v.endswith("d") else v
                for key, v in (rest[0] if rest else {}).items()}
+    warp = float(options.pop("log_warp", 0.0))
     tracker = Tracker(problem, budget)
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
@@ -111,6 +117,10 @@ def run_server_method(method, problem, seed, budget, address):
             if not want and tracker.cost + 1.0 > budget + 1e-9:
                 break
             value, gradient = tracker.evaluate(trial.x, want)
+            if warp > 0.0:
+                shifted = value - problem.minimum + warp
+                value = math.log(shifted)
+                gradient = None if gradient is None else [g / shifted for g in gradient]
             study.observe(trial, value, gradient=gradient if want else None)
     return tracker
 

@@ -11,8 +11,12 @@ import numpy as np
 
 
 class Problem:
-    def __init__(self, name, dim, lower, upper, minimum, fun):
+    """`lower_bound`: a bound on f that its formula gives without solving for
+    the minimum (what a user could pass to lago's lower_bound option)."""
+
+    def __init__(self, name, dim, lower, upper, minimum, fun, lower_bound):
         self.name = name
+        self.lower_bound = lower_bound
         self.dim = dim
         self.bounds = [(float(lower), float(upper))] * dim if np.isscalar(lower) else \
             list(zip(map(float, lower), map(float, upper)))
@@ -88,14 +92,19 @@ def _ackley(x):
     return f, g
 
 
+# Lower bounds from the formulas: Branin's square plus s (1 - t) cos(x1) + s
+# is at least s t > 0; Hartmann6 is at least -(sum of alpha) = -8.4; each
+# Styblinski-Tang term (x^4 - 16 x^2 + 5 x) / 2 is at least (-64 - 25) / 2;
+# Levy, Rosenbrock and Ackley are sums of non-negative terms (their bound is
+# their minimum).
 PROBLEMS = {
-    "branin": Problem("branin", 2, [-5, 0], [10, 15], 0.39788735772973816, _branin),
-    "hartmann6": Problem("hartmann6", 6, 0.0, 1.0, -3.322368011415515, _hartmann6),
+    "branin": Problem("branin", 2, [-5, 0], [10, 15], 0.39788735772973816, _branin, 0.0),
+    "hartmann6": Problem("hartmann6", 6, 0.0, 1.0, -3.322368011415515, _hartmann6, -8.4),
     "styblinski-tang8": Problem("styblinski-tang8", 8, -5.0, 5.0, -39.16616570377142 * 8,
-                                _styblinski_tang),
-    "levy6": Problem("levy6", 6, -10.0, 10.0, 0.0, _levy),
-    "rosenbrock5": Problem("rosenbrock5", 5, -5.0, 10.0, 0.0, _rosenbrock),
-    "ackley10": Problem("ackley10", 10, -32.768, 32.768, 0.0, _ackley),
+                                _styblinski_tang, -44.5 * 8),
+    "levy6": Problem("levy6", 6, -10.0, 10.0, 0.0, _levy, 0.0),
+    "rosenbrock5": Problem("rosenbrock5", 5, -5.0, 10.0, 0.0, _rosenbrock, 0.0),
+    "ackley10": Problem("ackley10", 10, -32.768, 32.768, 0.0, _ackley, 0.0),
 }
 
 
@@ -107,7 +116,8 @@ def check():
         hi = np.array([b[1] for b in p.bounds])
         for _ in range(5):
             x = lo + (hi - lo) * rng.random(p.dim)
-            _, g = p(x)
+            value, g = p(x)
+            assert value >= p.lower_bound, (p.name, value)
             for j in range(p.dim):
                 h = 1e-6 * max(1.0, abs(x[j]))
                 e = np.zeros(p.dim)

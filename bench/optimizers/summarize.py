@@ -223,6 +223,39 @@ def main():
                            "Seeds better / worse with update = lbfgs than with sr1 (the same "
                            "seed, final log10 regret):", pairs, names)
 
+    # A lower bound (off by default): the strategy works on log(f - L + C).
+    pairs = [(m + "-lb", m) for m in ("lago-enhanced", "lago-on-request")
+             if any(k[1] == m + "-lb" for k in runs)]
+    if pairs:
+        names = [m for _, m in pairs]
+        quartile_table(problems, runs,
+                       "A lower bound: median [first, third quartile] final log10 regret "
+                       "with lower_bound = the bound of problems.py / none (the default).",
+                       pairs, names, sides="bound / none")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with the lower bound than without (the same "
+                           "seed, final log10 regret):", pairs, names)
+    # The same warp applied by the client with the known minimum and a fixed
+    # offset C (lago-enhanced-log<C>): how much the offset matters.
+    warps = sorted((m for m in {k[1] for k in runs} if m.startswith("lago-enhanced-log")),
+                   key=lambda m: float(m[len("lago-enhanced-log"):]))
+    if warps:
+        print("\nThe warp applied by the client, gradient-enhanced lago: median final log10 "
+              "regret (seeds) on log(f - f* + C) for fixed C, against no warp and the "
+              "lower_bound option.\n")
+        cols = ["lago-enhanced"] + warps + (["lago-enhanced-lb"] if pairs else [])
+        print("| problem | none | " + " | ".join(f"C = {m[len('lago-enhanced-log'):]}"
+                                                for m in warps) +
+              (" | lower_bound |" if pairs else " |"))
+        print("|---|" + "---|" * len(cols))
+        for p in problems:
+            cells = []
+            for m in cols:
+                rs = runs.get((p, m), [])
+                cells.append(f"{np.median([r['log10_regret'] for r in rs]):.2f} (n={len(rs)})"
+                             if rs else "-")
+            print(f"| {p} | " + " | ".join(cells) + " |")
+
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
     # check (-mc0) where those runs exist, since the -c0 runs predate it.
