@@ -503,7 +503,7 @@ class LagoStrategy : public Strategy {
   // g / (f - L + C).
   // Returns false while C is not fixed yet (during the design, whose points
   // do not depend on values). A value at or below L - C, which breaks the
-  // bound, counts as L - C + 1e-6 C, and the report says so.
+  // bound, counts as L - C + 1e-6 C, and a report warning says so.
   bool Warp(const StrategyInput& input, State* s, std::vector<CompletedPoint>* warped,
             StrategyReport* report) const {
     const double lower = *options_.lower_bound;
