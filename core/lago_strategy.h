@@ -87,7 +87,8 @@
 // {0, 0.03, 0.3, 3}, four fits per refit),
 // update ("sr1", LAGO.md; "lbfgs": B is the limited-memory BFGS matrix of the
 // last 5 steps from the first step after B was the GP's; gradient modes),
-// lower_bound (none; a bound L on f: the strategy then works on
+// lower_bound (none; a bound L on the minimised f, so minus the upper bound
+// of a maximised objective: the strategy then works on
 // log(f - L + C), gradients g / (f - L + C), and the EI and I it reports
 // are in those units), warp_offset (C > 0; by default, when the design
 // ends, the most likely of m x {1e-5, ..., 1}, m the median of f - L),

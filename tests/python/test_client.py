@@ -79,6 +79,26 @@ class ClientTest(unittest.TestCase):
         batch = study.suggest(count=3)
         self.assertEqual(len({t.id for t in batch}), 3)
 
+    def test_a_lower_bound_warps_and_a_value_below_it_is_logged(self):
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-bound-bad", {"x": (0.0, 1.0)},
+                                     strategy_options={"lower_bound": "none"})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn('spec.strategy_options["lower_bound"]: "none" must be a finite number',
+                      e.exception.details)
+        study = self.client.create_study(
+            "py-bound", {"x": (0.0, 1.0), "y": (0.0, 1.0)}, gradient_mode="enhanced",
+            strategy_options={"lower_bound": "0", "warp_offset": "0.5",
+                              "initial_points": "3"}, seed=2)
+        # The third value breaks the bound by more than the offset.
+        for value in (2.0, 1.0, -1.0):
+            t = study.suggest()
+            study.observe(t, value, gradient=[0.5, -0.5])
+        after = study.suggest()
+        self.assertNotEqual(after.kind, "initial")
+        self.assertIn("study py-bound: 1 value(s) at or below lower_bound 0 - warp_offset 0.5",
+                      self.server.log())
+
     def test_minimize_in_scipy_style(self):
         def sphere(x):
             return sum((v - 0.3) ** 2 for v in x)
