@@ -88,6 +88,19 @@ def add_variant(spec):
     return name
 
 
+def next_trial(study):
+    """The study's next suggestion, or None when the budget is spent or the
+    strategy stopped the study early."""
+    import lago
+    try:
+        return study.suggest()
+    except lago.LagoError as e:
+        if e.code.name == "RESOURCE_EXHAUSTED" or (
+                e.code.name == "FAILED_PRECONDITION" and "is done" in e.details):
+            return None
+        raise
+
+
 def run_server_method(method, problem, seed, budget, address):
     import lago
     strategy, mode, *rest = SERVER_METHODS[method]
@@ -104,14 +117,9 @@ def run_server_method(method, problem, seed, budget, address):
             strategy=strategy, gradient_mode=mode, seed=seed, budget=budget,
             strategy_options=options)
         while True:
-            try:
-                trial = study.suggest()
-            except lago.LagoError as e:
-                # The budget is spent, or the strategy stopped the study early.
-                if e.code.name == "RESOURCE_EXHAUSTED" or (
-                        e.code.name == "FAILED_PRECONDITION" and "is done" in e.details):
-                    break
-                raise
+            trial = next_trial(study)
+            if trial is None:
+                break
             # A gradient the budget cannot pay for is not evaluated.
             want = trial.need_gradient and tracker.cost + 2.0 <= budget + 1e-9
             if not want and tracker.cost + 1.0 > budget + 1e-9:

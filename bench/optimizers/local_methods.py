@@ -31,7 +31,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_optimizers import ROOT, Budget, Tracker, start_server  # noqa: E402
+from bench_optimizers import ROOT, Budget, Tracker, next_trial, start_server  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 
@@ -73,14 +73,8 @@ def run_lago_tr(problem, x0, budget, update, address, name):
         value, gradient = tracker.evaluate(x0, True)
         study.add_observations([x0], [value], [gradient])
         while True:
-            try:
-                trial = study.suggest()
-            except lago.LagoError as e:
-                if e.code.name == "RESOURCE_EXHAUSTED" or (
-                        e.code.name == "FAILED_PRECONDITION" and "is done" in e.details):
-                    break
-                raise
-            if tracker.cost + 2.0 > budget + 1e-9:
+            trial = next_trial(study)
+            if trial is None or tracker.cost + 2.0 > budget + 1e-9:
                 break
             value, gradient = tracker.evaluate(trial.x, True)
             study.observe(trial, value, gradient=gradient)

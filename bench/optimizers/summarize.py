@@ -73,6 +73,18 @@ def quartile_table(problems, runs, title, pairs, names, sides="1 / 0"):
                         f"{np.percentile(v, 75):.2f}]")
 
 
+def median_rows(problems, runs, cols):
+    """Prints one table row per problem: the median final log10 regret and
+    the number of seeds of each method in `cols`, "-" where none ran."""
+    for p in problems:
+        cells = []
+        for m in cols:
+            rs = runs.get((p, m), [])
+            cells.append(f"{np.median([r['log10_regret'] for r in rs]):.2f} (n={len(rs)})"
+                         if rs else "-")
+        print(f"| {p} | " + " | ".join(cells) + " |")
+
+
 def better_worse_table(problems, runs, title, pairs, names):
     """Prints, per problem and (with, without) pair of methods, how many seeds
     ended better / worse with than without (the same seed, final log10
@@ -248,13 +260,7 @@ def main():
                                                 for m in warps) +
               (" | lower_bound |" if pairs else " |"))
         print("|---|" + "---|" * len(cols))
-        for p in problems:
-            cells = []
-            for m in cols:
-                rs = runs.get((p, m), [])
-                cells.append(f"{np.median([r['log10_regret'] for r in rs]):.2f} (n={len(rs)})"
-                             if rs else "-")
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        median_rows(problems, runs, cols)
 
     # Calibrated EI: the default in the gradient modes (-c0 without it); in
     # value-only mode it is off (-c1 with it). Both sides without the model
@@ -302,13 +308,7 @@ def main():
         print("| problem | max(2d, 10) | " +
               " | ".join(m.rsplit("-", 1)[1][4:] for m in designs) + " |")
         print("|---|" + "---|" * len(cols))
-        for p in problems:
-            cells = []
-            for m in cols:
-                rs = runs.get((p, m), [])
-                cells.append(f"{np.median([r['log10_regret'] for r in rs]):.2f} (n={len(rs)})"
-                             if rs else "-")
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        median_rows(problems, runs, cols)
 
     if args.plots:
         import matplotlib
