@@ -362,17 +362,15 @@ void GaussianProcess::GradientPosterior(const Eigen::VectorXd& x, Eigen::VectorX
   *covariance = (prior.bottomRightCorner(d, d) - w.transpose() * w) * (scale_ * scale_);
 }
 
-Eigen::MatrixXd GaussianProcess::KInverse() const {
+Eigen::MatrixXd GaussianProcess::KInverseLower() const {
   Eigen::MatrixXd inverse = L();
   if (n_ == 0) return inverse;
 #ifdef EIGEN_USE_LAPACKE
   // L^-1 in place, then L^-T L^-1 (LAPACK dpotri): 2 N^3 / 3 flops.
-  const lapack_int info = LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', n_, inverse.data(), n_);
-  if (info != 0) {
-    // dpotri fails only on a zero diagonal, which a factor never has.
-    inverse.setConstant(std::numeric_limits<double>::quiet_NaN());
-    return inverse;
-  }
+  const lapack_int info =
+      LAPACKE_dpotri_work(LAPACK_COL_MAJOR, 'L', n_, inverse.data(), n_);
+  // dpotri fails only on a zero diagonal, which a factor never has.
+  if (info != 0) inverse.setConstant(std::numeric_limits<double>::quiet_NaN());
 #else
   // The same two steps with Eigen: W = L^-1, then W'W in the lower triangle.
   Eigen::MatrixXd w = Eigen::MatrixXd::Identity(n_, n_);
@@ -380,7 +378,6 @@ Eigen::MatrixXd GaussianProcess::KInverse() const {
   inverse.setZero();
   inverse.selfadjointView<Eigen::Lower>().rankUpdate(w.transpose());
 #endif
-  inverse.triangularView<Eigen::StrictlyUpper>() = inverse.transpose();
   return inverse;
 }
 
@@ -390,22 +387,31 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   if (gradient == nullptr) return value;
   const int d = dimension();
   gradient->setZero(d + 1);
-  // d log p / d theta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta), with w
-  // holding alpha alpha' - K^-1 (one N x N buffer).
-  Eigen::MatrixXd w = KInverse();
-  w = -w;
-  w.noalias() += alpha_ * alpha_.transpose();
+  // d log p / d theta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta), with the
+  // lower triangle of w holding alpha alpha' - K^-1. Both matrices are
+  // symmetric, so block (j, i) adds what block (i, j) adds: the blocks below
+  // the diagonal count twice and those above are never read.
+  Eigen::MatrixXd w = KInverseLower();
+  for (int c = 0; c < n_; ++c) {
+    w.col(c).tail(n_ - c) = alpha_(c) * alpha_.tail(n_ - c) - w.col(c).tail(n_ - c);
+  }
+  Eigen::VectorXd below = Eigen::VectorXd::Zero(d + 1);
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& a = points_[i];
     const int mi = kernel_.Outputs(a.gradient.has_value());
-    for (int j = 0; j < num_points(); ++j) {
+    for (int j = 0; j < i; ++j) {
       const GpPoint& b = points_[j];
-      const int mj = kernel_.Outputs(b.gradient.has_value());
       kernel_.AccumulateHyperGradient(
           a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
-          w.block(offsets_[i], offsets_[j], mi, mj), *gradient);
+          w.block(offsets_[i], offsets_[j], mi, kernel_.Outputs(b.gradient.has_value())),
+          below);
     }
+    auto diagonal = w.block(offsets_[i], offsets_[i], mi, mi);
+    diagonal.triangularView<Eigen::StrictlyUpper>() = diagonal.transpose();
+    kernel_.AccumulateHyperGradient(a.x, a.gradient.has_value(), a.x,
+                                    a.gradient.has_value(), diagonal, *gradient);
   }
+  *gradient += 2.0 * below;
   // With gradient noise nu, a gradient row's diagonal is (1 + nu) k_rr, and
   // the kernel above accumulated only k_rr's derivatives: k_rr is
   // s2 c / l_r^2, so d/d log l_r = -2 k_rr and d/d log s2 = k_rr.

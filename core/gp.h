@@ -129,8 +129,8 @@ class GaussianProcess {
   Eigen::MatrixXd CrossCovariance(const Eigen::VectorXd& x, bool gradient) const;
   // cov(training outputs, f(x_c)) for the columns of `x`: N x m.
   Eigen::MatrixXd CrossCovarianceWithValues(const Eigen::MatrixXd& x) const;
-  // K^-1 (N x N, both triangles) from the factor.
-  Eigen::MatrixXd KInverse() const;
+  // K^-1 from the factor, in the lower triangle (the upper one is not set).
+  Eigen::MatrixXd KInverseLower() const;
   // Standardised outputs of point i.
   void StandardizedOutputs(const GpPoint& p, Eigen::Ref<Eigen::VectorXd> out) const;
   auto L() const { return factor_.topLeftCorner(n_, n_); }
