@@ -167,6 +167,21 @@ void BM_Predict1000(benchmark::State& state) {
   SetCounters(state, d, n);
 }
 
+// One point's mean, variance and their gradients: what each step of the
+// acquisition's refinement costs (a suggestion takes a few hundred).
+void BM_PredictWithGradients(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
+  const Eigen::VectorXd x = (Eigen::VectorXd::Random(d).array() + 1.0) * 0.5;
+  double mean = 0.0, variance = 0.0;
+  Eigen::VectorXd mean_gradient, variance_gradient;
+  for (auto _ : state) {
+    gp->PredictWithGradients(x, &mean, &variance, &mean_gradient, &variance_gradient);
+    benchmark::DoNotOptimize(variance_gradient.data());
+  }
+  SetCounters(state, d, n);
+}
+
 void BM_LogLikelihoodWithGradient(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
@@ -216,6 +231,7 @@ BENCHMARK(BM_BuildAndFactorize)->Apply(Sizes);
 BENCHMARK(BM_DtrsmFloor)->Apply(Sizes);
 BENCHMARK(BM_IncrementalAdd)->Apply(Sizes);
 BENCHMARK(BM_Predict1000)->Apply(Sizes);
+BENCHMARK(BM_PredictWithGradients)->Apply(Sizes);
 BENCHMARK(BM_LogLikelihoodWithGradient)->Apply(Sizes);
 // A refit costs (starts x evaluations) likelihoods: measured where it is
 // affordable; at N = 4000 one likelihood already takes seconds.

@@ -5,8 +5,10 @@
 # bench/gp/RESULTS.md and bench/gp/results.json. About 20 minutes.
 #
 #   bench/gp/run.sh            (after deploy/build.sh)
+#   BUILD=/tmp/b bench/gp/run.sh   (binaries from another build directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+build=${BUILD:-build}
 out=$(mktemp -d)
 common=(--benchmark_min_time=0.2 --benchmark_repetitions=3
         --benchmark_report_aggregates_only=true --benchmark_out_format=json)
@@ -14,13 +16,13 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
             20/500 20/1000 20/2000 20/4000; do
   tag=${size/\//_}
   echo "bench/gp: d/N = $size" >&2
-  build/bench/gp/bench_gp "${common[@]}" --benchmark_filter="/${size}(\$|/)" \
+  "$build"/bench/gp/bench_gp "${common[@]}" --benchmark_filter="/${size}(\$|/)" \
     --benchmark_out="$out/project_$tag.json" > /dev/null
-  build/bench/gp/bench_gp_eigen "${common[@]}" \
+  "$build"/bench/gp/bench_gp_eigen "${common[@]}" \
     --benchmark_filter="(EigenLlt|BuildAndFactorize|IncrementalAdd|Predict1000)/${size}\$" \
     --benchmark_out="$out/eigen_$tag.json" > /dev/null
-  OPENBLAS_CORETYPE=SkylakeX build/bench/gp/bench_gp "${common[@]}" \
-    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|DtrsmFloor)/${size}\$" \
+  OPENBLAS_CORETYPE=SkylakeX "$build"/bench/gp/bench_gp "${common[@]}" \
+    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/skylakex_$tag.json" > /dev/null
 done
 /usr/bin/python3 bench/gp/summarize.py "$out" bench/gp/results.json > bench/gp/RESULTS.md

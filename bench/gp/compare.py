@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Two builds of bench_gp, size by size and back to back, on the same benchmarks.
+
+For a change to core/: build the commit before it, copy its bench_gp aside,
+build the change, then
+
+    bench/gp/compare.py --base /tmp/old/bench_gp --new build/bench/gp/bench_gp \\
+        --filter 'LogLikelihoodWithGradient|Refit' --out bench/gp/likelihood
+
+writes likelihood.md (medians in ms and base / new) and likelihood.json
+(`compare.py --markdown likelihood.json` renders the table again). Each
+size runs the base, then the new build, with 3 repetitions each, so that the
+ratios compare measurements taken a few seconds apart on this shared machine.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+
+SIZES = ["2/500", "2/1000", "2/2000", "2/4000", "10/500", "10/1000", "10/2000",
+         "10/2200", "10/4000", "20/500", "20/1000", "20/2000", "20/4000"]
+
+
+def medians(binary, pattern, env):
+    """{benchmark name without the size: median real time in ms} for one size."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run(
+            [binary, "--benchmark_min_time=0.2", "--benchmark_repetitions=3",
+             "--benchmark_report_aggregates_only=true",
+             f"--benchmark_filter={pattern}", f"--benchmark_out={out.name}",
+             "--benchmark_out_format=json"],
+            check=True, env=env, stdout=subprocess.DEVNULL)
+        report = json.load(open(out.name))
+    found = {}
+    for b in report["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            assert b["time_unit"] == "ms", b["time_unit"]
+            found[b["run_name"].split("/")[0]] = b["real_time"]
+    return found
+
+
+def ms(x):
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def write_markdown(run, path):
+    with open(path, "w") as f:
+        f.write(f"Command: `{run['command']}`\n\n")
+        f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}; "
+                "medians of 3 repetitions in ms, base then new for each size.\n\n")
+        f.write("| benchmark | d/N | base | new | base / new |\n|---|---|---|---|---|\n")
+        for r in run["rows"]:
+            f.write(f"| {r['benchmark'][3:]} | {r['size']} | {ms(r['base_ms'])} | "
+                    f"{ms(r['new_ms'])} | {r['base_over_new']:.2f} |\n")
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        # Re-renders the table of a saved run: --markdown RUN.json.
+        run = json.load(open(sys.argv[2]))
+        write_markdown(run, sys.argv[2][:-len(".json")] + ".md")
+        return
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", required=True, help="bench_gp before the change")
+    parser.add_argument("--new", required=True, help="bench_gp with the change")
+    parser.add_argument("--filter", required=True,
+                        help="benchmark names without BM_, as a regex alternation")
+    parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
+    parser.add_argument("--coretype", default="SkylakeX",
+                        help="OPENBLAS_CORETYPE for both builds ('' for OpenBLAS's choice)")
+    parser.add_argument("--out", required=True, help="path without extension")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    if args.coretype:
+        env["OPENBLAS_CORETYPE"] = args.coretype
+    rows = []
+    for size in args.sizes.split(","):
+        pattern = f"BM_({args.filter})/{size}($|/)"
+        print(f"bench/gp/compare: d/N = {size}", file=sys.stderr)
+        base = medians(args.base, pattern, env)
+        new = medians(args.new, pattern, env)
+        for name in sorted(set(base) & set(new)):
+            rows.append({"benchmark": name, "size": size, "base_ms": base[name],
+                         "new_ms": new[name], "base_over_new": base[name] / new[name]})
+    run = {"command": shlex.join(["bench/gp/compare.py"] + sys.argv[1:]),
+           "date": datetime.date.today().isoformat(), "coretype": args.coretype,
+           "rows": rows}
+    with open(args.out + ".json", "w") as f:
+        json.dump(run, f, indent=1)
+    write_markdown(run, args.out + ".md")
+    print(f"bench/gp/compare: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
