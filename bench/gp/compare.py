@@ -11,6 +11,8 @@ writes likelihood.md (medians in ms and base / new) and likelihood.json
 (`compare.py --markdown likelihood.json` renders the table again). Each
 size runs the base, then the new build, with 3 repetitions each, so that the
 ratios compare measurements taken a few seconds apart on this shared machine.
+--load N keeps N busy processes running beside both builds, as when the
+function being optimised runs on the server's machine.
 """
 
 import argparse
@@ -45,13 +47,15 @@ def medians(binary, pattern, env):
 
 
 def ms(x):
-    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+    return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.3g}"
 
 
 def write_markdown(run, path):
     with open(path, "w") as f:
         f.write(f"Command: `{run['command']}`\n\n")
-        f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}; "
+        load = run.get("load", 0)
+        f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}"
+                f"{f', with {load} busy process(es) beside' if load else ''}; "
                 "medians of 3 repetitions in ms, base then new for each size.\n\n")
         f.write("| benchmark | d/N | base | new | base / new |\n|---|---|---|---|---|\n")
         for r in run["rows"]:
@@ -74,8 +78,21 @@ def main():
     parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
     parser.add_argument("--coretype", default="SkylakeX",
                         help="OPENBLAS_CORETYPE for both builds ('' for OpenBLAS's choice)")
+    parser.add_argument("--load", type=int, default=0,
+                        help="busy processes to run beside the benchmark (as when an "
+                             "evaluation shares the machine with the server)")
     parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(args.load)]
+    try:
+        measure(args)
+    finally:
+        for h in hogs:
+            h.kill()
+
+
+def measure(args):
     env = dict(os.environ)
     if args.coretype:
         env["OPENBLAS_CORETYPE"] = args.coretype
@@ -88,12 +105,12 @@ def main():
         for name in sorted(set(base) & set(new)):
             rows.append({"benchmark": name, "size": size, "base_ms": base[name],
                          "new_ms": new[name], "base_over_new": base[name] / new[name]})
-    run = {"command": shlex.join(["bench/gp/compare.py"] + sys.argv[1:]),
-           "date": datetime.date.today().isoformat(), "coretype": args.coretype,
-           "rows": rows}
+    result = {"command": shlex.join(["bench/gp/compare.py"] + sys.argv[1:]),
+              "date": datetime.date.today().isoformat(), "coretype": args.coretype,
+              "load": args.load, "rows": rows}
     with open(args.out + ".json", "w") as f:
-        json.dump(run, f, indent=1)
-    write_markdown(run, args.out + ".md")
+        json.dump(result, f, indent=1)
+    write_markdown(result, args.out + ".md")
     print(f"bench/gp/compare: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
 
 
