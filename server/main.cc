@@ -17,6 +17,8 @@
 
 #if defined(EIGEN_USE_BLAS)
 extern "C" char* openblas_get_corename(void);
+extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
 #endif
 
 namespace {
@@ -50,9 +52,26 @@ void SelectOpenBlasKernels(char** argv) {
 #endif
 }
 
+// OpenBLAS threads per call (0 keeps OpenBLAS's own choice: all cores, or
+// OPENBLAS_NUM_THREADS). Its threads wait for each other by spinning, so a
+// threaded factorisation slows down sharply when another process holds one of
+// the cores: bench/optimizers/blas_threads.md measured a whole suggestion run
+// 2.6x slower with 2 threads than with 1 beside one busy process, and 1.35x
+// faster on an idle machine. One thread per call also lets calls for
+// different studies run on different cores.
+void SetBlasThreads(int threads) {
+#if defined(EIGEN_USE_BLAS)
+  if (threads > 0) openblas_set_num_threads(threads);
+#else
+  (void)threads;
+#endif
+}
+
 std::string BlasKernels() {
 #if defined(EIGEN_USE_BLAS)
-  return absl::StrCat(", OpenBLAS kernels ", openblas_get_corename());
+  const int threads = openblas_get_num_threads();
+  return absl::StrCat(", OpenBLAS kernels ", openblas_get_corename(), " with ", threads,
+                      threads == 1 ? " thread" : " threads", " per call");
 #else
   return "";
 #endif
@@ -85,6 +104,10 @@ Flags (each also read from the environment variable in brackets):
                          line; every call must carry one [LAGO_TOKEN_FILE]
   --allow-insecure=BOOL  allow plaintext on an address other machines can
                          reach (default false) [LAGO_ALLOW_INSECURE]
+  --blas-threads=N       OpenBLAS threads per linear-algebra call; 0 leaves it to
+                         OpenBLAS (all cores). The default 1 stays fast when
+                         evaluations or other studies share the machine
+                         (default 1) [LAGO_BLAS_THREADS]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";
@@ -115,6 +138,7 @@ int main(int argc, char** argv) {
       {"tls-client-ca", {"LAGO_TLS_CLIENT_CA", ""}},
       {"token-file", {"LAGO_TOKEN_FILE", ""}},
       {"allow-insecure", {"LAGO_ALLOW_INSECURE", "false"}},
+      {"blas-threads", {"LAGO_BLAS_THREADS", "1"}},
       {"port-file", {nullptr, ""}},
   };
   for (auto& [name, flag] : flags) {
@@ -167,6 +191,13 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--busy-timeout-ms: \"", flags["busy-timeout-ms"].value,
                              "\" is not a whole number of milliseconds >= 0"));
   }
+  int blas_threads = 0;
+  if (!absl::SimpleAtoi(flags["blas-threads"].value, &blas_threads) || blas_threads < 0 ||
+      blas_threads > 1024) {
+    return Fail(absl::StrCat("--blas-threads: \"", flags["blas-threads"].value,
+                             "\" is not a whole number from 0 to 1024"));
+  }
+  SetBlasThreads(blas_threads);
   options.tls_cert_file = flags["tls-cert"].value;
   options.tls_key_file = flags["tls-key"].value;
   options.tls_client_ca_file = flags["tls-client-ca"].value;

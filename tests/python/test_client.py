@@ -13,7 +13,7 @@ import unittest
 import grpc
 
 import lago
-from lago_server import LagoServer, health
+from lago_server import SERVER, LagoServer, health
 
 CLI = os.environ.get("LAGO_CLI", "build/bin/lago")
 
@@ -247,6 +247,33 @@ class CliTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("NOT_FOUND", proc.stderr)
         self.assertIn('no study named "nope"', proc.stderr)
+
+
+class BlasThreadsTest(unittest.TestCase):
+    def test_one_blas_thread_per_call_by_default_and_the_flag_is_checked(self):
+        with LagoServer() as server:
+            log = server.log()
+            if "OpenBLAS" not in log:
+                self.skipTest("built without OpenBLAS (LAGO_EIGEN_BLAS=OFF)")
+            self.assertIn("with 1 thread per call", log)
+            # A lago study (GP, trust region) suggests with one thread.
+            client = lago.Client(server.address, timeout=60, retries=0)
+            study = client.create_study("blas", {"x": (-1.0, 1.0), "y": (-1.0, 1.0)},
+                                        strategy="lago", gradient_mode="enhanced")
+            for _ in range(16):
+                trial = study.suggest()
+                study.observe(trial, sum(v * v for v in trial.x), [2 * v for v in trial.x])
+            self.assertEqual(len(study.trials()), 16)
+            self.assertTrue(any(t.kind not in ("initial", "") for t in study.trials()))
+            client.close()
+        with LagoServer(extra_args=["--blas-threads=0"]) as server:
+            self.assertRegex(server.log(), r"with \d+ threads? per call")
+        for bad in ("-1", "two", "2000"):
+            with self.subTest(bad=bad), LagoServer() as spare:
+                proc = subprocess.run([SERVER, f"--db={spare.db}", f"--blas-threads={bad}"],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertEqual(proc.returncode, 2)
+                self.assertIn(f'--blas-threads: "{bad}"', proc.stderr)
 
 
 class ShutdownTest(unittest.TestCase):
