@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the GP benchmark size by size, so that every comparison (the project's
-# build, plain Eigen, OpenBLAS with its AVX-512 kernels forced, and the LAPACK
-# floors) is measured back to back on this shared machine; then writes
-# bench/gp/RESULTS.md and bench/gp/results.json. About 20 minutes.
+# build, plain Eigen, OpenBLAS with its AVX-512 kernels forced, the same with
+# one OpenBLAS thread as lago-server runs by default, and the LAPACK floors) is
+# measured back to back on this shared machine; then writes bench/gp/RESULTS.md
+# and bench/gp/results.json. About 30 minutes.
 #
 #   bench/gp/run.sh            (after deploy/build.sh)
 #   BUILD=/tmp/b bench/gp/run.sh   (binaries from another build directory)
@@ -24,6 +25,9 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
   OPENBLAS_CORETYPE=SkylakeX "$build"/bench/gp/bench_gp "${common[@]}" \
     --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/skylakex_$tag.json" > /dev/null
+  OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$build"/bench/gp/bench_gp "${common[@]}" \
+    --benchmark_filter="(Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
+    --benchmark_out="$out/onethread_$tag.json" > /dev/null
 done
 /usr/bin/python3 bench/gp/summarize.py "$out" bench/gp/results.json > bench/gp/RESULTS.md
 rm -rf "$out"

@@ -5,7 +5,8 @@ results.json.
     /usr/bin/python3 bench/gp/summarize.py FOLDER bench/gp/results.json > bench/gp/RESULTS.md
     /usr/bin/python3 bench/gp/summarize.py bench/gp/results.json > bench/gp/RESULTS.md
 
-FOLDER holds project_<d>_<N>.json, eigen_<d>_<N>.json and skylakex_<d>_<N>.json.
+FOLDER holds project_<d>_<N>.json, eigen_<d>_<N>.json, skylakex_<d>_<N>.json and
+onethread_<d>_<N>.json.
 Times are wall-clock milliseconds (OpenBLAS uses both cores), the median of 3
 repetitions. Every ratio compares numbers taken back to back for one size.
 """
@@ -16,7 +17,7 @@ import os
 import sys
 from collections import defaultdict
 
-VARIANTS = ("project", "eigen", "skylakex")
+VARIANTS = ("project", "eigen", "skylakex", "onethread")
 
 
 def load(folder):
@@ -25,7 +26,7 @@ def load(folder):
         with open(folder) as f:
             doc = json.load(f)
         for v in VARIANTS:
-            for key, row in doc["median_ms"][v].items():
+            for key, row in doc["median_ms"].get(v, {}).items():
                 d, n = key.split("/")
                 table[v][(int(d), int(n))] = row
         return doc["context"], table
@@ -60,7 +61,7 @@ def main():
     context, t = load(sys.argv[1])
     if os.path.isfile(sys.argv[1]) and len(sys.argv) > 2:
         sys.exit("summarize.py: a results.json is read, not written again")
-    project, eigen, skx = t["project"], t["eigen"], t["skylakex"]
+    project, eigen, skx, one = t["project"], t["eigen"], t["skylakex"], t["onethread"]
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
             json.dump({"context": context,
@@ -127,6 +128,26 @@ def main():
             fmt(r.get("BM_PredictWithGradients")),
             fmt(r.get("BM_LogLikelihoodWithGradient"))]) + " |")
 
+    if one:
+        out += ["", "## AVX-512 kernels, one OpenBLAS thread (lago-server's default)", "",
+                "`OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, as lago-server runs "
+                "with its default `--blas-threads=1` on this machine; 2 threads / 1 "
+                "thread compares with the table above.", "",
+                "| d | N | dpotrf | build + factorise | incremental add | refactorise / add "
+                "| predict 1000 | predict 1 + gradients | likelihood + gradient "
+                "| 2 threads / 1 thread: build + factorise | 2 threads / 1 thread: predict 1000 |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key in sorted(one):
+            r, x = one[key], skx.get(key, {})
+            out.append("| " + " | ".join([
+                str(key[0]), str(r["N"]), fmt(r.get("BM_Dpotrf")),
+                fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
+                fmt(ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))),
+                fmt(r.get("BM_Predict1000")), fmt(r.get("BM_PredictWithGradients")),
+                fmt(r.get("BM_LogLikelihoodWithGradient")),
+                fmt(ratio(x.get("BM_BuildAndFactorize"), r.get("BM_BuildAndFactorize"))),
+                fmt(ratio(x.get("BM_Predict1000"), r.get("BM_Predict1000")))]) + " |")
+
     out += ["", "## Goals", ""]
     for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):
         llt = [v for v in (ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))
@@ -134,20 +155,31 @@ def main():
         within = sum(v <= 1.5 for v in llt)
         out.append(f"- Factorisation within 1.5x of dpotrf ({name}): LLT / floor from "
                    f"{min(llt):.2f} to {max(llt):.2f}; {within} of {len(llt)} sizes within 1.5x.")
-    for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):
+    for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx),
+                        ("AVX-512 kernels, one thread", one)):
         for d in (2, 10, 20):
             r = table.get((d, 2000), {})
             v = ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))
             if v:
+                note = ""
+                if table is one:
+                    x = skx.get((d, 2000), {})
+                    note = (f"; with one thread refactorising is "
+                            f"{fmt(ratio(r.get('BM_BuildAndFactorize'), x.get('BM_BuildAndFactorize')))}x "
+                            f"slower and the add {fmt(ratio(r.get('BM_IncrementalAdd'), x.get('BM_IncrementalAdd')))}x "
+                            "slower than with two")
                 out.append(f"- Incremental add at N ~ 2000, d = {d} ({name}): {v:.1f}x faster "
-                           f"than refactorising ({'met' if v >= 20 else 'not met'}; goal 20x).")
-    for name, table in (("project build", project), ("AVX-512 kernels forced", skx)):
+                           f"than refactorising ({'met' if v >= 20 else 'not met'}; goal 20x)"
+                           f"{note}.")
+    for name, table in (("project build", project), ("AVX-512 kernels forced", skx),
+                        ("AVX-512 kernels, one thread", one)):
         r = table.get((10, 2200))
         if r and r.get("BM_Predict1000"):
             p, f = r["BM_Predict1000"], r.get("BM_DtrsmFloor")
+            floor = (f"; the dtrsm floor of the exact variances alone is {fmt(f)} ms"
+                     if f else "")
             out.append(f"- Predicting 1000 candidates at N = 2200 ({name}): {p:.1f} ms "
-                       f"({'met' if p < 50 else 'not met'}; goal 50 ms); the dtrsm floor of "
-                       f"the exact variances alone is {fmt(f)} ms.")
+                       f"({'met' if p < 50 else 'not met'}; goal 50 ms){floor}.")
     out.append("")
     print("\n".join(out))
 
