@@ -53,9 +53,9 @@ void RankOneUpdate(Eigen::Ref<Eigen::MatrixXd> l, Eigen::Ref<Eigen::VectorXd> v)
 
 // v <- L^-1 v, or L^-T v when `transpose`, for the lower-triangular n x n
 // corner of `factor`. With BLAS, one dtrsv. Eigen's own blocked solve
-// issues a matrix-vector product per 8-row panel; OpenBLAS may thread each
-// of them, and its transposed solve measured 10-100x slower than dtrsv at
-// N >= 2048 whenever another process shared the two cores.
+// issues a matrix-vector product per 8-row panel, and OpenBLAS may thread
+// each of them: with another process busy on one of two cores, an add at
+// N >= 2000 ran 4-11x slower that way (bench/gp/trsv_load1.md).
 void TriangularSolve(const Eigen::MatrixXd& factor, int n, bool transpose,
                      Eigen::Ref<Eigen::VectorXd> v) {
   if (n == 0) return;

@@ -56,7 +56,7 @@ void SelectOpenBlasKernels(char** argv) {
 // OPENBLAS_NUM_THREADS). Its threads wait for each other by spinning, so a
 // threaded factorisation slows down sharply when another process holds one of
 // the cores: bench/optimizers/blas_threads.md measured a whole suggestion run
-// 2.6x slower with 2 threads than with 1 beside one busy process, and 1.35x
+// 2.4x slower with 2 threads than with 1 beside one busy process, and 1.3x
 // faster on an idle machine. One thread per call also lets calls for
 // different studies run on different cores.
 void SetBlasThreads(int threads) {
