@@ -200,11 +200,12 @@ def run_sklearn_gp_ei(problem, seed, budget):
     return tracker
 
 
-def start_server(server, tmp):
+def start_server(server, tmp, extra_args=()):
     port_file = os.path.join(tmp, "port")
     log = open(os.path.join(tmp, "server.log"), "w")
     proc = subprocess.Popen([server, "--listen=127.0.0.1:0", f"--db={tmp}/bench.db",
-                             f"--port-file={port_file}", "--log-level=warning"],
+                             f"--port-file={port_file}", "--log-level=warning",
+                             *extra_args],
                             stdout=log, stderr=log)
     while not os.path.exists(port_file):
         if proc.poll() is not None:
