@@ -57,6 +57,11 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
+def table_row(key, r, *values):
+    """A Markdown row: d, N, then each value through fmt."""
+    return "| " + " | ".join([str(key[0]), str(r["N"])] + [fmt(v) for v in values]) + " |"
+
+
 def main():
     context, t = load(sys.argv[1])
     if os.path.isfile(sys.argv[1]) and len(sys.argv) > 2:
@@ -85,28 +90,27 @@ def main():
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(project):
         r = project[key]
-        out.append("| " + " | ".join([
-            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")), fmt(r.get("BM_Dpotrf")),
-            fmt(ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))),
-            fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
-            fmt(ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))),
-            fmt(r.get("BM_Predict1000")), fmt(r.get("BM_DtrsmFloor")),
-            fmt(ratio(r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"))),
-            fmt(r.get("BM_PredictWithGradients")),
-            fmt(r.get("BM_LogLikelihoodWithGradient")), fmt(r.get("BM_Refit"))]) + " |")
+        out.append(table_row(
+            key, r, r.get("BM_EigenLlt"), r.get("BM_Dpotrf"),
+            ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf")), r.get("BM_BuildAndFactorize"),
+            r.get("BM_IncrementalAdd"),
+            ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
+            r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"),
+            ratio(r.get("BM_Predict1000"), r.get("BM_DtrsmFloor")),
+            r.get("BM_PredictWithGradients"), r.get("BM_LogLikelihoodWithGradient"),
+            r.get("BM_Refit")))
     out += ["", "## Plain Eigen, measured right after the project's build", "",
             "| d | N | LLT | LLT / dpotrf floor | plain / project: LLT | build + factorise "
             "| incremental add | predict 1000 | plain / project: predict |",
             "|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(eigen):
         r, p = eigen[key], project.get(key, {})
-        out.append("| " + " | ".join([
-            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")),
-            fmt(ratio(r.get("BM_EigenLlt"), p.get("BM_Dpotrf"))),
-            fmt(ratio(r.get("BM_EigenLlt"), p.get("BM_EigenLlt"))),
-            fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
-            fmt(r.get("BM_Predict1000")),
-            fmt(ratio(r.get("BM_Predict1000"), p.get("BM_Predict1000")))]) + " |")
+        out.append(table_row(
+            key, r, r.get("BM_EigenLlt"), ratio(r.get("BM_EigenLlt"), p.get("BM_Dpotrf")),
+            ratio(r.get("BM_EigenLlt"), p.get("BM_EigenLlt")),
+            r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"),
+            r.get("BM_Predict1000"),
+            ratio(r.get("BM_Predict1000"), p.get("BM_Predict1000"))))
     out += ["", "## OpenBLAS with its AVX-512 kernels forced (`OPENBLAS_CORETYPE=SkylakeX`)", "",
             "OpenBLAS 0.3.21 does not recognise this virtual CPU (it reports a generic "
             "\"Intel Xeon Processor\" with AVX-512) and falls back to its Prescott kernels. "
@@ -118,15 +122,14 @@ def main():
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(skx):
         r, p = skx[key], project.get(key, {})
-        out.append("| " + " | ".join([
-            str(key[0]), str(r["N"]), fmt(r.get("BM_EigenLlt")), fmt(r.get("BM_Dpotrf")),
-            fmt(ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))),
-            fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
-            fmt(ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))),
-            fmt(r.get("BM_Predict1000")), fmt(r.get("BM_DtrsmFloor")),
-            fmt(ratio(p.get("BM_Predict1000"), r.get("BM_Predict1000"))),
-            fmt(r.get("BM_PredictWithGradients")),
-            fmt(r.get("BM_LogLikelihoodWithGradient"))]) + " |")
+        out.append(table_row(
+            key, r, r.get("BM_EigenLlt"), r.get("BM_Dpotrf"),
+            ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf")), r.get("BM_BuildAndFactorize"),
+            r.get("BM_IncrementalAdd"),
+            ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
+            r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"),
+            ratio(p.get("BM_Predict1000"), r.get("BM_Predict1000")),
+            r.get("BM_PredictWithGradients"), r.get("BM_LogLikelihoodWithGradient")))
 
     if one:
         out += ["", "## AVX-512 kernels, one OpenBLAS thread (lago-server's default)", "",
@@ -139,14 +142,14 @@ def main():
                 "|---|---|---|---|---|---|---|---|---|---|---|"]
         for key in sorted(one):
             r, x = one[key], skx.get(key, {})
-            out.append("| " + " | ".join([
-                str(key[0]), str(r["N"]), fmt(r.get("BM_Dpotrf")),
-                fmt(r.get("BM_BuildAndFactorize")), fmt(r.get("BM_IncrementalAdd")),
-                fmt(ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))),
-                fmt(r.get("BM_Predict1000")), fmt(r.get("BM_PredictWithGradients")),
-                fmt(r.get("BM_LogLikelihoodWithGradient")),
-                fmt(ratio(x.get("BM_BuildAndFactorize"), r.get("BM_BuildAndFactorize"))),
-                fmt(ratio(x.get("BM_Predict1000"), r.get("BM_Predict1000")))]) + " |")
+            out.append(table_row(
+                key, r, r.get("BM_Dpotrf"), r.get("BM_BuildAndFactorize"),
+                r.get("BM_IncrementalAdd"),
+                ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
+                r.get("BM_Predict1000"), r.get("BM_PredictWithGradients"),
+                r.get("BM_LogLikelihoodWithGradient"),
+                ratio(x.get("BM_BuildAndFactorize"), r.get("BM_BuildAndFactorize")),
+                ratio(x.get("BM_Predict1000"), r.get("BM_Predict1000"))))
 
     out += ["", "## Goals", ""]
     for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):
