@@ -185,20 +185,53 @@ def main():
         default runs of its own day, so that one option differs."""
         return m + suffix if any(k[1] == m + suffix for k in runs) else m
 
+    # EI credit: the default with gradients at every point (-cr0 without it),
+    # off on request (-cr1 with it). Both sides are runs of the same code.
+    credit = [(m, a, b) for m, a, b in (
+        ("lago-enhanced", "lago-enhanced", "lago-enhanced-cr0"),
+        ("lago-on-request", "lago-on-request-cr1", "lago-on-request"))
+              if any(k[1] == a for k in runs) and any(k[1] == b for k in runs)]
+    pairs = [(a, b) for _, a, b in credit]
+    if pairs:
+        names = [m for m, _, _ in credit]
+        quartile_table(problems, runs,
+                       "EI credit: median [first, third quartile] final log10 regret with "
+                       "ei_credit = 1 / 0 (the default is 1 with gradients at every point, "
+                       "0 otherwise).", pairs, names)
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with ei_credit = 1 than with 0 (the same "
+                           "seed, final log10 regret):", pairs, names)
+
+    # The same defaults before and after the changes of e00bf7e to c022184
+    # (dpotri, dtrsv, one OpenBLAS thread): -e00 are the runs before them,
+    # against which the ablations of their day are compared.
+    pairs = [(a, b) for a, b in (("lago-enhanced-cr0", "lago-enhanced-e00"),
+                                 ("lago-on-request", "lago-on-request-e00"))
+             if any(k[1] == a for k in runs) and any(k[1] == b for k in runs)]
+    if pairs:
+        names = [b[:-4] for _, b in pairs]
+        quartile_table(problems, runs,
+                       "The same options with the current code / the code before e00bf7e: "
+                       "median [first, third quartile] final log10 regret.", pairs, names,
+                       sides="now / before")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse now than before e00bf7e (the same seed, final "
+                           "log10 regret):", pairs, names)
+
     # Refitting as the model grows: the default (-rg0 without it, the runs of
     # the day before it).
-    pairs = [(m, m + "-rg0") for m in ("lago-enhanced", "lago-on-request", "lago-value-only",
-                                       "bo", "trust-region")
-             if any(k[1] == m + "-rg0" for k in runs)]
+    names = [m for m in ("lago-enhanced", "lago-on-request", "lago-value-only", "bo",
+                         "trust-region") if any(k[1] == m + "-rg0" for k in runs)]
+    pairs = [(older(m, "-e00"), m + "-rg0") for m in names]
     if pairs:
         quartile_table(problems, runs,
                        "Refitting as the model grows: median [first, third quartile] final "
                        "log10 regret with refit_growth = 0.1 (the default) / 0 (every 10 "
                        "suggestions only).",
-                       pairs, [a for a, _ in pairs])
+                       pairs, names)
         better_worse_table(problems, runs,
                            "Seeds better / worse with refit_growth = 0.1 than with 0 (the "
-                           "same seed, final log10 regret):", pairs, [a for a, _ in pairs])
+                           "same seed, final log10 regret):", pairs, names)
 
     # The model check: the default in the gradient modes (-mc0 without it,
     # the runs of the day before it).
@@ -223,10 +256,10 @@ def main():
                        pairs, [m.replace("-rg0", "") for _, m in pairs])
 
     # How B learns (update): SR1, the default, against limited-memory BFGS.
-    pairs = [(m + "-lbfgs", m) for m in ("lago-enhanced", "lago-on-request", "trust-region")
+    names = [m for m in ("lago-enhanced", "lago-on-request", "trust-region")
              if any(k[1] == m + "-lbfgs" for k in runs)]
+    pairs = [(m + "-lbfgs", older(m, "-e00")) for m in names]
     if pairs:
-        names = [m for _, m in pairs]
         quartile_table(problems, runs,
                        "How B learns: median [first, third quartile] final log10 regret "
                        "with update = lbfgs / sr1 (the default).", pairs, names,
@@ -236,10 +269,10 @@ def main():
                            "seed, final log10 regret):", pairs, names)
 
     # A lower bound (off by default): the strategy works on log(f - L + C).
-    pairs = [(m + "-lb", m) for m in ("lago-enhanced", "lago-on-request")
+    names = [m for m in ("lago-enhanced", "lago-on-request")
              if any(k[1] == m + "-lb" for k in runs)]
+    pairs = [(m + "-lb", older(m, "-e00")) for m in names]
     if pairs:
-        names = [m for _, m in pairs]
         quartile_table(problems, runs,
                        "A lower bound: median [first, third quartile] final log10 regret "
                        "with lower_bound = the bound of problems.py / none (the default).",
@@ -255,7 +288,8 @@ def main():
         print("\nThe warp applied by the client, gradient-enhanced lago: median final log10 "
               "regret (seeds) on log(f - f* + C) for fixed C, against no warp and the "
               "lower_bound option.\n")
-        cols = ["lago-enhanced"] + warps + (["lago-enhanced-lb"] if pairs else [])
+        cols = ([older("lago-enhanced", "-e00")] + warps +
+                (["lago-enhanced-lb"] if pairs else []))
         print("| problem | none | " + " | ".join(f"C = {m[len('lago-enhanced-log'):]}"
                                                 for m in warps) +
               (" | lower_bound |" if pairs else " |"))
