@@ -1454,7 +1454,10 @@ class LagoStrategy : public Strategy {
     } else {
       return Design(s, "filler");
     }
-    if (global.has_value()) out.why.acquisition_value = ei;
+    if (global.has_value()) {
+      out.why.acquisition_value = ei;
+      out.why.acquisition_weight = calibration;
+    }
     if (local.has_value()) out.why.predicted_improvement = improvement;
     out.why.radius = s->radius;
     absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),

@@ -73,6 +73,8 @@ struct StrategyInput {
 // Why a point was chosen; absent fields were not computed.
 struct Why {
   std::optional<double> acquisition_value;
+  // The weight the competition gave acquisition_value (v1::TrialWhy).
+  std::optional<double> acquisition_weight;
   std::optional<double> predicted_improvement;
   std::optional<double> radius;
   std::optional<int64_t> sequence_index;

@@ -152,6 +152,7 @@ void ToProto(const core::Why& why, v1::TrialWhy* out) {
   out->Clear();
   out->set_winner(why.winner);
   if (why.acquisition_value) out->set_acquisition_value(*why.acquisition_value);
+  if (why.acquisition_weight) out->set_acquisition_weight(*why.acquisition_weight);
   if (why.predicted_improvement)
     out->set_predicted_improvement(*why.predicted_improvement);
   if (why.radius) out->set_radius(*why.radius);

@@ -91,6 +91,8 @@ CREATE TABLE requests (
   PRIMARY KEY (study_id, request_id)
 );
 )sql",
+    // 1 -> 2: the weight the competition gave the acquisition.
+    "ALTER TABLE trials ADD COLUMN why_acquisition_weight REAL;",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -344,7 +346,8 @@ class SqliteStudyStore : public StudyStore {
           "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
           "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
           "o.noise_std, "
-          "o.failure_reason, o.observe_time_us FROM trials t LEFT JOIN observations o "
+          "o.failure_reason, o.observe_time_us, t.why_acquisition_weight "
+          "FROM trials t LEFT JOIN observations o "
           "ON o.study_id = t.study_id AND o.trial_id = t.trial_id WHERE t.study_id = ? "
           "ORDER BY t.trial_id");
       trials.bind(1, study_id);
@@ -368,6 +371,8 @@ class SqliteStudyStore : public StudyStore {
         if (!trials.isColumnNull(10)) why->set_radius(trials.getColumn(10).getDouble());
         if (!trials.isColumnNull(11))
           why->set_sequence_index(trials.getColumn(11).getInt64());
+        if (!trials.isColumnNull(20))
+          why->set_acquisition_weight(trials.getColumn(20).getDouble());
         FromMicros(trials.getColumn(12).getInt64(), t.mutable_create_time());
         t.set_failure_reason(trials.getColumn(13).getString());
         if (!trials.isColumnNull(14)) {
@@ -499,9 +504,9 @@ class SqliteStudyStore : public StudyStore {
         "x, "
         "lease_expire_time_us, why_winner, why_acquisition_value, "
         "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
-        "create_time_us, update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, "
-        "?) ON CONFLICT (study_id, trial_id) DO UPDATE SET state = excluded.state, "
+        "create_time_us, update_time_us, why_acquisition_weight) VALUES (?, ?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, trial_id) DO UPDATE "
+        "SET state = excluded.state, "
         "abandon_reason = excluded.abandon_reason, "
         "client_id = excluded.client_id, lease_expire_time_us = "
         "excluded.lease_expire_time_us, update_time_us = excluded.update_time_us");
@@ -523,6 +528,7 @@ class SqliteStudyStore : public StudyStore {
     trial.bind(14, t.state() == v1::TRIAL_STATE_ABANDONED ? t.failure_reason() : "");
     trial.bind(15, static_cast<int64_t>(ToMicros(t.create_time())));
     trial.bind(16, static_cast<int64_t>(now_us));
+    if (why.has_acquisition_weight()) trial.bind(17, why.acquisition_weight());
     trial.exec();
 
     const bool has_result =

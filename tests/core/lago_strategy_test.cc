@@ -534,12 +534,18 @@ TEST(LagoStrategyTest, EveryStepSaysWhyItWasChosen) {
       EXPECT_GT(*s.why.predicted_improvement, 0.0);
       EXPECT_GT(*s.why.radius, 0.0);
     }
+    if (s.why.acquisition_value.has_value()) {
+      ASSERT_TRUE(s.why.acquisition_weight.has_value());
+      EXPECT_GT(*s.why.acquisition_weight, 0.0);
+      EXPECT_LE(*s.why.acquisition_weight, 1.0);
+    }
     if (s.kind == TrialKind::kGlobal) {
       EXPECT_EQ(s.why.winner, "global");
       ASSERT_TRUE(s.why.acquisition_value.has_value());
-      // Global won: either no local step or EI beat gamma I (gamma = 1).
+      // Global won: either no local step or weighted EI beat gamma I (gamma = 1).
       if (s.why.predicted_improvement.has_value()) {
-        EXPECT_GT(*s.why.acquisition_value, *s.why.predicted_improvement);
+        EXPECT_GT(*s.why.acquisition_weight * *s.why.acquisition_value,
+                  *s.why.predicted_improvement);
       }
     }
   }

@@ -186,6 +186,36 @@ class CliTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
         return proc
 
+    def test_why_carries_the_weight_the_competition_gave_ei(self):
+        # Rosenbrock's values span decades: the GP's EI promises more than its
+        # global points deliver, and each failure halves EI's weight.
+        client = lago.Client(self.server.address, timeout=60)
+        self.addCleanup(client.close)
+        study = client.create_study("py-why", {"x": (-5.0, 10.0), "y": (-5.0, 10.0)},
+                                         strategy="lago", gradient_mode="enhanced", seed=3)
+        for _ in range(40):
+            t = study.suggest()
+            x, y = t.x
+            f = 100 * (y - x * x) ** 2 + (1 - x) ** 2
+            g = [-400 * x * (y - x * x) - 2 * (1 - x), 200 * (y - x * x)]
+            study.observe(t, f, g)
+        weights = []
+        for t in study.trials():
+            if "acquisition_value" not in t.why:
+                continue
+            w = t.why["acquisition_weight"]
+            self.assertTrue(0.0 < w <= 1.0, (t.id, w))
+            weights.append(w)
+            if t.why["winner"] == "global" and "predicted_improvement" in t.why:
+                self.assertGreater(w * t.why["acquisition_value"],
+                                   t.why["predicted_improvement"])
+        self.assertTrue(weights)
+        self.assertLess(min(weights), 0.1)
+        rows = list(csv.DictReader(io.StringIO(self.lago("export", "py-why").stdout)))
+        self.assertEqual(len(rows), 40)
+        self.assertIn("ei_weight", rows[0])
+        self.assertTrue(any(r["ei_weight"] for r in rows))
+
     def test_a_session_from_the_terminal(self):
         out = self.lago("create", "cli", "--param", "a:0:1", "--param", "b:-1:1",
                         "--budget", "10", "--seed", "2").stdout

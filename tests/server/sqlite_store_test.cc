@@ -58,6 +58,7 @@ TEST_F(SqliteStoreTest, StudiesAndTrialsSurviveAReopen) {
   trial.set_noise_std(0.25);
   trial.mutable_why()->set_winner("sobol");
   trial.mutable_why()->set_sequence_index(7);
+  trial.mutable_why()->set_acquisition_weight(0.125);
   trial.mutable_complete_time()->set_seconds(1800000001);
   {
     auto store = OpenSqliteStore(db_path());
@@ -87,6 +88,8 @@ TEST_F(SqliteStoreTest, StudiesAndTrialsSurviveAReopen) {
   EXPECT_EQ(t.noise_std(), 0.25);
   EXPECT_EQ(t.state(), v1::TRIAL_STATE_COMPLETED);
   EXPECT_EQ(t.why().sequence_index(), 7);
+  EXPECT_EQ(t.why().acquisition_weight(), 0.125);
+  EXPECT_FALSE(t.why().has_acquisition_value());
   EXPECT_EQ(t.complete_time().seconds(), 1800000001);
   auto request = (*store)->FindRequest(id, "r1");
   ASSERT_TRUE(request.ok() && request->has_value());
@@ -171,6 +174,59 @@ TEST_F(SqliteStoreTest, RefusesACorruptDatabase) {
   auto store = OpenSqliteStore(db_path());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
       << store.status();
+}
+
+TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
+  int64_t id = 0;
+  {
+    auto store = OpenSqliteStore(db_path());
+    ASSERT_TRUE(store.ok());
+    auto record = (*store)->CreateStudy(MakeStudy("old"));
+    ASSERT_TRUE(record.ok());
+    id = record->id;
+    StudyWrite write;
+    write.study_id = id;
+    write.update_time_micros = 1800000001000000;
+    v1::Trial t;
+    t.set_id(1);
+    t.add_x(0.5);
+    t.set_state(v1::TRIAL_STATE_PENDING);
+    t.mutable_why()->set_winner("global");
+    t.mutable_why()->set_acquisition_value(2.5);
+    write.trials.push_back(t);
+    ASSERT_TRUE((*store)->Commit(write).ok());
+  }
+  {
+    // The same file as a server before schema version 2 left it.
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
+    db.exec("DELETE FROM schema_version WHERE version > 1");
+  }
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].why().acquisition_value(), 2.5);
+  EXPECT_FALSE(snapshot->trials[0].why().has_acquisition_weight());
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+              SqliteSchemaVersion());
+  }
+  // A trial written after the migration keeps its weight.
+  StudyWrite write;
+  write.study_id = id;
+  write.update_time_micros = 1800000002000000;
+  v1::Trial t = snapshot->trials[0];
+  t.set_id(2);
+  t.mutable_why()->set_acquisition_weight(0.5);
+  write.trials.push_back(t);
+  ASSERT_TRUE((*store)->Commit(write).ok());
+  snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->trials.size(), 2u);
+  EXPECT_EQ(snapshot->trials[1].why().acquisition_weight(), 0.5);
 }
 
 TEST_F(SqliteStoreTest, RefusesANewerSchema) {

@@ -58,8 +58,8 @@ def _trial_rows(study, trials):
     names = [p.name for p in study.spec.parameters]
     header = (["trial", "state", "kind", "need_gradient", "client_id", "value"] + names
               + [f"grad_{n}" for n in names]
-              + ["failure_reason", "winner", "ei", "improvement", "radius", "create_time",
-                 "complete_time"])
+              + ["failure_reason", "winner", "ei", "ei_weight", "improvement", "radius",
+                 "create_time", "complete_time"])
     rows = []
     for t in trials:
         grad = t.gradient or [None] * len(names)
@@ -67,6 +67,7 @@ def _trial_rows(study, trials):
                     + [_fmt(v) for v in t.x] + [_fmt(g) for g in grad]
                     + [t.failure_reason, t.why.get("winner", ""),
                        _fmt(t.why.get("acquisition_value")),
+                       _fmt(t.why.get("acquisition_weight")),
                        _fmt(t.why.get("predicted_improvement")), _fmt(t.why.get("radius")),
                        _time(t.create_time), _time(t.complete_time)])
     return header, rows

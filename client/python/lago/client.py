@@ -78,7 +78,8 @@ class Trial:
     @classmethod
     def from_proto(cls, t) -> "Trial":
         why = {"winner": t.why.winner}
-        for field in ("acquisition_value", "predicted_improvement", "radius", "sequence_index"):
+        for field in ("acquisition_value", "acquisition_weight", "predicted_improvement",
+                      "radius", "sequence_index"):
             if t.why.HasField(field):
                 why[field] = getattr(t.why, field)
         return cls(
