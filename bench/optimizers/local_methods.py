@@ -11,6 +11,10 @@ in d = 5, the start included).
   lbfgsb              scipy L-BFGS-B from the start, no restarts
   trust-constr-sr1    scipy's trust-region method (trust-constr) with SR1
   trust-constr-bfgs   the same with BFGS
+  trust-constr-oracle the same with the exact Hessian at every iterate, from
+                      central differences of the gradient that the budget
+                      does not count: an oracle, to show what the local
+                      model's matrix is worth
   lago-tr-sr1         lago-server's trust-region strategy, the start imported
                       as its only design point (initial_points = 1), SR1
   lago-tr-lbfgs       the same with update = lbfgs
@@ -53,7 +57,15 @@ def run_scipy(problem, x0, budget, method):
             minimize(lambda x: tracker.evaluate(x, True), x0, jac=True, method="L-BFGS-B",
                      bounds=problem.bounds)
         else:
-            hess = SR1() if method == "trust-constr-sr1" else BFGS()
+            if method == "trust-constr-oracle":
+                def hess(x, h=1e-6):
+                    # Uncounted gradient calls: problem(), not tracker.evaluate().
+                    cols = [(np.array(problem(x + h * e)[1]) - np.array(problem(x - h * e)[1]))
+                            / (2 * h) for e in np.eye(problem.dim)]
+                    m = np.array(cols).T
+                    return 0.5 * (m + m.T)
+            else:
+                hess = SR1() if method == "trust-constr-sr1" else BFGS()
             minimize(lambda x: tracker.evaluate(x, True), x0, jac=True, hess=hess,
                      method="trust-constr", bounds=Bounds(lo, hi),
                      options={"maxiter": 100000})
@@ -81,7 +93,8 @@ def run_lago_tr(problem, x0, budget, update, address, name):
     return tracker
 
 
-METHODS = ["lbfgsb", "trust-constr-sr1", "trust-constr-bfgs", "lago-tr-sr1", "lago-tr-lbfgs"]
+METHODS = ["lbfgsb", "trust-constr-sr1", "trust-constr-bfgs", "trust-constr-oracle",
+           "lago-tr-sr1", "lago-tr-lbfgs"]
 
 
 def main():
