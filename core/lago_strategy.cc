@@ -1456,7 +1456,8 @@ class LagoStrategy : public Strategy {
     }
     if (global.has_value()) {
       out.why.acquisition_value = ei;
-      out.why.acquisition_weight = calibration;
+      // bo has no competition: its EI carries no weight.
+      if (variant_ == LagoVariant::kLago) out.why.acquisition_weight = calibration;
     }
     if (local.has_value()) out.why.predicted_improvement = improvement;
     out.why.radius = s->radius;

@@ -557,6 +557,7 @@ TEST(LagoStrategyTest, AblationsTakeOnlyTheirOwnSteps) {
   for (int i = 0; i < 25; ++i) {
     const Suggestion a = bo.Step(Branin);
     const Suggestion b = tr.Step(Branin);
+    EXPECT_FALSE(a.why.acquisition_weight.has_value()) << "bo has no competition";
     if (i >= 10) {
       EXPECT_EQ(a.kind, TrialKind::kGlobal) << i;
       EXPECT_TRUE(b.kind == TrialKind::kLocal || b.why.winner == "restart" ||
