@@ -1404,17 +1404,17 @@ class LagoStrategy : public Strategy {
       s->quiet = ei < kQuiet && improvement < kQuiet ? s->quiet + 1 : 0;
     }
     const bool streak = options_.keep_local && s->last_rho > 0.75;
-    // EI as the earlier global steps bore it out: realised / claimed, with
-    // one step's worth of EI as the prior, never above 1.
-    double calibration = 1.0;
+    // EI's weight, as the earlier global steps bore EI out: calibration
+    // (realised / claimed, with one step's worth of EI as the prior, never
+    // above 1) times the credit.
+    double ei_weight = 1.0;
     if (options_.calibrate && ei > 0.0) {
-      calibration = std::min(1.0, (s->ei_realised + ei) / (s->ei_claimed + ei));
+      ei_weight = std::min(1.0, (s->ei_realised + ei) / (s->ei_claimed + ei));
     }
-    if (options_.ei_credit) calibration *= s->ei_credit;
-    const bool take_global =
-        global.has_value() &&
-        (!local.has_value() || variant_ == LagoVariant::kBo ||
-         (!streak && calibration * ei > options_.gamma * improvement));
+    if (options_.ei_credit) ei_weight *= s->ei_credit;
+    const bool take_global = global.has_value() &&
+                             (!local.has_value() || variant_ == LagoVariant::kBo ||
+                              (!streak && ei_weight * ei > options_.gamma * improvement));
 
     // A region that has converged in practice (I below 1e-9 standard
     // deviations of f) and loses to EI is finished too, so that a restart can
@@ -1457,12 +1457,12 @@ class LagoStrategy : public Strategy {
     if (global.has_value()) {
       out.why.acquisition_value = ei;
       // bo has no competition: its EI carries no weight.
-      if (variant_ == LagoVariant::kLago) out.why.acquisition_weight = calibration;
+      if (variant_ == LagoVariant::kLago) out.why.acquisition_weight = ei_weight;
     }
     if (local.has_value()) out.why.predicted_improvement = improvement;
     out.why.radius = s->radius;
     absl::StrAppend(&report->summary, " phase=", PhaseName(s->phase),
-                    " winner=", out.why.winner, " ei=", ei, " ei_weight=", calibration,
+                    " winner=", out.why.winner, " ei=", ei, " ei_weight=", ei_weight,
                     " I=", improvement, " radius=", s->radius,
                     " points=", gp.num_points() - believers, " believers=", believers,
                     " jitter=", gp.jitter());
