@@ -7,7 +7,8 @@ scikit-learn, on the problems of problems.py.
 Budget: `--budget-factor` x d cost units per run (20 d by default); a value
 costs 1 and a gradient costs 1. Every run appends one JSON line to `--out`
 (problem, method, seed, the best-so-far regret after each evaluation against
-the cost spent, the final log10 simple regret, seconds); runs already in the
+the cost spent, the final log10 simple regret, seconds, and for the server's
+methods the kind of each suggestion evaluated); runs already in the
 file are skipped, so an interrupted benchmark resumes. summarize.py turns the
 file into RESULTS.md and the plots.
 
@@ -56,6 +57,7 @@ class Tracker:
         self.problem, self.budget = problem, budget
         self.cost, self.best = 0.0, math.inf
         self.trace = []  # (cost, best regret)
+        self.kinds = []  # The kind of every server suggestion evaluated, in order.
 
     def record(self, value, cost):
         self.cost += cost
@@ -125,6 +127,7 @@ def run_server_method(method, problem, seed, budget, address):
             if not want and tracker.cost + 1.0 > budget + 1e-9:
                 break
             value, gradient = tracker.evaluate(trial.x, want)
+            tracker.kinds.append(trial.kind)
             if warp > 0.0:
                 shifted = value - problem.minimum + warp
                 value = math.log(shifted)
@@ -267,6 +270,8 @@ def main():
                                   "budget": budget, "cost": tracker.cost,
                                   "log10_regret": math.log10(max(regret, 1e-12)),
                                   "seconds": time.time() - start, "trace": tracker.trace}
+                        if tracker.kinds:
+                            record["kinds"] = tracker.kinds
                         with open(args.out, "a") as f:
                             f.write(json.dumps(record) + "\n")
                         print(f"{name} {method} seed {seed}: log10 regret "
