@@ -116,6 +116,42 @@ void BM_DtrsmFloor(benchmark::State& state) {
   SetCounters(state, d, n);
 }
 
+// What keeping the inverse factor L^-1 with the model would give predictions
+// (not done: see bench/gp/README.md): the same N^2 m flops as a triangular
+// multiply, OpenBLAS dtrmm, and what computing L^-1 from L costs, dtrtri.
+void BM_DtrmmWithInverse(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  Eigen::MatrixXd l = CovarianceMatrix(d, n);
+  const int rows = static_cast<int>(l.rows());
+  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
+  LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, l.data(), rows);
+  const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, 1000);
+  Eigen::MatrixXd b(rows, 1000);
+  for (auto _ : state) {
+    b = rhs;
+    cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
+                1000, 1.0, l.data(), rows, b.data(), rows);
+    benchmark::DoNotOptimize(b.data());
+  }
+  SetCounters(state, d, n);
+}
+
+void BM_Dtrtri(benchmark::State& state) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  Eigen::MatrixXd l = CovarianceMatrix(d, n);
+  const int rows = static_cast<int>(l.rows());
+  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
+  Eigen::MatrixXd inverse(rows, rows);
+  int info = 0;
+  for (auto _ : state) {
+    inverse = l;
+    info = LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, inverse.data(), rows);
+    benchmark::DoNotOptimize(inverse.data());
+  }
+  if (info != 0) state.SkipWithError("dtrtri failed");
+  SetCounters(state, d, n);
+}
+
 void BM_BuildAndFactorize(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   const std::vector<GpPoint> points = Data(d, n);
@@ -229,6 +265,8 @@ BENCHMARK(BM_EigenLlt)->Apply(Sizes);
 BENCHMARK(BM_Dpotrf)->Apply(Sizes);
 BENCHMARK(BM_BuildAndFactorize)->Apply(Sizes);
 BENCHMARK(BM_DtrsmFloor)->Apply(Sizes);
+BENCHMARK(BM_DtrmmWithInverse)->Apply(Sizes);
+BENCHMARK(BM_Dtrtri)->Apply(Sizes);
 BENCHMARK(BM_IncrementalAdd)->Apply(Sizes);
 BENCHMARK(BM_Predict1000)->Apply(Sizes);
 BENCHMARK(BM_PredictWithGradients)->Apply(Sizes);
