@@ -202,6 +202,21 @@ def main():
                            "Seeds better / worse with ei_credit = 1 than with 0 (the same "
                            "seed, final log10 regret):", pairs, names)
 
+    # gamma with EI credit (the -gamma3 rows of the main ablations predate it):
+    # the same code, gamma = 3 and 10 against the default 1.
+    pairs = [(m, "lago-enhanced") for m in ("lago-enhanced-gamma3-credit",
+                                            "lago-enhanced-gamma10-credit")
+             if any(k[1] == m for k in runs)]
+    if pairs:
+        names = [f"gamma = {m.split('gamma')[1].split('-')[0]}" for m, _ in pairs]
+        quartile_table(problems, runs,
+                       "gamma with EI credit, gradient-enhanced lago: median [first, third "
+                       "quartile] final log10 regret with gamma = 3 or 10 / 1 (the default).",
+                       pairs, names, sides="gamma / 1")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with gamma = 3 or 10 than with 1 (the same "
+                           "seed, final log10 regret):", pairs, names)
+
     # The same defaults before and after the changes of e00bf7e to c022184
     # (dpotri, dtrsv, one OpenBLAS thread): -e00 are the runs before them,
     # against which the ablations of their day are compared.
