@@ -173,7 +173,8 @@ def main():
         "",
         f"The last column: evaluations each run needed to reach a regret of 1e-3 "
         f"when it went on to {evaluations} evaluations, median [first, third "
-        f"quartile] over the seeds (a run that never reached it counts as more "
+        f"quartile] over the seeds (of an even number, the lower middle one; a "
+        f"run that never reached it counts as more "
         f"than {evaluations}; scipy's methods may stop earlier on their own "
         f"convergence tests, the lago runs stop at {evaluations}), and how many "
         f"reached it.",

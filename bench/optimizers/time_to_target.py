@@ -69,11 +69,12 @@ def main():
     result = defaultdict(dict)
     lines = [f"# Cost to reach a regret of {args.target:g}", "",
              f"Command: `/usr/bin/python3 bench/optimizers/time_to_target.py {args.runs} "
-             f"--target {args.target:g} --out {args.out}` (the runs: see the script's "
-             "docstring).", "",
+             f"--target {args.target:g} --out {args.out}` (the commands that made the runs: "
+             "the script's docstring and RESULTS.md).", "",
              "Cost units (a value 1, a gradient 1) at which each seed's best-so-far regret "
              f"first fell below {args.target:g}: median [first, third quartile] over the "
-             "seeds, a seed that never did counted as beyond the run's budget; then how "
+             "seeds (of an even number, the lower middle one), a seed that never did "
+             "counted as beyond the run's budget; then how "
              "many seeds reached the target within the comparison's budget of 20d and "
              "within the run's. For lago's strategies, the last column counts the "
              "evaluations up to the target by the kind of suggestion (median over the "
