@@ -98,49 +98,47 @@ void BM_Dpotrf(benchmark::State& state) {
   SetCounters(state, d, n);
 }
 
-// The floor of exact variances for m candidates: one triangular solve
-// L^-1 K_x with m right-hand sides (N^2 m flops), OpenBLAS dtrsm.
-void BM_DtrsmFloor(benchmark::State& state) {
-  const int d = state.range(0), n = PointsFor(d, state.range(1));
+// The lower Cholesky factor of CovarianceMatrix(d, n), from LAPACK dpotrf.
+Eigen::MatrixXd CholeskyFactor(int d, int n) {
   Eigen::MatrixXd l = CovarianceMatrix(d, n);
   const int rows = static_cast<int>(l.rows());
   LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
+  return l;
+}
+
+// L^-1 times 1000 candidates' cross-covariances (N^2 m flops): a triangular
+// solve with L (dtrsm), or with `inverse` a triangular multiply by an
+// explicit L^-1 (dtrmm), which the model would have to keep beside L.
+void TriangularProduct(benchmark::State& state, bool inverse) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  Eigen::MatrixXd l = CholeskyFactor(d, n);
+  const int rows = static_cast<int>(l.rows());
+  if (inverse) LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, l.data(), rows);
   const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, 1000);
   Eigen::MatrixXd b(rows, 1000);
   for (auto _ : state) {
     b = rhs;
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
-                1000, 1.0, l.data(), rows, b.data(), rows);
+    (inverse ? cblas_dtrmm : cblas_dtrsm)(CblasColMajor, CblasLeft, CblasLower,
+                                          CblasNoTrans, CblasNonUnit, rows, 1000, 1.0,
+                                          l.data(), rows, b.data(), rows);
     benchmark::DoNotOptimize(b.data());
   }
   SetCounters(state, d, n);
 }
 
+// The floor of exact variances for m candidates: one triangular solve
+// L^-1 K_x with m right-hand sides, OpenBLAS dtrsm.
+void BM_DtrsmFloor(benchmark::State& state) { TriangularProduct(state, false); }
+
 // What keeping the inverse factor L^-1 with the model would give predictions
-// (not done: see bench/gp/README.md): the same N^2 m flops as a triangular
-// multiply, OpenBLAS dtrmm, and what computing L^-1 from L costs, dtrtri.
-void BM_DtrmmWithInverse(benchmark::State& state) {
-  const int d = state.range(0), n = PointsFor(d, state.range(1));
-  Eigen::MatrixXd l = CovarianceMatrix(d, n);
-  const int rows = static_cast<int>(l.rows());
-  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
-  LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, l.data(), rows);
-  const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, 1000);
-  Eigen::MatrixXd b(rows, 1000);
-  for (auto _ : state) {
-    b = rhs;
-    cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
-                1000, 1.0, l.data(), rows, b.data(), rows);
-    benchmark::DoNotOptimize(b.data());
-  }
-  SetCounters(state, d, n);
-}
+// (not done: see bench/gp/README.md): the same product by dtrmm, and what
+// computing L^-1 from L costs, dtrtri.
+void BM_DtrmmWithInverse(benchmark::State& state) { TriangularProduct(state, true); }
 
 void BM_Dtrtri(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
-  Eigen::MatrixXd l = CovarianceMatrix(d, n);
+  const Eigen::MatrixXd l = CholeskyFactor(d, n);
   const int rows = static_cast<int>(l.rows());
-  LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', rows, l.data(), rows);
   Eigen::MatrixXd inverse(rows, rows);
   int info = 0;
   for (auto _ : state) {
