@@ -57,9 +57,24 @@ def ratio(a, b):
     return a / b if a is not None and b else None
 
 
-def table_row(key, r, *values):
-    """A Markdown row: d, N, then each value through fmt."""
-    return "| " + " | ".join([str(key[0]), str(r["N"])] + [fmt(v) for v in values]) + " |"
+def value(spec, r, other):
+    """One cell of a table row: "X" is benchmark BM_X of this row, "other:X" the
+    same in the other table's row for the size, and a pair (a, b) is a / b."""
+    if isinstance(spec, tuple):
+        return ratio(value(spec[0], r, other), value(spec[1], r, other))
+    row, name = (other, spec[len("other:"):]) if spec.startswith("other:") else (r, spec)
+    return row.get("BM_" + name)
+
+
+def markdown_table(headers, rows, specs, other=None):
+    """A Markdown table: d, N and one column per (header, spec), one row per
+    size of `rows`; `other` is the table "other:" specs read from."""
+    out = ["| d | N | " + " | ".join(headers) + " |", "|---|---|" + "---|" * len(headers)]
+    for key in sorted(rows):
+        r, o = rows[key], (other or {}).get(key, {})
+        out.append("| " + " | ".join([str(key[0]), str(r["N"])] +
+                                     [fmt(value(spec, r, o)) for spec in specs]) + " |")
+    return out
 
 
 def main():
@@ -83,73 +98,56 @@ def main():
            "3. Each row has n = N / (d + 1) points with values and gradients, Matern-5/2, ARD. "
            "Ratios compare measurements taken back to back.", "",
            "## The project's build (Eigen on OpenBLAS and LAPACKE, OpenBLAS's default kernels)",
-           "",
-           "| d | N | LLT | dpotrf floor | LLT / floor | build + factorise | incremental add "
-           "| refactorise / add | predict 1000 | dtrsm floor | predict / floor "
-           "| predict 1 + gradients | likelihood + gradient | refit (3 starts x 20) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(project):
-        r = project[key]
-        out.append(table_row(
-            key, r, r.get("BM_EigenLlt"), r.get("BM_Dpotrf"),
-            ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf")), r.get("BM_BuildAndFactorize"),
-            r.get("BM_IncrementalAdd"),
-            ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
-            r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"),
-            ratio(r.get("BM_Predict1000"), r.get("BM_DtrsmFloor")),
-            r.get("BM_PredictWithGradients"), r.get("BM_LogLikelihoodWithGradient"),
-            r.get("BM_Refit")))
-    out += ["", "## Plain Eigen, measured right after the project's build", "",
-            "| d | N | LLT | LLT / dpotrf floor | plain / project: LLT | build + factorise "
-            "| incremental add | predict 1000 | plain / project: predict |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(eigen):
-        r, p = eigen[key], project.get(key, {})
-        out.append(table_row(
-            key, r, r.get("BM_EigenLlt"), ratio(r.get("BM_EigenLlt"), p.get("BM_Dpotrf")),
-            ratio(r.get("BM_EigenLlt"), p.get("BM_EigenLlt")),
-            r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"),
-            r.get("BM_Predict1000"),
-            ratio(r.get("BM_Predict1000"), p.get("BM_Predict1000"))))
+           ""]
+    out += markdown_table(
+        ["LLT", "dpotrf floor", "LLT / floor", "build + factorise", "incremental add",
+         "refactorise / add", "predict 1000", "dtrsm floor", "predict / floor",
+         "predict 1 + gradients", "likelihood + gradient", "refit (3 starts x 20)"],
+        project,
+        ["EigenLlt", "Dpotrf", ("EigenLlt", "Dpotrf"), "BuildAndFactorize", "IncrementalAdd",
+         ("BuildAndFactorize", "IncrementalAdd"), "Predict1000", "DtrsmFloor",
+         ("Predict1000", "DtrsmFloor"), "PredictWithGradients", "LogLikelihoodWithGradient",
+         "Refit"])
+    out += ["", "## Plain Eigen, measured right after the project's build", ""]
+    out += markdown_table(
+        ["LLT", "LLT / dpotrf floor", "plain / project: LLT", "build + factorise",
+         "incremental add", "predict 1000", "plain / project: predict"],
+        eigen,
+        ["EigenLlt", ("EigenLlt", "other:Dpotrf"), ("EigenLlt", "other:EigenLlt"),
+         "BuildAndFactorize", "IncrementalAdd", "Predict1000",
+         ("Predict1000", "other:Predict1000")],
+        other=project)
     out += ["", "## OpenBLAS with its AVX-512 kernels forced (`OPENBLAS_CORETYPE=SkylakeX`)", "",
             "OpenBLAS 0.3.21 does not recognise this virtual CPU (it reports a generic "
             "\"Intel Xeon Processor\" with AVX-512) and falls back to its Prescott kernels. "
             "These are the kernels lago-server selects on this machine (it sets "
-            "`OPENBLAS_CORETYPE` for AVX-512 CPUs).", "",
-            "| d | N | LLT | dpotrf | LLT / dpotrf | build + factorise | incremental add "
-            "| refactorise / add | predict 1000 | dtrsm floor | project / forced: predict "
-            "| predict 1 + gradients | likelihood + gradient |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key in sorted(skx):
-        r, p = skx[key], project.get(key, {})
-        out.append(table_row(
-            key, r, r.get("BM_EigenLlt"), r.get("BM_Dpotrf"),
-            ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf")), r.get("BM_BuildAndFactorize"),
-            r.get("BM_IncrementalAdd"),
-            ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
-            r.get("BM_Predict1000"), r.get("BM_DtrsmFloor"),
-            ratio(p.get("BM_Predict1000"), r.get("BM_Predict1000")),
-            r.get("BM_PredictWithGradients"), r.get("BM_LogLikelihoodWithGradient")))
+            "`OPENBLAS_CORETYPE` for AVX-512 CPUs).", ""]
+    out += markdown_table(
+        ["LLT", "dpotrf", "LLT / dpotrf", "build + factorise", "incremental add",
+         "refactorise / add", "predict 1000", "dtrsm floor", "project / forced: predict",
+         "predict 1 + gradients", "likelihood + gradient"],
+        skx,
+        ["EigenLlt", "Dpotrf", ("EigenLlt", "Dpotrf"), "BuildAndFactorize", "IncrementalAdd",
+         ("BuildAndFactorize", "IncrementalAdd"), "Predict1000", "DtrsmFloor",
+         ("other:Predict1000", "Predict1000"), "PredictWithGradients",
+         "LogLikelihoodWithGradient"],
+        other=project)
 
     if one:
         out += ["", "## AVX-512 kernels, one OpenBLAS thread (lago-server's default)", "",
                 "`OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, as lago-server runs "
                 "with its default `--blas-threads=1` on this machine; 2 threads / 1 "
-                "thread compares with the table above.", "",
-                "| d | N | dpotrf | build + factorise | incremental add | refactorise / add "
-                "| predict 1000 | predict 1 + gradients | likelihood + gradient "
-                "| 2 threads / 1 thread: build + factorise | 2 threads / 1 thread: predict 1000 |",
-                "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for key in sorted(one):
-            r, x = one[key], skx.get(key, {})
-            out.append(table_row(
-                key, r, r.get("BM_Dpotrf"), r.get("BM_BuildAndFactorize"),
-                r.get("BM_IncrementalAdd"),
-                ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd")),
-                r.get("BM_Predict1000"), r.get("BM_PredictWithGradients"),
-                r.get("BM_LogLikelihoodWithGradient"),
-                ratio(x.get("BM_BuildAndFactorize"), r.get("BM_BuildAndFactorize")),
-                ratio(x.get("BM_Predict1000"), r.get("BM_Predict1000"))))
+                "thread compares with the table above.", ""]
+        out += markdown_table(
+            ["dpotrf", "build + factorise", "incremental add", "refactorise / add",
+             "predict 1000", "predict 1 + gradients", "likelihood + gradient",
+             "2 threads / 1 thread: build + factorise", "2 threads / 1 thread: predict 1000"],
+            one,
+            ["Dpotrf", "BuildAndFactorize", "IncrementalAdd",
+             ("BuildAndFactorize", "IncrementalAdd"), "Predict1000", "PredictWithGradients",
+             "LogLikelihoodWithGradient", ("other:BuildAndFactorize", "BuildAndFactorize"),
+             ("other:Predict1000", "Predict1000")],
+            other=skx)
 
     out += ["", "## Goals", ""]
     for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):

@@ -171,13 +171,7 @@ def main():
               "step).\n")
         print("| problem | " + " | ".join(f"{old[:-3]}: 1 / 0" for _, old in pairs) + " |")
         print("|---|" + "---|" * len(pairs))
-        for p in problems:
-            cells = []
-            for new, old in pairs:
-                got = [np.median([r["log10_regret"] for r in runs.get((p, m), [])])
-                       if runs.get((p, m)) else None for m in (new, old)]
-                cells.append(" / ".join("-" if g is None else f"{g:.2f}" for g in got))
-            print(f"| {p} | " + " | ".join(cells) + " |")
+        pair_rows(problems, runs, pairs, lambda v: f"{np.median(v):.2f}")
 
     def older(m, suffix):
         """m's runs from before a default changed (m + suffix, renamed when it
