@@ -105,6 +105,15 @@ GpHyperparameters GaussianProcess::hyperparameters() const {
   return {kernel_.lengthscales(), kernel_.output_scale(), gradient_noise_};
 }
 
+int64_t GaussianProcess::MemoryBytes() const {
+  int64_t doubles = factor_.size() + y_.size() + z_.size() + alpha_.size();
+  for (const GpPoint& p : points_) {
+    doubles += p.x.size() + (p.gradient.has_value() ? p.gradient->size() : 0) + 1;
+  }
+  return doubles * static_cast<int64_t>(sizeof(double)) +
+         static_cast<int64_t>(offsets_.size() * sizeof(int));
+}
+
 void GaussianProcess::Reserve(int rows) {
   // Keeps the current n_ x n_ factor.
   if (factor_.rows() >= rows) return;
@@ -144,6 +153,16 @@ void GaussianProcess::UpdateAlpha() {
 void GaussianProcess::BackSubstitute() {
   alpha_ = z_;
   TriangularSolve(factor_, n_, true, alpha_);
+}
+
+void GaussianProcess::Restandardize() {
+  Standardize();
+  for (int i = 0; i < num_points(); ++i) {
+    StandardizedOutputs(
+        points_[i],
+        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+  }
+  UpdateAlpha();
 }
 
 absl::Status GaussianProcess::Refactorize() {

@@ -19,6 +19,7 @@
 #ifndef LAGO_CORE_GP_H_
 #define LAGO_CORE_GP_H_
 
+#include <cstdint>
 #include <optional>
 #include <vector>
 
@@ -78,6 +79,9 @@ class GaussianProcess {
   int num_points() const { return static_cast<int>(points_.size()); }
   // Rows of K.
   int num_outputs() const { return n_; }
+  // The memory the model holds, in bytes (the factor with its spare
+  // capacity, the output vectors and the points).
+  int64_t MemoryBytes() const;
   const std::vector<GpPoint>& points() const { return points_; }
   const Kernel& kernel() const { return kernel_; }
   GpHyperparameters hyperparameters() const;
@@ -93,6 +97,10 @@ class GaussianProcess {
   absl::Status AddPoint(GpPoint point);
   // Removes point `index` by a rank update of the factor.
   void RemovePoint(int index);
+  // Standardises the outputs afresh from every point, as Create would,
+  // without refactorising: K is in standardised units, so only the outputs
+  // and K^-1 y change (two triangular solves, O(N^2)).
+  void Restandardize();
   // Refactorises with new hyperparameters (and new standardisation).
   absl::Status SetHyperparameters(const GpHyperparameters& hyperparameters);
 

@@ -1,8 +1,10 @@
 #include "core/lago_strategy.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -33,6 +35,21 @@ constexpr int kLbfgsMemory = 5;
 // How B learns from the local steps (Options::update).
 enum class Update { kSr1, kLbfgs };
 
+// SetModelCacheLimit and what the kept models hold.
+std::atomic<int64_t> model_cache_limit{int64_t{1} << 30};
+std::atomic<int64_t> model_cache_bytes{0};
+
+bool SamePoint(const GpPoint& a, const GpPoint& b) {
+  return a.x == b.x && a.value == b.value &&
+         a.gradient.has_value() == b.gradient.has_value() &&
+         (!a.gradient.has_value() || *a.gradient == *b.gradient);
+}
+
+bool SameHyperparameters(const GpHyperparameters& a, const GpHyperparameters& b) {
+  return a.lengthscales == b.lengthscales && a.output_scale == b.output_scale &&
+         a.gradient_noise == b.gradient_noise;
+}
+
 // EI's credit after a global step that claimed `claimed` and realised
 // `realised` (Options::ei_credit): halved below a quarter, doubled up to 1
 // above three quarters, else kept.
@@ -53,6 +70,12 @@ struct Options {
   // every second or third step; later, refit_every decides. Measured in
   // bench/optimizers and bench/workers (README there).
   double refit_growth = 0.1;
+  // Between refits, condition the model on new points by extending the
+  // Cholesky factor of the model built at the last fit (LAGO.md section 2),
+  // O(N^2 (d + 1)) per point, instead of rebuilding it from every point,
+  // O(N^3). The outputs are then standardised afresh (O(N^2)), so the model
+  // is the rebuilt one up to rounding.
+  bool rank_update = true;
   int initial_points = 0;  // 0: 5 d.
   KernelType kernel = KernelType::kMatern52;
   int candidates = 1024;
@@ -183,7 +206,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       }
     } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
                key == "calibrate" || key == "model_check" || key == "gradient_noise" ||
-               key == "ei_credit") {
+               key == "ei_credit" || key == "rank_update") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
       (key == "keep_local"    ? o.keep_local
        : key == "early_stop"  ? o.early_stop
@@ -191,6 +214,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
        : key == "calibrate"   ? o.calibrate
        : key == "model_check" ? o.model_check
        : key == "ei_credit"   ? o.ei_credit
+       : key == "rank_update" ? o.rank_update
                               : o.gradient_noise) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta" || key == "refit_growth") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
@@ -218,7 +242,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
           "restart, speculate, probe, calibrate, ei_credit, model_check, gradient_noise, "
-          "update, lower_bound, warp_offset)"));
+          "update, lower_bound, warp_offset, rank_update)"));
     }
   }
   return o;
@@ -498,6 +522,10 @@ class LagoStrategy : public Strategy {
         problem_(problem),
         options_(options),
         sobol_(std::move(sobol)) {}
+  ~LagoStrategy() override {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    DropModelCache();
+  }
 
   absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& raw) const override {
     ASSIGN_OR_RETURN(State state, State::Parse(raw.state));
@@ -1062,9 +1090,74 @@ class LagoStrategy : public Strategy {
                       " gradient_noise=", h.gradient_noise, ")");
       return std::move(result.gp);
     }
-    return GaussianProcess::Create(d, gp_options,
-                                   {s->lengthscales, s->output_scale, s->gradient_noise},
-                                   std::move(points));
+    const GpHyperparameters h{s->lengthscales, s->output_scale, s->gradient_noise};
+    // Without a recorded fit size (a state from before it was kept) the
+    // model is built from every point until the next refit.
+    const size_t base = s->fit_points > 0
+                            ? std::min(points.size(), static_cast<size_t>(s->fit_points))
+                            : points.size();
+    if (!options_.rank_update) {
+      return GaussianProcess::Create(d, gp_options, h, std::move(points));
+    }
+    return Extended(gp_options, h, points, base, report);
+  }
+
+  // The model between refits: the GP of the first `base` model points (those
+  // of the last fit), extended by AddPoint with each later one in order. The
+  // cache keeps the last such model and is used only when it was built from
+  // exactly these hyperparameters and a prefix of these points, so the model
+  // never depends on it: a restarted server, or one whose cache was full,
+  // builds the same one from scratch.
+  absl::StatusOr<GaussianProcess> Extended(const GpOptions& gp_options,
+                                           const GpHyperparameters& h,
+                                           const std::vector<GpPoint>& points,
+                                           size_t base, StrategyReport* report) const {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    ModelCache& c = cache_;
+    bool hit = c.gp.has_value() && c.base == base && SameHyperparameters(c.h, h) &&
+               c.consumed.size() <= points.size();
+    for (size_t i = 0; hit && i < c.consumed.size(); ++i) {
+      hit = SamePoint(c.consumed[i], points[i]);
+    }
+    if (!hit) {
+      DropModelCache();
+      std::vector<GpPoint> first(points.begin(), points.begin() + base);
+      ASSIGN_OR_RETURN(GaussianProcess gp,
+                       GaussianProcess::Create(dimension(), gp_options, h, first));
+      c.gp.emplace(std::move(gp));
+      c.h = h;
+      c.base = base;
+      c.consumed = std::move(first);
+    }
+    if (c.consumed.size() < points.size()) {
+      for (size_t i = c.consumed.size(); i < points.size(); ++i) {
+        if (!c.gp->AddPoint(points[i]).ok()) ++c.kept_out;
+        c.consumed.push_back(points[i]);
+      }
+      // The outputs standardised by every point, as a rebuild would.
+      c.gp->Restandardize();
+    }
+    GaussianProcess model = *c.gp;
+    absl::StrAppend(&report->summary, " model(fit=", base,
+                    " added=", points.size() - base,
+                    c.kept_out > 0 ? absl::StrCat(" kept_out=", c.kept_out) : "",
+                    hit ? " cached" : "", ")");
+    // Account for the kept model; over the process's limit it is not kept.
+    int64_t bytes = c.gp->MemoryBytes();
+    for (const GpPoint& p : c.consumed) {
+      bytes += static_cast<int64_t>(sizeof(double)) *
+               (p.x.size() + (p.gradient.has_value() ? p.gradient->size() : 0) + 1);
+    }
+    model_cache_bytes += bytes - c.bytes;
+    c.bytes = bytes;
+    if (model_cache_bytes.load() > model_cache_limit.load()) DropModelCache();
+    return model;
+  }
+
+  // Frees the kept model. Needs cache_mu_.
+  void DropModelCache() const {
+    model_cache_bytes -= cache_.bytes;
+    cache_ = ModelCache{};
   }
 
   Suggestion Next(const StrategyInput& input, Emitted emitted, State* s,
@@ -1469,13 +1562,34 @@ class LagoStrategy : public Strategy {
     return out;
   }
 
+  // The last model built between refits (Extended).
+  struct ModelCache {
+    GpHyperparameters h;
+    size_t base = 0;
+    // The model points offered to the model, in order (a point AddPoint kept
+    // out is here too).
+    std::vector<GpPoint> consumed;
+    int kept_out = 0;
+    std::optional<GaussianProcess> gp;
+    // What model_cache_bytes counts for this cache.
+    int64_t bytes = 0;
+  };
+
   LagoVariant variant_;
   Problem problem_;
   Options options_;
   SobolSequence sobol_;
+  mutable std::mutex cache_mu_;
+  mutable ModelCache cache_;
 };
 
 }  // namespace
+
+void SetModelCacheLimit(int64_t bytes) {
+  model_cache_limit = std::max<int64_t>(0, bytes);
+}
+
+int64_t ModelCacheBytes() { return model_cache_bytes.load(); }
 
 absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
                                                            const Problem& problem) {

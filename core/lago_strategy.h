@@ -67,7 +67,11 @@
 // already in the model is at least nu (the minimum-distance rule);
 // hyperparameters are refitted every `refit_every` suggestions, and also
 // whenever the model has grown by `refit_growth` (a fraction) since the last
-// fit.
+// fit. Between refits the model is the GP of the points of the last fit,
+// extended point by point, in the order the results arrived, by growing its
+// Cholesky factor, and then standardised afresh (rank_update): the model a
+// rebuild would give, up to rounding, except that a point that would make K
+// singular stays out of the model instead of adding jitter to all of it.
 //
 // Variants: kLago; kBo (only global proposals, no exclusion); kTrustRegion
 // (only local proposals; a terminated region restarts from the next Sobol
@@ -75,6 +79,7 @@
 //
 // Options (StudySpec.strategy_options): gamma (1), nu (0.1), eta (5e-4),
 // refit_every (10), refit_growth (0.1; 0 refits only every refit_every),
+// rank_update (1; 0 rebuilds and refactorises the model at each suggestion),
 // initial_points (5 d; max(2 d, 10) with every gradient),
 // kernel ("matern52" or "se"),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
@@ -98,6 +103,7 @@
 #ifndef LAGO_CORE_LAGO_STRATEGY_H_
 #define LAGO_CORE_LAGO_STRATEGY_H_
 
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -110,6 +116,16 @@ enum class LagoVariant { kLago, kBo, kTrustRegion };
 // INVALID_ARGUMENT naming the option for an unknown option or a bad value.
 absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
                                                            const Problem& problem);
+
+// Between refits each strategy object keeps its last global model in memory,
+// so that the next suggestion extends its Cholesky factor instead of
+// rebuilding it (Options::rank_update). The models of all strategy objects in
+// the process hold at most this many bytes together (default 1 GiB); a model
+// that would exceed it is not kept, and that study rebuilds its model at each
+// suggestion, with the same result. 0 keeps none.
+void SetModelCacheLimit(int64_t bytes);
+// The bytes the kept models hold now.
+int64_t ModelCacheBytes();
 
 }  // namespace lago::core
 

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/lago_strategy.h"
 #include "server/logging.h"
 #include "server/server.h"
 #include "server/storage/study_store.h"
@@ -109,6 +111,10 @@ Flags (each also read from the environment variable in brackets):
                          OpenBLAS (all cores). The default 1 stays fast when
                          evaluations or other studies share the machine
                          (default 1) [LAGO_BLAS_THREADS]
+  --model-cache-mb=MB    memory for the GP models kept between suggestions, over
+                         all studies; a study whose model does not fit rebuilds
+                         it at each suggestion, with the same result, only
+                         slower (default 1024) [LAGO_MODEL_CACHE_MB]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";
@@ -140,6 +146,7 @@ int main(int argc, char** argv) {
       {"token-file", {"LAGO_TOKEN_FILE", ""}},
       {"allow-insecure", {"LAGO_ALLOW_INSECURE", "false"}},
       {"blas-threads", {"LAGO_BLAS_THREADS", "1"}},
+      {"model-cache-mb", {"LAGO_MODEL_CACHE_MB", "1024"}},
       {"port-file", {nullptr, ""}},
   };
   for (auto& [name, flag] : flags) {
@@ -199,6 +206,13 @@ int main(int argc, char** argv) {
                              "\" is not a whole number from 0 to 1024"));
   }
   SetBlasThreads(blas_threads);
+  int64_t cache_mb = 0;
+  if (!absl::SimpleAtoi(flags["model-cache-mb"].value, &cache_mb) || cache_mb < 0 ||
+      cache_mb > (int64_t{1} << 30)) {
+    return Fail(absl::StrCat("--model-cache-mb: \"", flags["model-cache-mb"].value,
+                             "\" is not a whole number of megabytes >= 0"));
+  }
+  lago::core::SetModelCacheLimit(cache_mb << 20);
   options.tls_cert_file = flags["tls-cert"].value;
   options.tls_key_file = flags["tls-key"].value;
   options.tls_client_ca_file = flags["tls-client-ca"].value;

@@ -226,6 +226,24 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   }
 }
 
+TEST(GpTest, RestandardizingAGrownModelEqualsAFullFactorisation) {
+  // With the default standardisation (the mean and spread of the data), a
+  // model grown by AddPoint keeps its first points' scaling until
+  // Restandardize, which then gives what a full factorisation gives.
+  std::vector<GpPoint> points = MixedPoints(15, 5);
+  for (int i = 10; i < 15; ++i) points[i].value += 3.0;  // Shift mean and spread.
+  auto full = GaussianProcess::Create(3, {}, kHyper, points);
+  auto grown = GaussianProcess::Create(
+      3, {}, kHyper, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  ASSERT_TRUE(full.ok() && grown.ok());
+  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+  EXPECT_GT(std::abs(grown->prior_mean() - full->prior_mean()), 0.5);
+  grown->Restandardize();
+  EXPECT_NEAR(grown->prior_mean(), full->prior_mean(), 1e-12);
+  EXPECT_NEAR(grown->output_std(), full->output_std(), 1e-12);
+  ExpectSameModel(*grown, *full);
+}
+
 TEST(GpTest, GradientNoiseLetsTheModelMissTheGradientsButNotTheValues) {
   // Lengthscales of about the point spacing, as in the interpolation test.
   const std::vector<GpPoint> points = MixedPoints(12, 1);

@@ -306,6 +306,35 @@ class BlasThreadsTest(unittest.TestCase):
                 self.assertIn(f'--blas-threads: "{bad}"', proc.stderr)
 
 
+class ModelCacheTest(unittest.TestCase):
+    def test_a_server_without_room_for_models_suggests_the_same_points(self):
+        # The kept models only save time: a server that may keep none
+        # rebuilds each model and must suggest exactly the same points.
+        runs = []
+        for extra in ([], ["--model-cache-mb=0"]):
+            with LagoServer(extra_args=extra) as server:
+                client = lago.Client(server.address, timeout=60, retries=0)
+                study = client.create_study("kept", {"x": (-1.0, 2.0), "y": (-1.0, 1.0)},
+                                            strategy="lago", gradient_mode="enhanced", seed=3)
+                points = []
+                for _ in range(24):
+                    trial = study.suggest()
+                    x, y = trial.x
+                    value = (x - 0.5) ** 2 + 2 * (y + 0.2) ** 2 + 0.1 * math.cos(5 * x)
+                    study.observe(trial, value, [2 * (x - 0.5) - 0.5 * math.sin(5 * x),
+                                                 4 * (y + 0.2)])
+                    points.append(tuple(trial.x))
+                runs.append(points)
+                client.close()
+        self.assertEqual(runs[0], runs[1])
+        for bad in ("-1", "lots"):
+            with self.subTest(bad=bad), LagoServer() as spare:
+                proc = subprocess.run([SERVER, f"--db={spare.db}", f"--model-cache-mb={bad}"],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertEqual(proc.returncode, 2)
+                self.assertIn(f'--model-cache-mb: "{bad}"', proc.stderr)
+
+
 class ShutdownTest(unittest.TestCase):
     def test_sigterm_stops_gracefully_and_keeps_the_data(self):
         with LagoServer() as server:
