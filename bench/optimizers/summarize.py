@@ -173,17 +173,36 @@ def main():
         print("|---|" + "---|" * len(pairs))
         pair_rows(problems, runs, pairs, lambda v: f"{np.median(v):.2f}")
 
-    def older(m, suffix):
+    def has(m):
+        return any(k[1] == m for k in runs)
+
+    def older(m, suffix="-ru0"):
         """m's runs from before a default changed (m + suffix, renamed when it
-        changed) where they exist, else m: an ablation is compared with the
-        default runs of its own day, so that one option differs."""
-        return m + suffix if any(k[1] == m + suffix for k in runs) else m
+        changed) where they exist, else those from before rank updates
+        (m-ru0, the latest such rename), else m: an ablation is compared with
+        the default runs of its own day, so that one option differs."""
+        return next((c for c in (m + suffix, m + "-ru0") if has(c)), m)
+
+    # Rank updates between refits (rank_update, the default): the -ru0 runs
+    # are the defaults of the day before, which refactorised at every
+    # suggestion.
+    names = [m for m in ("lago-enhanced", "lago-on-request", "lago-value-only", "bo",
+                         "trust-region") if has(m + "-ru0")]
+    pairs = [(m, m + "-ru0") for m in names]
+    if pairs:
+        quartile_table(problems, runs,
+                       "Rank updates: median [first, third quartile] final log10 regret with "
+                       "rank_update = 1 (the default) / 0 (refactorising at every "
+                       "suggestion).", pairs, names)
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with rank_update = 1 than with 0 (the same "
+                           "seed, final log10 regret):", pairs, names)
 
     # EI credit: the default with gradients at every point (-cr0 without it),
     # off on request (-cr1 with it). Both sides are runs of the same code.
     credit = [(m, a, b) for m, a, b in (
-        ("lago-enhanced", "lago-enhanced", "lago-enhanced-cr0"),
-        ("lago-on-request", "lago-on-request-cr1", "lago-on-request"))
+        ("lago-enhanced", older("lago-enhanced"), "lago-enhanced-cr0"),
+        ("lago-on-request", "lago-on-request-cr1", older("lago-on-request")))
               if any(k[1] == a for k in runs) and any(k[1] == b for k in runs)]
     pairs = [(a, b) for _, a, b in credit]
     if pairs:
@@ -198,7 +217,7 @@ def main():
 
     # gamma with EI credit (the -gamma3 rows of the main ablations predate it):
     # the same code, gamma = 3 and 10 against the default 1.
-    pairs = [(m, "lago-enhanced") for m in ("lago-enhanced-gamma3-credit",
+    pairs = [(m, older("lago-enhanced")) for m in ("lago-enhanced-gamma3-credit",
                                             "lago-enhanced-gamma10-credit")
              if any(k[1] == m for k in runs)]
     if pairs:
@@ -215,7 +234,7 @@ def main():
     # (dpotri, dtrsv, one OpenBLAS thread): -e00 are the runs before them,
     # against which the ablations of their day are compared.
     pairs = [(a, b) for a, b in (("lago-enhanced-cr0", "lago-enhanced-e00"),
-                                 ("lago-on-request", "lago-on-request-e00"))
+                                 (older("lago-on-request"), "lago-on-request-e00"))
              if any(k[1] == a for k in runs) and any(k[1] == b for k in runs)]
     if pairs:
         names = [b[:-4] for _, b in pairs]

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Rank updates between refits against refactorising at every suggestion.
+
+Between two hyperparameter fits lago extends the Cholesky factor of its
+model with each new point (strategy option rank_update = 1, the default)
+instead of rebuilding and refactorising it (rank_update = 0). This runs
+suggest_time (lago's Suggest, gradient-enhanced, a shifted sphere) with both,
+one suggestion of each in turn, so that both see the same load, with one
+OpenBLAS thread as lago-server runs by default:
+
+    /usr/bin/python3 bench/optimizers/rank_update.py --out bench/optimizers/rank_update
+
+writes rank_update.md and rank_update.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def run(binary, dims, evaluations):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+    out = subprocess.run([binary, "--dims", dims, "--evaluations", str(evaluations),
+                          "--baseline", "rank_update=0"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    blocks = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 10 and cells[0].isdigit():
+            blocks.append({"d": int(cells[0]), "observations": cells[1],
+                           "median_ms": float(cells[2]), "max_ms": float(cells[3]),
+                           "refits": int(cells[4]), "baseline_median_ms": float(cells[5]),
+                           "baseline_max_ms": float(cells[6]),
+                           "baseline_refits": int(cells[7]), "kept_mb": float(cells[9])})
+    return blocks
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary",
+                        default=os.path.join(ROOT, "build/bench/optimizers/suggest_time"))
+    parser.add_argument("--dims", default="2,6,10")
+    parser.add_argument("--evaluations", type=int, default=200)
+    parser.add_argument("--out", required=True, help="path without extension")
+    args = parser.parse_args()
+    blocks = run(args.binary, args.dims, args.evaluations)
+    if len(blocks) != len(args.dims.split(",")) * (args.evaluations // 20):
+        raise SystemExit(f"rank_update: expected a row per 20 observations from {args.binary}, "
+                         f"got {len(blocks)}")
+    command = shlex.join(["bench/optimizers/rank_update.py"] + sys.argv[1:])
+    today = datetime.date.today().isoformat()
+    with open(args.out + ".json", "w") as f:
+        json.dump({"command": command, "date": today, "cpus": os.cpu_count(),
+                   "blocks": blocks}, f, indent=1)
+    lines = [f"Command: `{command}`", "",
+             f"Run {today} on {os.cpu_count()} CPUs, OPENBLAS_CORETYPE=SkylakeX, one "
+             "OpenBLAS thread. suggest_time runs lago's Suggest (gradient-enhanced, a "
+             "shifted sphere) with rank_update = 1 (the default: between refits each new "
+             "point extends the Cholesky factor) and rank_update = 0 (the model is "
+             "rebuilt and refactorised at every suggestion), one suggestion of each in "
+             "turn. Per block of 20 observations: the median suggestion (the maximum is a "
+             "refit, which both do alike), and the memory of the kept model at the end of "
+             "the block.", "",
+             "| d | observations | rank updates: median ms | refactorising: median ms "
+             "| refactorising / rank updates | rank updates: max ms "
+             "| refactorising: max ms | refits | kept model MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for b in blocks:
+        ratio = (f"{b['baseline_median_ms'] / b['median_ms']:.2f}"
+                 if b["median_ms"] > 0 else "-")
+        lines.append(f"| {b['d']} | {b['observations']} | {b['median_ms']:.1f} | "
+                     f"{b['baseline_median_ms']:.1f} | {ratio} | {b['max_ms']:.1f} | "
+                     f"{b['baseline_max_ms']:.1f} | {b['refits']} / {b['baseline_refits']} | "
+                     f"{b['kept_mb']:.1f} |")
+    with open(args.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"rank_update: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
