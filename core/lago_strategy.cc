@@ -36,7 +36,7 @@ constexpr int kLbfgsMemory = 5;
 enum class Update { kSr1, kLbfgs };
 
 // SetModelCacheLimit and what the kept models hold.
-std::atomic<int64_t> model_cache_limit{int64_t{1} << 30};
+std::atomic<int64_t> model_cache_limit{int64_t{256} << 20};
 std::atomic<int64_t> model_cache_bytes{0};
 
 bool SamePoint(const GpPoint& a, const GpPoint& b) {

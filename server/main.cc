@@ -114,7 +114,7 @@ Flags (each also read from the environment variable in brackets):
   --model-cache-mb=MB    memory for the GP models kept between suggestions, over
                          all studies; a study whose model does not fit rebuilds
                          it at each suggestion, with the same result, only
-                         slower (default 1024) [LAGO_MODEL_CACHE_MB]
+                         slower (default 256) [LAGO_MODEL_CACHE_MB]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
       {"token-file", {"LAGO_TOKEN_FILE", ""}},
       {"allow-insecure", {"LAGO_ALLOW_INSECURE", "false"}},
       {"blas-threads", {"LAGO_BLAS_THREADS", "1"}},
-      {"model-cache-mb", {"LAGO_MODEL_CACHE_MB", "1024"}},
+      {"model-cache-mb", {"LAGO_MODEL_CACHE_MB", "256"}},
       {"port-file", {nullptr, ""}},
   };
   for (auto& [name, flag] : flags) {

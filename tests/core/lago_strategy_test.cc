@@ -303,7 +303,7 @@ TEST(LagoStrategyTest, TheKeptModelChangesNothing) {
       const Suggestion b = fresh.Step(Bumpy);
       SetModelCacheLimit(0);
       const Suggestion c = uncached.Step(Bumpy);
-      SetModelCacheLimit(int64_t{1} << 30);
+      SetModelCacheLimit(int64_t{256} << 20);
       ASSERT_EQ(a.x, b.x) << "mode " << static_cast<int>(mode) << " step " << i;
       ASSERT_EQ(a.x, c.x) << "mode " << static_cast<int>(mode) << " step " << i;
       ASSERT_EQ(a.kind, b.kind);
