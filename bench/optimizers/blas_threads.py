@@ -21,7 +21,6 @@ trials each) driven at the same time, once with lago-server
 import argparse
 import concurrent.futures
 import datetime
-import json
 import os
 import shlex
 import statistics
@@ -34,6 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from bench_optimizers import start_server  # noqa: E402
+import report  # noqa: E402
 
 
 def suggest_time(binary, threads, dims, evaluations):
@@ -122,9 +122,6 @@ def main():
                   file=sys.stderr)
             served.append(server_run(args.server, blas_threads, studies, args.trials, 10))
     command = shlex.join(["bench/optimizers/blas_threads.py"] + sys.argv[1:])
-    with open(args.out + ".json", "w") as f:
-        json.dump({"command": command, "date": datetime.date.today().isoformat(),
-                   "cpus": os.cpu_count(), "runs": runs, "server_runs": served}, f, indent=1)
     last = f"{args.evaluations - 19}-{args.evaluations}"
     dims = [int(d) for d in args.dims.split(",")]
     lines = [f"Command: `{command}`", "",
@@ -154,9 +151,9 @@ def main():
         for r in served:
             lines.append(f"| {r['studies']} | {r['blas_threads']} | {r['seconds']:.1f} | "
                          f"{r['suggest_median_ms']:.1f} | {r['suggest_p90_ms']:.1f} |")
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"blas_threads: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    report.write(args.out, "blas_threads",
+                 {"command": command, "date": datetime.date.today().isoformat(),
+                  "cpus": os.cpu_count(), "runs": runs, "server_runs": served}, lines)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ writes rank_update.md and rank_update.json.
 
 import argparse
 import datetime
-import json
 import os
 import shlex
 import subprocess
@@ -23,6 +22,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import report  # noqa: E402
 
 
 def run(binary, dims, evaluations):
@@ -58,9 +59,6 @@ def main():
                          f"got {len(blocks)}")
     command = shlex.join(["bench/optimizers/rank_update.py"] + sys.argv[1:])
     today = datetime.date.today().isoformat()
-    with open(args.out + ".json", "w") as f:
-        json.dump({"command": command, "date": today, "cpus": os.cpu_count(),
-                   "blocks": blocks}, f, indent=1)
     lines = [f"Command: `{command}`", "",
              f"Run {today} on {os.cpu_count()} CPUs, OPENBLAS_CORETYPE=SkylakeX, one "
              "OpenBLAS thread. suggest_time runs lago's Suggest (gradient-enhanced, a "
@@ -81,9 +79,9 @@ def main():
                      f"{b['baseline_median_ms']:.1f} | {ratio} | {b['max_ms']:.1f} | "
                      f"{b['baseline_max_ms']:.1f} | {b['refits']} / {b['baseline_refits']} | "
                      f"{b['kept_mb']:.1f} |")
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(f"rank_update: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
+    report.write(args.out, "rank_update",
+                 {"command": command, "date": today, "cpus": os.cpu_count(), "blocks": blocks},
+                 lines)
 
 
 if __name__ == "__main__":
