@@ -209,8 +209,9 @@ int main(int argc, char** argv) {
   int64_t cache_mb = 0;
   if (!absl::SimpleAtoi(flags["model-cache-mb"].value, &cache_mb) || cache_mb < 0 ||
       cache_mb > (int64_t{1} << 30)) {
-    return Fail(absl::StrCat("--model-cache-mb: \"", flags["model-cache-mb"].value,
-                             "\" is not a whole number of megabytes >= 0"));
+    return Fail(
+        absl::StrCat("--model-cache-mb: \"", flags["model-cache-mb"].value,
+                     "\" is not a whole number of megabytes from 0 to 1073741824"));
   }
   lago::core::SetModelCacheLimit(cache_mb << 20);
   options.tls_cert_file = flags["tls-cert"].value;

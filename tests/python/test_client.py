@@ -327,7 +327,7 @@ class ModelCacheTest(unittest.TestCase):
                 runs.append(points)
                 client.close()
         self.assertEqual(runs[0], runs[1])
-        for bad in ("-1", "lots"):
+        for bad in ("-1", "lots", "1073741825"):
             with self.subTest(bad=bad), LagoServer() as spare:
                 proc = subprocess.run([SERVER, f"--db={spare.db}", f"--model-cache-mb={bad}"],
                                       capture_output=True, text=True, timeout=30)
