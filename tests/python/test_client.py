@@ -18,6 +18,17 @@ from lago_server import SERVER, LagoServer, health
 CLI = os.environ.get("LAGO_CLI", "build/bin/lago")
 
 
+def assert_flag_rejected(test, flag, values):
+    """lago-server --FLAG=VALUE exits with status 2 and names the flag and the
+    value, for each of `values`."""
+    for bad in values:
+        with test.subTest(flag=flag, bad=bad), LagoServer() as spare:
+            proc = subprocess.run([SERVER, f"--db={spare.db}", f"--{flag}={bad}"],
+                                  capture_output=True, text=True, timeout=30)
+            test.assertEqual(proc.returncode, 2)
+            test.assertIn(f'--{flag}: "{bad}" is not', proc.stderr)
+
+
 class ClientTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -298,12 +309,7 @@ class BlasThreadsTest(unittest.TestCase):
             client.close()
         with LagoServer(extra_args=["--blas-threads=0"]) as server:
             self.assertRegex(server.log(), r"with \d+ threads? per call")
-        for bad in ("-1", "two", "2000"):
-            with self.subTest(bad=bad), LagoServer() as spare:
-                proc = subprocess.run([SERVER, f"--db={spare.db}", f"--blas-threads={bad}"],
-                                      capture_output=True, text=True, timeout=30)
-                self.assertEqual(proc.returncode, 2)
-                self.assertIn(f'--blas-threads: "{bad}"', proc.stderr)
+        assert_flag_rejected(self, "blas-threads", ("-1", "two", "2000"))
 
 
 class ModelCacheTest(unittest.TestCase):
@@ -327,12 +333,7 @@ class ModelCacheTest(unittest.TestCase):
                 runs.append(points)
                 client.close()
         self.assertEqual(runs[0], runs[1])
-        for bad in ("-1", "lots", "1073741825"):
-            with self.subTest(bad=bad), LagoServer() as spare:
-                proc = subprocess.run([SERVER, f"--db={spare.db}", f"--model-cache-mb={bad}"],
-                                      capture_output=True, text=True, timeout=30)
-                self.assertEqual(proc.returncode, 2)
-                self.assertIn(f'--model-cache-mb: "{bad}"', proc.stderr)
+        assert_flag_rejected(self, "model-cache-mb", ("-1", "lots", "1073741825"))
 
 
 class ShutdownTest(unittest.TestCase):
