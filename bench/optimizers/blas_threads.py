@@ -36,20 +36,25 @@ from bench_optimizers import start_server  # noqa: E402
 import report  # noqa: E402
 
 
-def suggest_time(binary, threads, dims, evaluations):
+def suggest_time_rows(binary, threads, arguments):
+    """Runs suggest_time with `arguments` on `threads` OpenBLAS threads (AVX-512
+    kernels unless OPENBLAS_CORETYPE says otherwise): the cells of each row of
+    its table, and the seconds it took."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
     env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
     start = time.monotonic()
-    out = subprocess.run([binary, "--dims", dims, "--evaluations", str(evaluations)],
-                         env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([binary] + arguments, env=env, check=True, capture_output=True,
+                         text=True).stdout
     seconds = time.monotonic() - start
-    blocks = []
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 5 and cells[0].isdigit():
-            blocks.append({"d": int(cells[0]), "observations": cells[1],
-                           "median_ms": float(cells[2]), "max_ms": float(cells[3]),
-                           "refits": int(cells[4])})
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()]
+    return [cells for cells in rows if cells[0].isdigit()], seconds
+
+
+def suggest_time(binary, threads, dims, evaluations):
+    rows, seconds = suggest_time_rows(binary, threads,
+                                      ["--dims", dims, "--evaluations", str(evaluations)])
+    blocks = [{"d": int(c[0]), "observations": c[1], "median_ms": float(c[2]),
+               "max_ms": float(c[3]), "refits": int(c[4])} for c in rows]
     return {"threads": threads, "seconds": seconds, "blocks": blocks}
 
 

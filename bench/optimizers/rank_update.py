@@ -17,31 +17,22 @@ import argparse
 import datetime
 import os
 import shlex
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import report  # noqa: E402
+from blas_threads import suggest_time_rows  # noqa: E402
 
 
 def run(binary, dims, evaluations):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
-    out = subprocess.run([binary, "--dims", dims, "--evaluations", str(evaluations),
-                          "--baseline", "rank_update=0"],
-                         env=env, check=True, capture_output=True, text=True).stdout
-    blocks = []
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 10 and cells[0].isdigit():
-            blocks.append({"d": int(cells[0]), "observations": cells[1],
-                           "median_ms": float(cells[2]), "max_ms": float(cells[3]),
-                           "refits": int(cells[4]), "baseline_median_ms": float(cells[5]),
-                           "baseline_max_ms": float(cells[6]),
-                           "baseline_refits": int(cells[7]), "kept_mb": float(cells[9])})
-    return blocks
+    rows, _ = suggest_time_rows(binary, 1, ["--dims", dims, "--evaluations", str(evaluations),
+                                            "--baseline", "rank_update=0"])
+    return [{"d": int(c[0]), "observations": c[1], "median_ms": float(c[2]),
+             "max_ms": float(c[3]), "refits": int(c[4]), "baseline_median_ms": float(c[5]),
+             "baseline_max_ms": float(c[6]), "baseline_refits": int(c[7]),
+             "kept_mb": float(c[9])} for c in rows]
 
 
 def main():
