@@ -4,8 +4,10 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <list>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -514,6 +516,36 @@ const char* PhaseName(int64_t phase) {
 // The suggestions already made in this call.
 using Emitted = absl::Span<const Suggestion>;
 
+class LagoStrategy;
+
+// The strategy objects that keep a model, least recently used first. When a
+// model does not fit within the limit, the models no suggestion has used for
+// the longest time (those of finished or idle studies) make room for it.
+// Lock order: a strategy's cache_mu_ before mu_; with mu_ held, another
+// strategy's cache_mu_ is only tried, never waited for.
+class KeptModels {
+ public:
+  static KeptModels& Get() {
+    static KeptModels* const kept = new KeptModels;
+    return *kept;
+  }
+
+  // Called by `owner`, with its cache_mu_ held, once its kept model holds
+  // `bytes` (already counted in model_cache_bytes). Frees the models of other
+  // owners, least recently used first and skipping any in use, until all
+  // fit within the limit. True when the owner's model may stay: it is then
+  // the most recently used; on false the owner must drop its model.
+  bool Keep(const LagoStrategy* owner, int64_t bytes);
+  // Called by `owner`, with its cache_mu_ held, when it keeps no model.
+  void Forget(const LagoStrategy* owner);
+
+ private:
+  std::mutex mu_;
+  std::list<const LagoStrategy*> order_;
+  std::unordered_map<const LagoStrategy*, std::list<const LagoStrategy*>::iterator>
+      where_;
+};
+
 class LagoStrategy : public Strategy {
  public:
   LagoStrategy(LagoVariant variant, const Problem& problem, Options options,
@@ -525,6 +557,16 @@ class LagoStrategy : public Strategy {
   ~LagoStrategy() override {
     std::lock_guard<std::mutex> lock(cache_mu_);
     DropModelCache();
+    KeptModels::Get().Forget(this);
+  }
+
+  // Frees the kept model unless a suggestion is using it (KeptModels::Keep);
+  // true when it was freed.
+  bool TryDropModel() const {
+    std::unique_lock<std::mutex> lock(cache_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    DropModelCache();
+    return true;
   }
 
   absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& raw) const override {
@@ -1142,7 +1184,9 @@ class LagoStrategy : public Strategy {
                     " added=", points.size() - base,
                     c.kept_out > 0 ? absl::StrCat(" kept_out=", c.kept_out) : "",
                     hit ? " cached" : "", ")");
-    // Account for the kept model; over the process's limit it is not kept.
+    // Account for the kept model. Over the process's limit, the least
+    // recently used models of other studies make room for it; when that is
+    // not enough, it is not kept.
     int64_t bytes = c.gp->MemoryBytes();
     for (const GpPoint& p : c.consumed) {
       bytes += static_cast<int64_t>(sizeof(double)) *
@@ -1150,7 +1194,7 @@ class LagoStrategy : public Strategy {
     }
     model_cache_bytes += bytes - c.bytes;
     c.bytes = bytes;
-    if (model_cache_bytes.load() > model_cache_limit.load()) DropModelCache();
+    if (!KeptModels::Get().Keep(this, bytes)) DropModelCache();
     return model;
   }
 
@@ -1582,6 +1626,38 @@ class LagoStrategy : public Strategy {
   mutable std::mutex cache_mu_;
   mutable ModelCache cache_;
 };
+
+bool KeptModels::Keep(const LagoStrategy* owner, int64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = where_.find(owner);
+  if (it != where_.end()) {
+    order_.erase(it->second);
+    where_.erase(it);
+  }
+  const int64_t limit = model_cache_limit.load();
+  // Freeing others cannot make room for a model larger than the limit.
+  if (bytes > limit) return false;
+  for (auto victim = order_.begin();
+       model_cache_bytes.load() > limit && victim != order_.end();) {
+    if ((*victim)->TryDropModel()) {
+      where_.erase(*victim);
+      victim = order_.erase(victim);
+    } else {
+      ++victim;
+    }
+  }
+  if (model_cache_bytes.load() > limit) return false;
+  where_[owner] = order_.insert(order_.end(), owner);
+  return true;
+}
+
+void KeptModels::Forget(const LagoStrategy* owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = where_.find(owner);
+  if (it == where_.end()) return;
+  order_.erase(it->second);
+  where_.erase(it);
+}
 
 }  // namespace
 

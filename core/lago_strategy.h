@@ -120,8 +120,10 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
 // Between refits each strategy object keeps its last global model in memory,
 // so that the next suggestion extends its Cholesky factor instead of
 // rebuilding it (Options::rank_update). The models of all strategy objects in
-// the process hold at most this many bytes together (default 256 MiB); a model
-// that would exceed it is not kept, and that study rebuilds its model at each
+// the process hold at most this many bytes together (default 256 MiB). A model
+// that would exceed it takes the room of the models used least recently by
+// other strategy objects (those of finished or idle studies first); when that
+// is not enough, it is not kept, and that study rebuilds its model at each
 // suggestion, with the same result. 0 keeps none.
 void SetModelCacheLimit(int64_t bytes);
 // The bytes the kept models hold now.

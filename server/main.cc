@@ -112,9 +112,10 @@ Flags (each also read from the environment variable in brackets):
                          evaluations or other studies share the machine
                          (default 1) [LAGO_BLAS_THREADS]
   --model-cache-mb=MB    memory for the GP models kept between suggestions, over
-                         all studies; a study whose model does not fit rebuilds
-                         it at each suggestion, with the same result, only
-                         slower (default 256) [LAGO_MODEL_CACHE_MB]
+                         all studies, least recently used freed first; a study
+                         whose model does not fit rebuilds it at each
+                         suggestion, with the same result, only slower
+                         (default 256) [LAGO_MODEL_CACHE_MB]
   --port-file=PATH       write the bound port to PATH once serving
   --help                 print this and exit
 )";

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "Eigen/Eigenvalues"
 #include "core/state_codec.h"
@@ -17,6 +18,7 @@ namespace lago::core {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // f and its gradient in the unit cube.
 using Objective = std::function<double(const Eigen::VectorXd&, Eigen::VectorXd*)>;
@@ -40,6 +42,7 @@ class Loop {
     auto out = strategy_->Suggest(input);
     EXPECT_TRUE(out.ok()) << out.status();
     state_ = out->state;
+    summary_ = out->report.summary;
     const Suggestion s = out->suggestions[0];
     CompletedPoint p;
     p.trial_id = static_cast<int64_t>(completed_.size()) + 1;
@@ -61,6 +64,8 @@ class Loop {
   }
   double cost() const { return cost_; }
   const std::string& state() const { return state_; }
+  // The report of the last suggestion.
+  const std::string& summary() const { return summary_; }
 
   // A fresh strategy object on the stored state: a restarted server.
   void Restart() {
@@ -73,6 +78,7 @@ class Loop {
   Problem problem_;
   std::unique_ptr<Strategy> strategy_;
   std::string state_;
+  std::string summary_;
   std::vector<CompletedPoint> completed_;
   double cost_ = 0.0;
   std::string name_or_lago_ = "lago";
@@ -315,6 +321,81 @@ TEST(LagoStrategyTest, TheKeptModelChangesNothing) {
     EXPECT_GT(most, 0);
   }
   // Strategy objects give their models' memory back.
+  EXPECT_EQ(ModelCacheBytes(), before);
+}
+
+TEST(LagoStrategyTest, TheLeastRecentlyUsedModelMakesRoom) {
+  // Two studies whose models fit the limit only one at a time: each
+  // suggestion's model takes the room of the other study's, which was used
+  // less recently, and the next suggestion of the same study extends it.
+  Problem p = MakeProblem(3, GradientMode::kEnhanced, 5);
+  p.options["refit_every"] = "1000";  // One fit: the model is extended after.
+  p.options["refit_growth"] = "0";
+  const int64_t before = ModelCacheBytes();
+  Loop a("lago", p);
+  Loop b("lago", p);
+  // Past the design and the first fit, so that both keep a model.
+  for (int i = 0; i < 14; ++i) {
+    a.Step(Bumpy);
+    b.Step(Bumpy);
+  }
+  ASSERT_THAT(a.summary(), HasSubstr("model(fit="));
+  const int64_t both = ModelCacheBytes() - before;
+  ASSERT_GT(both, 0);
+  // Room for one model and its growth over the next steps, not for two.
+  SetModelCacheLimit(before + both * 3 / 4);
+  const char* extended = " cached)";
+  a.Step(Bumpy);  // Evicts b's model, the less recently used.
+  EXPECT_THAT(a.summary(), HasSubstr(extended));
+  const int64_t one = ModelCacheBytes() - before;
+  EXPECT_GT(one, 0);
+  EXPECT_LT(one, both);
+  a.Step(Bumpy);
+  EXPECT_THAT(a.summary(), HasSubstr(extended));
+  b.Step(Bumpy);  // Rebuilt, and then kept in place of a's.
+  EXPECT_THAT(b.summary(), Not(HasSubstr(extended)));
+  b.Step(Bumpy);
+  EXPECT_THAT(b.summary(), HasSubstr(extended));
+  a.Step(Bumpy);
+  EXPECT_THAT(a.summary(), Not(HasSubstr(extended)));
+  // A model larger than the limit alone is not kept and frees no other.
+  SetModelCacheLimit(before + 1);
+  b.Step(Bumpy);
+  EXPECT_THAT(b.summary(), Not(HasSubstr(extended)));
+  EXPECT_GT(ModelCacheBytes() - before, 0);  // a's model is still kept.
+  SetModelCacheLimit(int64_t{256} << 20);
+}
+
+TEST(LagoStrategyTest, StudiesOnManyThreadsShareTheRoomSafely) {
+  // Four studies suggest at once while their models take each other's room
+  // (the limit holds about one and a half): each must still make exactly the
+  // suggestions of a study alone.
+  const Problem p = MakeProblem(3, GradientMode::kEnhanced, 5);
+  constexpr int kSteps = 24;
+  std::vector<Eigen::VectorXd> alone;
+  int64_t largest = 0;
+  {
+    Loop reference("lago", p);
+    for (int i = 0; i < kSteps; ++i) {
+      const int64_t before = ModelCacheBytes();
+      alone.push_back(reference.Step(Bumpy).x);
+      largest = std::max(largest, ModelCacheBytes() - before);
+    }
+  }
+  ASSERT_GT(largest, 0);
+  const int64_t before = ModelCacheBytes();
+  SetModelCacheLimit(before + largest * 3 / 2);
+  std::vector<std::vector<Eigen::VectorXd>> seen(4);
+  std::vector<std::thread> threads;
+  for (auto& xs : seen) {
+    threads.emplace_back([&p, &xs] {
+      Loop loop("lago", p);
+      for (int i = 0; i < kSteps; ++i) xs.push_back(loop.Step(Bumpy).x);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  SetModelCacheLimit(int64_t{256} << 20);
+  for (const auto& xs : seen) EXPECT_EQ(xs, alone);
   EXPECT_EQ(ModelCacheBytes(), before);
 }
 
