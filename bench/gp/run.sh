@@ -23,10 +23,10 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
     --benchmark_filter="(EigenLlt|BuildAndFactorize|IncrementalAdd|Predict1000)/${size}\$" \
     --benchmark_out="$out/eigen_$tag.json" > /dev/null
   OPENBLAS_CORETYPE=SkylakeX "$build"/bench/gp/bench_gp "${common[@]}" \
-    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
+    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/skylakex_$tag.json" > /dev/null
   OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$build"/bench/gp/bench_gp "${common[@]}" \
-    --benchmark_filter="(Dpotrf|BuildAndFactorize|IncrementalAdd|Predict1000|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
+    --benchmark_filter="(Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/onethread_$tag.json" > /dev/null
 done
 /usr/bin/python3 bench/gp/summarize.py "$out" bench/gp/results.json > bench/gp/RESULTS.md
