@@ -373,17 +373,17 @@ TEST(LagoStrategyTest, StudiesOnManyThreadsShareTheRoomSafely) {
   const Problem p = MakeProblem(3, GradientMode::kEnhanced, 5);
   constexpr int kSteps = 24;
   std::vector<Eigen::VectorXd> alone;
-  int64_t largest = 0;
+  const int64_t before = ModelCacheBytes();
+  int64_t largest = 0;  // The largest model the study keeps.
   {
     Loop reference("lago", p);
     for (int i = 0; i < kSteps; ++i) {
-      const int64_t before = ModelCacheBytes();
       alone.push_back(reference.Step(Bumpy).x);
       largest = std::max(largest, ModelCacheBytes() - before);
     }
   }
   ASSERT_GT(largest, 0);
-  const int64_t before = ModelCacheBytes();
+  ASSERT_EQ(ModelCacheBytes(), before);
   SetModelCacheLimit(before + largest * 3 / 2);
   std::vector<std::vector<Eigen::VectorXd>> seen(4);
   std::vector<std::thread> threads;
