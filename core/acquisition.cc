@@ -110,12 +110,18 @@ struct Ball {
 struct Refinement {
   const Acquisition* acquisition = nullptr;
   std::vector<Ball> balls;
+  // Balls the result stays out of without constraining the refinement.
+  std::vector<Ball> repeats;
   int evaluations = 0;
   double best_value = -std::numeric_limits<double>::infinity();
   Eigen::VectorXd best_x;
 
   bool Feasible(const Eigen::VectorXd& x) const {
-    for (const Ball& b : balls) {
+    return Outside(balls, x) && Outside(repeats, x);
+  }
+
+  static bool Outside(const std::vector<Ball>& set, const Eigen::VectorXd& x) {
+    for (const Ball& b : set) {
       if ((x - b.center).norm() < b.radius) return false;
     }
     return true;
@@ -164,6 +170,10 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
     for (const Eigen::VectorXd& c : options.avoid)
       refinement.balls.push_back({c, options.avoid_radius});
   }
+  if (options.repeat_radius > 0.0) {
+    for (const Eigen::VectorXd& c : options.observed)
+      refinement.repeats.push_back({c, options.repeat_radius});
+  }
   std::vector<Eigen::VectorXd> feasible;
   feasible.reserve(options.candidates);
   for (int i = 0; i < options.candidates; ++i) {
@@ -174,7 +184,8 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
     return absl::FailedPreconditionError(absl::StrCat(
         "no candidate lies outside the excluded ball of radius ", options.excluded_radius,
         " and the ", options.avoid.size(), " balls of radius ", options.avoid_radius,
-        " around points in flight"));
+        " around points in flight, at least ", options.repeat_radius,
+        " from every observed point"));
   }
   Eigen::MatrixXd x(d, feasible.size());
   for (size_t i = 0; i < feasible.size(); ++i) x.col(i) = feasible[i];

@@ -73,6 +73,12 @@ struct AcquisitionSearchOptions {
   // infeasible too.
   std::vector<Eigen::VectorXd> avoid;
   double avoid_radius = 0.0;
+  // The result is never within `repeat_radius` of these (the points already
+  // observed). Unlike the balls above they do not constrain the refinement:
+  // a refinement that runs into one of them (as into a box corner observed
+  // before, once EI is flat) leaves the best point found away from them.
+  std::vector<Eigen::VectorXd> observed;
+  double repeat_radius = 0.0;
   uint64_t seed = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "core/acquisition.h"
 
 #include <random>
+#include <tuple>
 
 #include "gtest/gtest.h"
 
@@ -186,6 +187,35 @@ TEST(AcquisitionTest, MaximizerKeepsAwayFromEveryAvoidedPoint) {
       EXPECT_GE((found->x - a).norm(), 0.1 - 1e-9) << "round " << k;
     options.avoid.push_back(found->x);
   }
+}
+
+TEST(AcquisitionTest, MaximizerNeverRepeatsAnObservedPoint) {
+  // The posterior mean's minimum (UCB with beta = 0) sits on the observed
+  // corner (0, 0), where the refinement runs into the bounds. Told the
+  // observed points, the search answers a point at least repeat_radius away.
+  std::vector<GpPoint> points;
+  for (const auto& [x, y, value] :
+       std::vector<std::tuple<double, double, double>>{{0.0, 0.0, -3.0},
+                                                       {0.5, 0.5, 0.0},
+                                                       {1.0, 0.0, 0.0},
+                                                       {0.0, 1.0, 0.0},
+                                                       {1.0, 1.0, 0.0}}) {
+    points.push_back(GpPoint{Eigen::Vector2d(x, y), value, std::nullopt});
+  }
+  auto gp = GaussianProcess::Create(2, {}, {Eigen::Vector2d(0.4, 0.4), 1.0}, points);
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  Acquisition mean(*gp, AcquisitionType::kUpperConfidence, 0.0, /*beta=*/0.0);
+  AcquisitionSearchOptions options = SmallSearch();
+  auto repeat = MaximizeAcquisition(mean, options);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  ASSERT_LT(repeat->x.norm(), 1e-9) << "the unguarded search should find the corner";
+  for (const GpPoint& p : points) options.observed.push_back(p.x);
+  options.repeat_radius = 0.01;
+  auto fresh = MaximizeAcquisition(mean, options);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  for (const GpPoint& p : points) EXPECT_GE((fresh->x - p.x).norm(), 0.01);
+  // Still near the corner: the best of what is left, not a random point.
+  EXPECT_LT(fresh->x.norm(), 0.2);
 }
 
 }  // namespace
