@@ -540,6 +540,9 @@ class KeptModels {
   void Forget(const LagoStrategy* owner);
 
  private:
+  // Takes `owner` off the list if it is there. Needs mu_.
+  void Unlist(const LagoStrategy* owner);
+
   std::mutex mu_;
   std::list<const LagoStrategy*> order_;
   std::unordered_map<const LagoStrategy*, std::list<const LagoStrategy*>::iterator>
@@ -1634,11 +1637,7 @@ class LagoStrategy : public Strategy {
 
 bool KeptModels::Keep(const LagoStrategy* owner, int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = where_.find(owner);
-  if (it != where_.end()) {
-    order_.erase(it->second);
-    where_.erase(it);
-  }
+  Unlist(owner);
   const int64_t limit = model_cache_limit.load();
   // Freeing others cannot make room for a model larger than the limit.
   if (bytes > limit) return false;
@@ -1658,6 +1657,10 @@ bool KeptModels::Keep(const LagoStrategy* owner, int64_t bytes) {
 
 void KeptModels::Forget(const LagoStrategy* owner) {
   std::lock_guard<std::mutex> lock(mu_);
+  Unlist(owner);
+}
+
+void KeptModels::Unlist(const LagoStrategy* owner) {
   auto it = where_.find(owner);
   if (it == where_.end()) return;
   order_.erase(it->second);
