@@ -1310,10 +1310,12 @@ class LagoStrategy : public Strategy {
   // LogEI maximised over the box, outside the ball around the centre for
   // kLago, and at least nu lengthscales (the smallest) from every point in
   // flight: a believer pins the value there but not the slope, so EI can
-  // peak right beside it. Never (within a thousandth of the smallest
-  // lengthscale) a point of the model: once EI is flat its refinement can run
-  // into a box corner observed before, and a repeat would waste an
-  // evaluation. Absent when the search fails.
+  // peak right beside it. Never a point of the model: once EI is flat its
+  // refinement can run into a box corner observed before, and a repeat would
+  // waste an evaluation. A repeat is a point closer than sqrt(epsilon) of the
+  // smallest lengthscale, where the kernel, 1 - O(r^2), rounds to 1 and
+  // cannot tell the two apart; a wider guard would keep EI from the fine
+  // steps with which `bo` converges. Absent when the search fails.
   std::optional<AcquisitionOptimum> GlobalProposal(
       const GaussianProcess& gp, const State& s, double incumbent,
       const std::vector<Eigen::VectorXd>& in_flight) const {
@@ -1330,7 +1332,8 @@ class LagoStrategy : public Strategy {
     search.avoid = in_flight;
     search.avoid_radius = options_.nu * gp.hyperparameters().lengthscales.minCoeff();
     for (const GpPoint& p : gp.points()) search.observed.push_back(p.x);
-    search.repeat_radius = 1e-3 * gp.hyperparameters().lengthscales.minCoeff();
+    search.repeat_radius = std::sqrt(std::numeric_limits<double>::epsilon()) *
+                           gp.hyperparameters().lengthscales.minCoeff();
     auto result = MaximizeAcquisition(log_ei, search);
     if (!result.ok()) return std::nullopt;
     return *result;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "Eigen/Eigenvalues"
+#include "absl/strings/str_cat.h"
 #include "core/state_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -197,6 +198,24 @@ TEST(LagoStrategyTest, AConvergingRegionIsFinishedBeforeGlobalStepsTakeOver) {
   }
   EXPECT_LT(regret[1], 1e-10);
   EXPECT_GT(regret[0], 1e3 * regret[1]);
+}
+
+TEST(LagoStrategyTest, BoConvergesWithFineStepsBesideObservedPoints) {
+  // A global proposal never repeats a point of the model, but a point a
+  // millionth of a lengthscale from one is not a repeat: `bo` converges on
+  // Branin with such steps. Over these 20 seeds the mean log10 regret is
+  // about -6.0; a guard of a thousandth of a lengthscale left it at -5.05,
+  // five seeds stopping between 5e-6 and 2e-4.
+  double sum_log_regret = 0.0;
+  std::string regrets;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    Loop loop("bo", MakeProblem(2, GradientMode::kEnhanced, seed));
+    while (loop.cost() + 2.0 <= 40.0) loop.Step(Branin);
+    const double regret = std::max(loop.best() - kBraninMinimum, 1e-12);
+    sum_log_regret += std::log10(regret);
+    absl::StrAppend(&regrets, " ", regret);
+  }
+  EXPECT_LT(sum_log_regret / 20, -5.5) << "regrets:" << regrets;
 }
 
 TEST(LagoStrategyTest, ATerminatedRegionRestartsWhereNoRegionHasBeen) {
