@@ -179,11 +179,9 @@ def main():
             budget = rs[0]["budget"]
             cells = {"lago-enhanced": np.median([r["log10_regret"] for r in rs])}
             for m in value_only:
-                half = [np.log10(max(min([g for c, g in r["trace"] if c <= budget / 2],
-                                         default=np.inf), 1e-12))
-                        for r in runs.get((p, m), [])]
-                if half:
-                    cells[m] = np.median(half)
+                if runs.get((p, m)):
+                    # The grid 0, budget / 2, budget: column 1 is at half.
+                    cells[m] = np.nanmedian(curve(runs[(p, m)], budget, points=3)[1][:, 1])
             best = min(cells, key=cells.get)
             print(f"| {p} | {budget / 2:.0f} | " +
                   " | ".join(f"{cells[m]:.2f}" if m in cells else "-"
