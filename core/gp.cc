@@ -12,6 +12,7 @@
 #endif
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "core/triangular_solve.h"
 
 namespace lago::core {
 namespace {
@@ -361,7 +362,7 @@ Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
   const double s2 = kernel_.output_scale();
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
-  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(kx);
+  SolveLower(L(), kx);
   out.variance = ((s2 - kx.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
                      .matrix()
                      .transpose();

@@ -1,0 +1,71 @@
+#include "core/triangular_solve.h"
+
+#include <cmath>
+#include <random>
+
+#include "Eigen/Cholesky"
+#include "gtest/gtest.h"
+
+namespace lago::core {
+namespace {
+
+// The Cholesky factor of a squared-exponential covariance over n points in
+// [0, 1]^3 with lengthscale 0.5 and a nugget of 1e-9, a third of them in a
+// cluster of width 0.02: as ill-conditioned as a GP's factor gets.
+Eigen::MatrixXd GpLikeFactor(int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  Eigen::MatrixXd x(3, n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < 3; ++j) x(j, i) = i % 3 == 0 ? 0.5 + 0.02 * u(rng) : u(rng);
+  }
+  Eigen::MatrixXd k(n, n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j)
+      k(i, j) = std::exp(-2.0 * (x.col(i) - x.col(j)).squaredNorm());
+  }
+  k.diagonal().array() += 1e-9;
+  Eigen::LLT<Eigen::MatrixXd> llt(k);
+  EXPECT_EQ(llt.info(), Eigen::Success);
+  return llt.matrixL();
+}
+
+// max |L X - B| over max |L| max |X|: of the order of the unit roundoff times
+// n for a backward-stable solve.
+double RelativeResidual(const Eigen::MatrixXd& l, const Eigen::MatrixXd& x,
+                        const Eigen::MatrixXd& b) {
+  const Eigen::MatrixXd r = l.triangularView<Eigen::Lower>() * x - b;
+  return r.cwiseAbs().maxCoeff() / (l.cwiseAbs().maxCoeff() * x.cwiseAbs().maxCoeff());
+}
+
+TEST(TriangularSolveTest, ByBlocksMatchesSubstitutionOnAnIllConditionedFactor) {
+  // Sizes below one block, at a block boundary and with a ragged last block.
+  for (int n : {50, 2 * kSolveBlock, 3 * kSolveBlock + 77}) {
+    const Eigen::MatrixXd l = GpLikeFactor(n, n);
+    const Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, 150);
+    Eigen::MatrixXd by_blocks = b, substituted = b;
+    SolveLowerByBlocks(l, by_blocks);
+    l.triangularView<Eigen::Lower>().solveInPlace(substituted);
+    // Measured with OpenBLAS: up to 1.2e-15 by blocks, 1.1e-16 by substitution.
+    EXPECT_LT(RelativeResidual(l, by_blocks, b), 1e-13) << "n = " << n;
+    EXPECT_LT(RelativeResidual(l, substituted, b), 1e-13) << "n = " << n;
+  }
+}
+
+TEST(TriangularSolveTest, SolveLowerTakesColumnsOfAWiderMatrixAndACorner) {
+  // As GaussianProcess::Predict calls it: the n x n corner of a factor kept
+  // with spare rows, and a block of columns.
+  const int n = 2 * kSolveBlock + 10;
+  Eigen::MatrixXd storage = Eigen::MatrixXd::Constant(n + 40, n + 40, 7.0);
+  storage.topLeftCorner(n, n) = GpLikeFactor(n, 3);
+  Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, kSolveBlock + 20);
+  const Eigen::MatrixXd original = b;
+  SolveLower(storage.topLeftCorner(n, n), b.rightCols(kSolveBlock + 5));
+  EXPECT_EQ(b.leftCols(15), original.leftCols(15));
+  EXPECT_LT(RelativeResidual(storage.topLeftCorner(n, n), b.rightCols(kSolveBlock + 5),
+                             original.rightCols(kSolveBlock + 5)),
+            1e-13);
+}
+
+}  // namespace
+}  // namespace lago::core
