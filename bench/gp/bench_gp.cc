@@ -19,6 +19,7 @@
 #include "core/acquisition.h"
 #include "core/gp.h"
 #include "core/gp_fit.h"
+#include "core/triangular_solve.h"
 
 namespace lago::core {
 namespace {
@@ -107,20 +108,30 @@ Eigen::MatrixXd CholeskyFactor(int d, int n) {
 }
 
 // L^-1 times 1000 candidates' cross-covariances (N^2 m flops): a triangular
-// solve with L (dtrsm), or with `inverse` a triangular multiply by an
-// explicit L^-1 (dtrmm), which the model would have to keep beside L.
-void TriangularProduct(benchmark::State& state, bool inverse) {
+// solve with L (dtrsm), the same solve by blocks (SolveLowerByBlocks, as
+// GaussianProcess::Predict makes it with the AVX-512 kernels), or a
+// triangular multiply by an explicit L^-1 (dtrmm), which the model would have
+// to keep beside L.
+enum class Product { kDtrsm, kByBlocks, kDtrmmWithInverse };
+
+void TriangularProduct(benchmark::State& state, Product product) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   Eigen::MatrixXd l = CholeskyFactor(d, n);
   const int rows = static_cast<int>(l.rows());
-  if (inverse) LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, l.data(), rows);
+  if (product == Product::kDtrmmWithInverse) {
+    LAPACKE_dtrtri(LAPACK_COL_MAJOR, 'L', 'N', rows, l.data(), rows);
+  }
   const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, 1000);
   Eigen::MatrixXd b(rows, 1000);
   for (auto _ : state) {
     b = rhs;
-    (inverse ? cblas_dtrmm : cblas_dtrsm)(CblasColMajor, CblasLeft, CblasLower,
-                                          CblasNoTrans, CblasNonUnit, rows, 1000, 1.0,
-                                          l.data(), rows, b.data(), rows);
+    if (product == Product::kByBlocks) {
+      SolveLowerByBlocks(l, b);
+    } else {
+      (product == Product::kDtrsm ? cblas_dtrsm : cblas_dtrmm)(
+          CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows, 1000,
+          1.0, l.data(), rows, b.data(), rows);
+    }
     benchmark::DoNotOptimize(b.data());
   }
   SetCounters(state, d, n);
@@ -131,12 +142,20 @@ void TriangularProduct(benchmark::State& state, bool inverse) {
 // it so and this was its floor; GaussianProcess::Predict now solves by blocks
 // with dtrmm and dgemm, which beats dtrsm with the AVX-512 kernels (the name
 // stays, for the committed results).
-void BM_DtrsmFloor(benchmark::State& state) { TriangularProduct(state, false); }
+void BM_DtrsmFloor(benchmark::State& state) { TriangularProduct(state, Product::kDtrsm); }
+
+// The same solve by blocks, under whichever kernels OpenBLAS runs: what
+// decides where SolveLower uses blocks (bench/gp/blocked_kernels.py).
+void BM_SolveByBlocks(benchmark::State& state) {
+  TriangularProduct(state, Product::kByBlocks);
+}
 
 // What keeping the inverse factor L^-1 with the model would give predictions
 // (not done: see bench/gp/README.md): the same product by dtrmm, and what
 // computing L^-1 from L costs, dtrtri.
-void BM_DtrmmWithInverse(benchmark::State& state) { TriangularProduct(state, true); }
+void BM_DtrmmWithInverse(benchmark::State& state) {
+  TriangularProduct(state, Product::kDtrmmWithInverse);
+}
 
 void BM_Dtrtri(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
@@ -305,6 +324,7 @@ BENCHMARK(BM_EigenLlt)->Apply(Sizes);
 BENCHMARK(BM_Dpotrf)->Apply(Sizes);
 BENCHMARK(BM_BuildAndFactorize)->Apply(Sizes);
 BENCHMARK(BM_DtrsmFloor)->Apply(Sizes);
+BENCHMARK(BM_SolveByBlocks)->Apply(Sizes);
 BENCHMARK(BM_DtrmmWithInverse)->Apply(Sizes);
 BENCHMARK(BM_Dtrtri)->Apply(Sizes);
 BENCHMARK(BM_IncrementalAdd)->Apply(Sizes);

@@ -2,13 +2,14 @@
 """Would keeping L^-1 with the model make batch predictions cheaper?
 
 Predicting m candidates costs one triangular solve L^-1 K_x with m right-hand
-sides (dtrsm, the prediction floor of RESULTS.md). With the inverse factor
-L^-1 kept beside L, the same product is a triangular multiply (dtrmm), which
-OpenBLAS runs faster; but L^-1 costs a dtrtri after every factorisation. For
-each size this measures, back to back in one run of bench_gp, Predict1000,
-the dtrsm floor, dtrmm with L^-1, dtrtri and BuildAndFactorize, and computes
-how many candidates a model would have to predict between two factorisations
-for dtrtri to pay for itself: 1000 x dtrtri / (dtrsm - dtrmm).
+sides (dtrsm, as the prediction made it before its solve by blocks). With the
+inverse factor L^-1 kept beside L, the same product is a triangular multiply
+(dtrmm), which OpenBLAS runs faster; but L^-1 costs a dtrtri after every
+factorisation. For each size this measures, back to back in one run of
+bench_gp, Predict1000, the dtrsm floor, dtrmm with L^-1, dtrtri and
+BuildAndFactorize, and computes how many candidates a model would have to
+predict between two factorisations for dtrtri to pay for itself:
+1000 x dtrtri / (dtrsm - dtrmm).
 
     bench/gp/inverse_factor.py --out bench/gp/inverse_factor
 
