@@ -12,24 +12,17 @@ inversion of the diagonal blocks included), and writes the ratio.
 writes blocked_kernels.md and blocked_kernels.json (a few minutes).
 """
 
-import argparse
-import datetime
-import json
 import os
-import shlex
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import SIZES, medians, ms  # noqa: E402
+from compare import medians, ms, one_build_parser, save_run  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binary", default=os.path.join(HERE, "../../build/bench/gp/bench_gp"))
-    parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
+    parser = one_build_parser(__doc__)
     parser.add_argument("--coretypes", default="SkylakeX,Haswell,Prescott")
-    parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
     coretypes = args.coretypes.split(",")
     rows = []
@@ -42,10 +35,7 @@ def main():
             row[core] = {"dtrsm_ms": got["BM_DtrsmFloor"],
                          "by_blocks_ms": got["BM_SolveByBlocks"]}
         rows.append(row)
-    run = {"command": shlex.join(["bench/gp/blocked_kernels.py"] + sys.argv[1:]),
-           "date": datetime.date.today().isoformat(), "rows": rows}
-    with open(args.out + ".json", "w") as f:
-        json.dump(run, f, indent=1)
+    run = save_run(args.out, "bench/gp/blocked_kernels.py", rows)
     with open(args.out + ".md", "w") as f:
         f.write(f"Command: `{run['command']}`\n\n"
                 f"Run {run['date']}; medians of 3 repetitions in ms of L^-1 B with 1000 "

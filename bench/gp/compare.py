@@ -46,6 +46,25 @@ def medians(binary, pattern, env):
     return found
 
 
+def one_build_parser(doc):
+    """Arguments of the scripts that time one bench_gp: --binary, --sizes, --out."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--binary", default=os.path.join(here, "../../build/bench/gp/bench_gp"))
+    parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
+    parser.add_argument("--out", required=True, help="path without extension")
+    return parser
+
+
+def save_run(out, script, rows, **fields):
+    """Writes OUT.json with the command, the date, `fields` and `rows`; returns it."""
+    run = {"command": shlex.join([script] + sys.argv[1:]),
+           "date": datetime.date.today().isoformat(), **fields, "rows": rows}
+    with open(out + ".json", "w") as f:
+        json.dump(run, f, indent=1)
+    return run
+
+
 def ms(x):
     return f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.3g}"
 

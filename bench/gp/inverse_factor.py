@@ -17,26 +17,19 @@ writes inverse_factor.md and inverse_factor.json (OPENBLAS_CORETYPE=SkylakeX,
 the kernels lago-server selects on this machine; a few minutes).
 """
 
-import argparse
-import datetime
-import json
 import os
-import shlex
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import SIZES, medians, ms  # noqa: E402
+from compare import medians, ms, one_build_parser, save_run  # noqa: E402
 
 NAMES = ["Predict1000", "DtrsmFloor", "DtrmmWithInverse", "Dtrtri", "BuildAndFactorize"]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--binary", default=os.path.join(HERE, "../../build/bench/gp/bench_gp"))
-    parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
+    parser = one_build_parser(__doc__)
     parser.add_argument("--coretype", default="SkylakeX")
-    parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
     env = dict(os.environ)
     if args.coretype:
@@ -49,11 +42,7 @@ def main():
         saved = row["DtrsmFloor"] - row["DtrmmWithInverse"]
         row["break_even_candidates"] = 1000.0 * row["Dtrtri"] / saved if saved > 0 else None
         rows.append(row)
-    run = {"command": shlex.join(["bench/gp/inverse_factor.py"] + sys.argv[1:]),
-           "date": datetime.date.today().isoformat(), "coretype": args.coretype,
-           "rows": rows}
-    with open(args.out + ".json", "w") as f:
-        json.dump(run, f, indent=1)
+    run = save_run(args.out, "bench/gp/inverse_factor.py", rows, coretype=args.coretype)
     with open(args.out + ".md", "w") as f:
         f.write(f"Command: `{run['command']}`\n\n"
                 f"Run {run['date']}, OPENBLAS_CORETYPE={args.coretype or '(unset)'}; "
