@@ -13,6 +13,23 @@ extern "C" char* openblas_get_corename(void);
 #endif
 
 namespace lago::core {
+namespace {
+
+// Whether OpenBLAS runs its AVX-512 kernels, with which the solve by blocks
+// is the faster one.
+bool BlockedSolveIsFaster() {
+#ifdef EIGEN_USE_BLAS
+  static const bool faster = [] {
+    const std::string_view core = openblas_get_corename();
+    return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
+  }();
+  return faster;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
 
 void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b) {
@@ -46,18 +63,6 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
     }
 #endif
   }
-}
-
-bool BlockedSolveIsFaster() {
-#ifdef EIGEN_USE_BLAS
-  static const bool faster = [] {
-    const std::string_view core = openblas_get_corename();
-    return core == "SkylakeX" || core == "Cooperlake" || core == "SapphireRapids";
-  }();
-  return faster;
-#else
-  return false;
-#endif
 }
 
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,

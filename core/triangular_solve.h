@@ -19,15 +19,12 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b);
 
 // B <- L^-1 B by the faster of a substitution and SolveLowerByBlocks, by the
-// measurements in bench/gp/blocked_solve.md: by blocks with OpenBLAS's
-// AVX-512 kernels, more than kSolveBlock rows and at least kSolveBlock
+// measurements in bench/gp/blocked_kernels.md and blocked_solve.md: by blocks
+// when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake,
+// SapphireRapids), with more than kSolveBlock rows and at least kSolveBlock
 // columns; otherwise by substitution (dtrsm with BLAS).
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b);
-
-// Whether SolveLower goes by blocks for large enough systems: true when
-// OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids).
-bool BlockedSolveIsFaster();
 
 }  // namespace lago::core
 

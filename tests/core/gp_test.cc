@@ -192,11 +192,11 @@ TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
   for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
 }
 
-// With more than 128 outputs and 128 candidates, Predict solves with the
-// factor block by block (inverted diagonal blocks, then products);
-// PredictWithGradients solves one vector by substitution. Both must agree on a model that
-// also holds a tight cluster of points, as a trust region leaves, where the factor is
-// ill-conditioned.
+// With more than 128 outputs and 128 candidates, and OpenBLAS's AVX-512
+// kernels, Predict solves with the factor block by block (inverted diagonal
+// blocks, then products); PredictWithGradients solves one vector by
+// substitution. Both must agree on a model that also holds a tight cluster of
+// points, as a trust region leaves, where the factor is ill-conditioned.
 TEST(GpTest, BlockedBatchPredictionAgreesWithSinglePoints) {
   std::vector<GpPoint> points = MixedPoints(120, 11);
   std::mt19937_64 rng(12);
