@@ -4,9 +4,6 @@
 #include <limits>
 
 #include "Eigen/Cholesky"
-#ifdef EIGEN_USE_BLAS
-#include <cblas.h>
-#endif
 #ifdef EIGEN_USE_LAPACKE
 #include <lapacke.h>
 #endif
@@ -50,28 +47,6 @@ void RankOneUpdate(Eigen::Ref<Eigen::MatrixXd> l, Eigen::Ref<Eigen::VectorXd> v)
       v.tail(rest) = c * v.tail(rest) - s * l.col(k).tail(rest);
     }
   }
-}
-
-// v <- L^-1 v, or L^-T v when `transpose`, for the lower-triangular n x n
-// corner of `factor`. With BLAS, one dtrsv. Eigen's own blocked solve
-// issues a matrix-vector product per 8-row panel, and OpenBLAS may thread
-// each of them: with another process busy on one of two cores, an add at
-// N >= 2000 ran 4-11x slower that way (bench/gp/trsv_load1.md).
-void TriangularSolve(const Eigen::MatrixXd& factor, int n, bool transpose,
-                     Eigen::Ref<Eigen::VectorXd> v) {
-  if (n == 0) return;
-#ifdef EIGEN_USE_BLAS
-  cblas_dtrsv(CblasColMajor, CblasLower, transpose ? CblasTrans : CblasNoTrans,
-              CblasNonUnit, n, factor.data(), static_cast<int>(factor.rows()), v.data(),
-              static_cast<int>(v.innerStride()));
-#else
-  const auto l = factor.topLeftCorner(n, n);
-  if (transpose) {
-    l.transpose().triangularView<Eigen::Upper>().solveInPlace(v);
-  } else {
-    l.triangularView<Eigen::Lower>().solveInPlace(v);
-  }
-#endif
 }
 
 }  // namespace
@@ -147,13 +122,13 @@ void GaussianProcess::StandardizedOutputs(const GpPoint& p,
 
 void GaussianProcess::UpdateAlpha() {
   z_ = y_;
-  TriangularSolve(factor_, n_, false, z_);
+  SolveLowerVector(L(), false, z_);
   BackSubstitute();
 }
 
 void GaussianProcess::BackSubstitute() {
   alpha_ = z_;
-  TriangularSolve(factor_, n_, true, alpha_);
+  SolveLowerVector(L(), true, alpha_);
 }
 
 void GaussianProcess::Restandardize() {
@@ -378,10 +353,10 @@ void GaussianProcess::PredictWithGradients(const Eigen::VectorXd& x, double* mea
   *mean = mean_ + scale_ * k.row(0).dot(alpha_);
   *mean_gradient = scale_ * (k.bottomRows(d) * alpha_);
   Eigen::VectorXd v = k.row(0).transpose();
-  TriangularSolve(factor_, n_, false, v);
+  SolveLowerVector(L(), false, v);
   *variance = std::max(0.0, kernel_.output_scale() - v.squaredNorm()) * scale_ * scale_;
   // d var / dx = -2 (d k / dx) K^-1 k, since the prior variance is constant.
-  TriangularSolve(factor_, n_, true, v);
+  SolveLowerVector(L(), true, v);
   *variance_gradient = (-2.0 * scale_ * scale_) * (k.bottomRows(d) * v);
 }
 

@@ -75,4 +75,21 @@ void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
   }
 }
 
+void SolveLowerVector(const Eigen::Ref<const Eigen::MatrixXd>& l, bool transpose,
+                      Eigen::Ref<Eigen::VectorXd> v) {
+  if (l.rows() == 0) return;
+#ifdef EIGEN_USE_BLAS
+  cblas_dtrsv(CblasColMajor, CblasLower, transpose ? CblasTrans : CblasNoTrans,
+              CblasNonUnit, static_cast<int>(l.rows()), l.data(),
+              static_cast<int>(l.outerStride()), v.data(),
+              static_cast<int>(v.innerStride()));
+#else
+  if (transpose) {
+    l.transpose().triangularView<Eigen::Upper>().solveInPlace(v);
+  } else {
+    l.triangularView<Eigen::Lower>().solveInPlace(v);
+  }
+#endif
+}
+
 }  // namespace lago::core

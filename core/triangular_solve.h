@@ -1,5 +1,5 @@
-// Triangular solves L X = B with many right-hand sides, as batch predictions
-// make them.
+// Triangular solves with a Cholesky factor L: one vector (every add, every
+// single-point prediction) or many right-hand sides (batch predictions).
 #ifndef LAGO_CORE_TRIANGULAR_SOLVE_H_
 #define LAGO_CORE_TRIANGULAR_SOLVE_H_
 
@@ -25,6 +25,14 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 // columns; otherwise by substitution (dtrsm with BLAS).
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b);
+
+// v <- L^-1 v, or L^-T v when `transpose`, L the lower triangle of the
+// square `l`. With BLAS, one dtrsv. Eigen's own blocked solve issues a
+// matrix-vector product per 8-row panel, and OpenBLAS may thread each of
+// them: with another process busy on one of two cores, an add at N >= 2000
+// ran 4-11x slower that way (bench/gp/trsv_load1.md).
+void SolveLowerVector(const Eigen::Ref<const Eigen::MatrixXd>& l, bool transpose,
+                      Eigen::Ref<Eigen::VectorXd> v);
 
 }  // namespace lago::core
 
