@@ -235,7 +235,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   if (g) c.diagonal().tail(dimension()) *= 1.0 + gradient_noise_;
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
-  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(b);
+  if (n_ > 0) SolveLower(L(), b);
   Eigen::MatrixXd schur = c;
   if (n_ > 0) schur.noalias() -= b.transpose() * b;
   Eigen::LLT<Eigen::MatrixXd> llt(schur);
@@ -379,7 +379,7 @@ void GaussianProcess::GradientPosterior(const Eigen::VectorXd& x, Eigen::VectorX
   Eigen::MatrixXd prior(d + 1, d + 1);
   kernel_.Covariance(x, true, x, true, prior);
   Eigen::MatrixXd w = k.bottomRows(d).transpose();
-  if (n_ > 0) L().triangularView<Eigen::Lower>().solveInPlace(w);
+  if (n_ > 0) SolveLower(L(), w);
   *covariance = (prior.bottomRightCorner(d, d) - w.transpose() * w) * (scale_ * scale_);
 }
 

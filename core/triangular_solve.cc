@@ -2,11 +2,16 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #ifdef EIGEN_USE_BLAS
 #include <cblas.h>
 extern "C" char* openblas_get_corename(void);
+extern "C" int openblas_get_num_threads(void);
 #endif
 #ifdef EIGEN_USE_LAPACKE
 #include <lapacke.h>
@@ -29,7 +34,208 @@ bool BlockedSolveIsFaster() {
 #endif
 }
 
+// Vectors of 8, 4 and 2 doubles: one AVX-512, AVX2 or SSE2 register each.
+typedef double Vec8 __attribute__((vector_size(64)));
+typedef double Vec4 __attribute__((vector_size(32)));
+typedef double Vec2 __attribute__((vector_size(16)));
+
+template <typename V>
+__attribute__((always_inline)) inline void Load(V& v, const double* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+
+template <typename V>
+__attribute__((always_inline)) inline void Store(double* p, const V& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// Columns of L per panel.
+constexpr int kPanel = 16;
+
+// For kT columns of B (stride ldb): rows [0, rows) -= P Y, with P the panel
+// of L below the diagonal block (rows x width, stride ld) and Y the panel's
+// solved rows of the same columns (width x kT, stride ldb). kVecs vectors of
+// rows at a time, their kT running sums in registers; a ragged end takes one
+// vector of rows at a time and then one row.
+template <typename V, int kVecs, int kT>
+__attribute__((always_inline)) inline void UpdateRows(int rows, int width,
+                                                      const double* l, int64_t ld,
+                                                      const double* y, double* b,
+                                                      int64_t ldb) {
+  constexpr int kLanes = sizeof(V) / sizeof(double), kRows = kLanes * kVecs;
+  int r = 0;
+  for (; r + kRows <= rows; r += kRows) {
+    V sum[kT][kVecs];
+    for (int t = 0; t < kT; ++t) {
+      for (int v = 0; v < kVecs; ++v) Load(sum[t][v], b + r + kLanes * v + t * ldb);
+    }
+    for (int k = 0; k < width; ++k) {
+      V column[kVecs];
+      for (int v = 0; v < kVecs; ++v) Load(column[v], l + r + kLanes * v + k * ld);
+      for (int t = 0; t < kT; ++t) {
+        const double factor = y[k + t * ldb];
+        for (int v = 0; v < kVecs; ++v) sum[t][v] -= column[v] * factor;
+      }
+    }
+    for (int t = 0; t < kT; ++t) {
+      for (int v = 0; v < kVecs; ++v) Store(b + r + kLanes * v + t * ldb, sum[t][v]);
+    }
+  }
+  if constexpr (kVecs > 1) {
+    UpdateRows<V, 1, kT>(rows - r, width, l + r, ld, y, b + r, ldb);
+  } else {
+    for (; r < rows; ++r) {
+      for (int t = 0; t < kT; ++t) {
+        double sum = b[r + t * ldb];
+        for (int k = 0; k < width; ++k) sum -= l[r + k * ld] * y[k + t * ldb];
+        b[r + t * ldb] = sum;
+      }
+    }
+  }
+}
+
+// UpdateRows for the last `columns` (< kT) columns of B, with more vectors
+// of rows for fewer columns, so that about kSums running sums still hide the
+// latency of the multiply-adds.
+template <typename V, int kT, int kSums>
+__attribute__((always_inline)) inline void UpdateRaggedGroup(int columns, int rows,
+                                                             int width, const double* l,
+                                                             int64_t ld, const double* y,
+                                                             double* b, int64_t ldb) {
+  if constexpr (kT > 1) {
+    if (columns == kT - 1) {
+      UpdateRows<V, std::max(2, kSums / (kT - 1)), kT - 1>(rows, width, l, ld, y, b, ldb);
+    } else {
+      UpdateRaggedGroup<V, kT - 1, kSums>(columns, rows, width, l, ld, y, b, ldb);
+    }
+  }
+}
+
+// SolveLowerByPanels with register blocks of kVecs vectors V of rows by kT
+// columns of B, and about kSums running sums in a ragged last block.
+template <typename V, int kVecs, int kT, int kSums>
+__attribute__((always_inline)) inline void SolvePanels(int n, int m, const double* l,
+                                                       int64_t ld, double* b,
+                                                       int64_t ldb) {
+  for (int j = 0; j < n; j += kPanel) {
+    const int width = std::min(kPanel, n - j), rows = n - j - width;
+    const double* diagonal = l + j + j * ld;
+    // The panel's diagonal block, by substitution in each column of B.
+    for (int c = 0; c < m; ++c) {
+      double* x = b + j + c * ldb;
+      for (int k = 0; k < width; ++k) {
+        x[k] /= diagonal[k + k * ld];
+        for (int i = k + 1; i < width; ++i) x[i] -= diagonal[i + k * ld] * x[k];
+      }
+    }
+    if (rows == 0) break;
+    const double* below = diagonal + width;
+    int c = 0;
+    for (; c + kT <= m; c += kT) {
+      UpdateRows<V, kVecs, kT>(rows, width, below, ld, b + j + c * ldb,
+                               b + j + width + c * ldb, ldb);
+    }
+    UpdateRaggedGroup<V, kT, kSums>(m - c, rows, width, below, ld, b + j + c * ldb,
+                                    b + j + width + c * ldb, ldb);
+  }
+}
+
+#if defined(__x86_64__)
+// Each register block holds 2 vectors of rows by 6 columns of B: 12 running
+// sums and 2 vectors of a column of L in 14 registers (of AVX-512's 32, of
+// AVX2's and SSE2's 16). A ragged block of fewer columns takes more rows, up
+// to 12 sums with AVX-512 and 6 with the others, whose 16 registers would
+// spill.
+__attribute__((target("avx512f"))) void SolvePanelsAvx512(int n, int m, const double* l,
+                                                          int64_t ld, double* b,
+                                                          int64_t ldb) {
+  SolvePanels<Vec8, 2, 6, 12>(n, m, l, ld, b, ldb);
+}
+
+__attribute__((target("avx2,fma"))) void SolvePanelsAvx2(int n, int m, const double* l,
+                                                         int64_t ld, double* b,
+                                                         int64_t ldb) {
+  SolvePanels<Vec4, 2, 6, 6>(n, m, l, ld, b, ldb);
+}
+
+#endif
+
+void SolvePanelsBaseline(int n, int m, const double* l, int64_t ld, double* b,
+                         int64_t ldb) {
+  SolvePanels<Vec2, 2, 6, 6>(n, m, l, ld, b, ldb);
+}
+
+using SolvePanelsFunction = void(int, int, const double*, int64_t, double*, int64_t);
+
+// Multiply-adds (n^2 m) below which SolveLowerByPanels keeps to one thread:
+// about 0.3 ms of AVX-512 work, against some 0.05 ms to start and join a
+// thread.
+constexpr double kPanelWorkPerThread = 1e7;
+
+// Threads SolveLowerByPanels may use: as many as OpenBLAS (lago-server's
+// --threads), one without it.
+int SolveThreads() {
+#ifdef EIGEN_USE_BLAS
+  return std::max(1, openblas_get_num_threads());
+#else
+  return 1;
+#endif
+}
+
 }  // namespace
+
+bool PanelIsaSupported(PanelIsa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case PanelIsa::kAvx512:
+      return __builtin_cpu_supports("avx512f");
+    case PanelIsa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    case PanelIsa::kAvx512:
+    case PanelIsa::kAvx2:
+      return false;
+#endif
+    default:
+      return true;
+  }
+}
+
+void SolveLowerByPanels(const Eigen::Ref<const Eigen::MatrixXd>& l,
+                        Eigen::Ref<Eigen::MatrixXd> b, PanelIsa isa) {
+  if (isa == PanelIsa::kBest) {
+    static const PanelIsa best = PanelIsaSupported(PanelIsa::kAvx512) ? PanelIsa::kAvx512
+                                 : PanelIsaSupported(PanelIsa::kAvx2)
+                                     ? PanelIsa::kAvx2
+                                     : PanelIsa::kBaseline;
+    isa = best;
+  }
+  SolvePanelsFunction* solve = SolvePanelsBaseline;
+#if defined(__x86_64__)
+  if (isa == PanelIsa::kAvx512) solve = SolvePanelsAvx512;
+  if (isa == PanelIsa::kAvx2) solve = SolvePanelsAvx2;
+#endif
+  const int n = static_cast<int>(l.rows()), m = static_cast<int>(b.cols());
+  const int64_t ld = l.outerStride(), ldb = b.outerStride();
+  // The columns are independent: with enough work, each thread solves a
+  // share of them, reading all of L.
+  const double work = static_cast<double>(n) * n * m;
+  const int parts = static_cast<int>(
+      std::min<double>({static_cast<double>(SolveThreads()), static_cast<double>(m),
+                        std::max(1.0, work / kPanelWorkPerThread)}));
+  std::vector<std::thread> helpers;
+  for (int p = 1; p < parts; ++p) {
+    const int first = m * p / parts, count = m * (p + 1) / parts - first;
+    double* columns = b.data() + first * ldb;
+    try {
+      helpers.emplace_back(solve, n, count, l.data(), ld, columns, ldb);
+    } catch (const std::system_error&) {
+      solve(n, count, l.data(), ld, columns, ldb);  // No thread to be had.
+    }
+  }
+  solve(n, parts > 1 ? m / parts : m, l.data(), ld, b.data(), ldb);
+  for (std::thread& helper : helpers) helper.join();
+}
 
 void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b) {
@@ -68,7 +274,11 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b) {
   if (l.rows() == 0 || b.cols() == 0) return;
-  if (l.rows() > kSolveBlock && b.cols() >= kSolveBlock && BlockedSolveIsFaster()) {
+  static const bool panels_are_faster = PanelIsaSupported(PanelIsa::kAvx2);
+  if (b.cols() <= kPanelColumns && panels_are_faster) {
+    SolveLowerByPanels(l, b);
+  } else if (l.rows() > kSolveBlock && b.cols() >= kSolveBlock &&
+             BlockedSolveIsFaster()) {
     SolveLowerByBlocks(l, b);
   } else {
     l.triangularView<Eigen::Lower>().solveInPlace(b);

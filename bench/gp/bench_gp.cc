@@ -157,6 +157,62 @@ void BM_DtrmmWithInverse(benchmark::State& state) {
   TriangularProduct(state, Product::kDtrmmWithInverse);
 }
 
+// The add's solve, L^-1 B with the d + 1 cross-covariance columns of a point
+// with a gradient: by OpenBLAS dtrsm, or by SolveLowerByPanels compiled for
+// the widest instruction set this CPU runs, for AVX2 or for SSE2 alone.
+enum class AddSolve { kDtrsm, kPanels, kPanelsAvx2, kPanelsBaseline };
+
+void SolveFewColumns(benchmark::State& state, AddSolve solve, int columns) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  const Eigen::MatrixXd l = CholeskyFactor(d, n);
+  const int rows = static_cast<int>(l.rows());
+  const Eigen::MatrixXd rhs = Eigen::MatrixXd::Random(rows, columns);
+  Eigen::MatrixXd b(rows, columns);
+  const PanelIsa isa = solve == AddSolve::kPanelsAvx2       ? PanelIsa::kAvx2
+                       : solve == AddSolve::kPanelsBaseline ? PanelIsa::kBaseline
+                                                            : PanelIsa::kBest;
+  if (!PanelIsaSupported(isa)) {
+    state.SkipWithError("this CPU lacks the instruction set");
+    return;
+  }
+  for (auto _ : state) {
+    b = rhs;
+    if (solve == AddSolve::kDtrsm) {
+      cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
+                  columns, 1.0, l.data(), rows, b.data(), rows);
+    } else {
+      SolveLowerByPanels(l, b, isa);
+    }
+    benchmark::DoNotOptimize(b.data());
+  }
+  SetCounters(state, d, n);
+}
+
+void AddShapedSolve(benchmark::State& state, AddSolve solve) {
+  SolveFewColumns(state, solve, state.range(0) + 1);
+}
+
+void BM_AddSolveDtrsm(benchmark::State& state) {
+  AddShapedSolve(state, AddSolve::kDtrsm);
+}
+void BM_AddSolveByPanels(benchmark::State& state) {
+  AddShapedSolve(state, AddSolve::kPanels);
+}
+void BM_AddSolveByPanelsAvx2(benchmark::State& state) {
+  AddShapedSolve(state, AddSolve::kPanelsAvx2);
+}
+void BM_AddSolveByPanelsSse2(benchmark::State& state) {
+  AddShapedSolve(state, AddSolve::kPanelsBaseline);
+}
+
+// The same solves with the number of columns as the third argument.
+void BM_ColumnsDtrsm(benchmark::State& state) {
+  SolveFewColumns(state, AddSolve::kDtrsm, state.range(2));
+}
+void BM_ColumnsByPanels(benchmark::State& state) {
+  SolveFewColumns(state, AddSolve::kPanels, state.range(2));
+}
+
 void BM_Dtrtri(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   const Eigen::MatrixXd l = CholeskyFactor(d, n);
@@ -305,6 +361,15 @@ void BM_Refit(benchmark::State& state) {
   state.counters["evaluations"] = evaluations;
 }
 
+// d = 10, N about 1000, 2000 and 4000, and from 1 to 127 columns: where
+// SolveLower takes panels (bench/gp/panel_solve.md).
+void ColumnSizes(benchmark::internal::Benchmark* b) {
+  for (int rows : {1000, 2000, 4000}) {
+    for (int columns : {1, 4, 16, 32, 64, 127}) b->Args({10, rows, columns});
+  }
+  b->Unit(benchmark::kMillisecond);
+}
+
 void Sizes(benchmark::internal::Benchmark* b) {
   for (int d : {2, 10, 20}) {
     for (int rows : {500, 1000, 2000, 4000}) b->Args({d, rows});
@@ -327,6 +392,12 @@ BENCHMARK(BM_DtrsmFloor)->Apply(Sizes);
 BENCHMARK(BM_SolveByBlocks)->Apply(Sizes);
 BENCHMARK(BM_DtrmmWithInverse)->Apply(Sizes);
 BENCHMARK(BM_Dtrtri)->Apply(Sizes);
+BENCHMARK(BM_AddSolveDtrsm)->Apply(Sizes);
+BENCHMARK(BM_AddSolveByPanels)->Apply(Sizes);
+BENCHMARK(BM_AddSolveByPanelsAvx2)->Apply(Sizes);
+BENCHMARK(BM_AddSolveByPanelsSse2)->Apply(Sizes);
+BENCHMARK(BM_ColumnsDtrsm)->Apply(ColumnSizes);
+BENCHMARK(BM_ColumnsByPanels)->Apply(ColumnSizes);
 BENCHMARK(BM_IncrementalAdd)->Apply(Sizes);
 BENCHMARK(BM_AddFloor)->Apply(Sizes);
 BENCHMARK(BM_Predict1000)->Apply(Sizes);
