@@ -4,9 +4,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#include <system_error>
-#include <thread>
-#include <vector>
 
 #ifdef EIGEN_USE_BLAS
 #include <cblas.h>
@@ -167,16 +164,10 @@ void SolvePanelsBaseline(int n, int m, const double* l, int64_t ld, double* b,
 
 using SolvePanelsFunction = void(int, int, const double*, int64_t, double*, int64_t);
 
-// Multiply-adds (n^2 m) below which SolveLowerByPanels keeps to one thread:
-// about 0.3 ms of AVX-512 work, against some 0.05 ms to start and join a
-// thread.
-constexpr double kPanelWorkPerThread = 1e7;
-
-// Threads SolveLowerByPanels may use: as many as OpenBLAS (lago-server's
-// --threads), one without it.
-int SolveThreads() {
+// OpenBLAS's threads per call; 1 without OpenBLAS.
+int BlasThreads() {
 #ifdef EIGEN_USE_BLAS
-  return std::max(1, openblas_get_num_threads());
+  return openblas_get_num_threads();
 #else
   return 1;
 #endif
@@ -215,26 +206,8 @@ void SolveLowerByPanels(const Eigen::Ref<const Eigen::MatrixXd>& l,
   if (isa == PanelIsa::kAvx512) solve = SolvePanelsAvx512;
   if (isa == PanelIsa::kAvx2) solve = SolvePanelsAvx2;
 #endif
-  const int n = static_cast<int>(l.rows()), m = static_cast<int>(b.cols());
-  const int64_t ld = l.outerStride(), ldb = b.outerStride();
-  // The columns are independent: with enough work, each thread solves a
-  // share of them, reading all of L.
-  const double work = static_cast<double>(n) * n * m;
-  const int parts = static_cast<int>(
-      std::min<double>({static_cast<double>(SolveThreads()), static_cast<double>(m),
-                        std::max(1.0, work / kPanelWorkPerThread)}));
-  std::vector<std::thread> helpers;
-  for (int p = 1; p < parts; ++p) {
-    const int first = m * p / parts, count = m * (p + 1) / parts - first;
-    double* columns = b.data() + first * ldb;
-    try {
-      helpers.emplace_back(solve, n, count, l.data(), ld, columns, ldb);
-    } catch (const std::system_error&) {
-      solve(n, count, l.data(), ld, columns, ldb);  // No thread to be had.
-    }
-  }
-  solve(n, parts > 1 ? m / parts : m, l.data(), ld, b.data(), ldb);
-  for (std::thread& helper : helpers) helper.join();
+  solve(static_cast<int>(l.rows()), static_cast<int>(b.cols()), l.data(), l.outerStride(),
+        b.data(), b.outerStride());
 }
 
 void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
@@ -275,7 +248,7 @@ void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b) {
   if (l.rows() == 0 || b.cols() == 0) return;
   static const bool panels_are_faster = PanelIsaSupported(PanelIsa::kAvx2);
-  if (b.cols() <= kPanelColumns && panels_are_faster) {
+  if (b.cols() <= kPanelColumns && panels_are_faster && BlasThreads() == 1) {
     SolveLowerByPanels(l, b);
   } else if (l.rows() > kSolveBlock && b.cols() >= kSolveBlock &&
              BlockedSolveIsFaster()) {

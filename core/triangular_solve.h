@@ -24,10 +24,13 @@ inline constexpr int kPanelColumns = 32;
 // B <- L^-1 B by the fastest of a substitution, SolveLowerByPanels and
 // SolveLowerByBlocks, by the measurements in bench/gp/panel_solve.md,
 // blocked_kernels.md and blocked_solve.md: by panels for at most
-// kPanelColumns columns on a CPU with AVX2 or AVX-512; by blocks when
-// OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids),
-// with more than kSolveBlock rows and at least kSolveBlock columns; otherwise
-// by substitution (dtrsm with BLAS).
+// kPanelColumns columns on a CPU with AVX2 or AVX-512 when OpenBLAS runs one
+// thread per call (lago-server's default; with more, its threaded dtrsm
+// keeps the second core busy, and a thread of our own would have to share
+// that core with OpenBLAS's spinning ones); by blocks when OpenBLAS runs its
+// AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids), with more than
+// kSolveBlock rows and at least kSolveBlock columns; otherwise by
+// substitution (dtrsm with BLAS).
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b);
 
@@ -38,13 +41,12 @@ enum class PanelIsa { kBest, kAvx512, kAvx2, kBaseline };
 // Whether this CPU runs `isa` (kBest and kBaseline always).
 bool PanelIsaSupported(PanelIsa isa);
 
-// B <- L^-1 B for a few columns, as an add (d + 1 of them) or a small batch
-// of candidates needs: L is read in panels of 16 columns, and each panel's
-// product with the solved rows is taken from the rows below while the running
-// sums of up to six columns of B stay in registers. With enough work the
-// columns are shared out among as many threads as OpenBLAS uses. Up to 32
-// columns it beat OpenBLAS's dtrsm, which runs at a fraction of its speed on
-// so few columns (bench/gp/panel_solve.md).
+// B <- L^-1 B for a few columns, as an add (d + 1 of them) needs, on one
+// thread: L is read in panels of 16 columns, and each panel's product with
+// the solved rows is taken from the rows below while the running sums of up
+// to six columns of B stay in registers. On one thread it beat OpenBLAS's
+// dtrsm, which packs L for matrix products that so few columns do not repay,
+// at most sizes up to 32 columns (bench/gp/panel_solve.md).
 void SolveLowerByPanels(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b, PanelIsa isa = PanelIsa::kBest);
 

@@ -6,11 +6,6 @@
 #include "Eigen/Cholesky"
 #include "gtest/gtest.h"
 
-#ifdef EIGEN_USE_BLAS
-extern "C" int openblas_get_num_threads(void);
-extern "C" void openblas_set_num_threads(int);
-#endif
-
 namespace lago::core {
 namespace {
 
@@ -96,27 +91,6 @@ TEST(TriangularSolveTest, ByPanelsMatchesSubstitutionInEveryInstructionSet) {
       }
     }
   }
-}
-
-TEST(TriangularSolveTest, ByPanelsSharesTheColumnsAmongThreads) {
-  // 1000^2 x 25 multiply-adds: enough work for two threads, which OpenBLAS
-  // is told to use (SolveLowerByPanels follows its count).
-#ifdef EIGEN_USE_BLAS
-  const int threads = openblas_get_num_threads();
-  openblas_set_num_threads(2);
-#endif
-  const int n = 1000, m = 25;
-  const Eigen::MatrixXd l = GpLikeFactor(n, 11);
-  const Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, m);
-  Eigen::MatrixXd by_panels = b, substituted = b;
-  SolveLowerByPanels(l, by_panels);
-  l.triangularView<Eigen::Lower>().solveInPlace(substituted);
-#ifdef EIGEN_USE_BLAS
-  openblas_set_num_threads(threads);
-#endif
-  EXPECT_LT(RelativeResidual(l, by_panels, b), 1e-14);
-  EXPECT_LT((by_panels - substituted).cwiseAbs().maxCoeff(),
-            1e-10 * substituted.cwiseAbs().maxCoeff());
 }
 
 TEST(TriangularSolveTest, ByPanelsTakesColumnsOfAWiderMatrixAndACorner) {
