@@ -247,8 +247,10 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b) {
   if (l.rows() == 0 || b.cols() == 0) return;
-  static const bool panels_are_faster = PanelIsaSupported(PanelIsa::kAvx2);
-  if (b.cols() <= kPanelColumns && panels_are_faster && BlasThreads() == 1) {
+  static const int panel_columns = PanelIsaSupported(PanelIsa::kAvx512) ? 32
+                                   : PanelIsaSupported(PanelIsa::kAvx2) ? 16
+                                                                        : 0;
+  if (b.cols() <= panel_columns && BlasThreads() == 1) {
     SolveLowerByPanels(l, b);
   } else if (l.rows() > kSolveBlock && b.cols() >= kSolveBlock &&
              BlockedSolveIsFaster()) {

@@ -18,18 +18,14 @@ inline constexpr int kSolveBlock = 128;
 void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b);
 
-// Most columns SolveLower solves by panels.
-inline constexpr int kPanelColumns = 32;
-
 // B <- L^-1 B by the fastest of a substitution, SolveLowerByPanels and
 // SolveLowerByBlocks, by the measurements in bench/gp/panel_solve.md,
-// blocked_kernels.md and blocked_solve.md: by panels for at most
-// kPanelColumns columns on a CPU with AVX2 or AVX-512 when OpenBLAS runs one
-// thread per call (lago-server's default; with more, its threaded dtrsm
-// keeps the second core busy, and a thread of our own would have to share
-// that core with OpenBLAS's spinning ones); by blocks when OpenBLAS runs its
-// AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids), with more than
-// kSolveBlock rows and at least kSolveBlock columns; otherwise by
+// blocked_kernels.md and blocked_solve.md: by panels for at most 32 columns
+// on a CPU with AVX-512, 16 with AVX2, when OpenBLAS runs one thread per call
+// (lago-server's default; with more, its threaded dtrsm keeps the second core busy, and a
+// thread of our own would have to share that core with OpenBLAS's spinning ones); by
+// blocks when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids),
+// with more than kSolveBlock rows and at least kSolveBlock columns; otherwise by
 // substitution (dtrsm with BLAS).
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b);
@@ -45,8 +41,10 @@ bool PanelIsaSupported(PanelIsa isa);
 // thread: L is read in panels of 16 columns, and each panel's product with
 // the solved rows is taken from the rows below while the running sums of up
 // to six columns of B stay in registers. On one thread it beat OpenBLAS's
-// dtrsm, which packs L for matrix products that so few columns do not repay,
-// at most sizes up to 32 columns (bench/gp/panel_solve.md).
+// dtrsm, which packs L for matrix products that so few columns do not repay:
+// 1.1-2.3x as fast up to 21 columns with AVX-512 (but for 0.96x at d = 20,
+// N = 4000), 0.97-1.12x at 32, and with AVX2 1.0-2.7x up to 11 columns but
+// 0.75-1.05x at 21 (bench/gp/panel_solve.md).
 void SolveLowerByPanels(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b, PanelIsa isa = PanelIsa::kBest);
 
