@@ -230,11 +230,12 @@ void BM_Dtrtri(benchmark::State& state) {
 
 // The floor of an incremental add of one point with a gradient: the two
 // triangular solves it cannot avoid with the factor L of the model, one with
-// the d + 1 new cross-covariance columns (L W = B, dtrsm) and one for the new
-// weights (L^T alpha = z, dtrsv), from OpenBLAS on the same factor. As in
-// BM_IncrementalAdd, each solve reads a fresh copy of the factor, made outside
-// the timed region: a factor left in the caches by the last iteration would
-// make a floor no add meets.
+// the d + 1 new cross-covariance columns (L W = B) and one for the new
+// weights (L^T alpha = z), made as the add makes them (SolveLower, by panels
+// on AVX2 and AVX-512 CPUs since 2026-11-23, dtrsm before; SolveLowerVector,
+// dtrsv). As in BM_IncrementalAdd, each solve reads a fresh copy of the
+// factor, made outside the timed region: a factor left in the caches by the
+// last iteration would make a floor no add meets.
 void BM_AddFloor(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   const Eigen::MatrixXd factor = CholeskyFactor(d, n);
@@ -250,10 +251,8 @@ void BM_AddFloor(benchmark::State& state) {
     b = rhs;
     z = rhs.col(0);
     state.ResumeTiming();
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, rows,
-                d + 1, 1.0, l->data(), rows, b.data(), rows);
-    cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, rows, l->data(),
-                rows, z.data(), 1);
+    SolveLower(*l, b);
+    SolveLowerVector(*l, true, z);
     benchmark::DoNotOptimize(b.data());
     benchmark::DoNotOptimize(z.data());
   }

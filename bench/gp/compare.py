@@ -73,7 +73,9 @@ def write_markdown(run, path):
     with open(path, "w") as f:
         f.write(f"Command: `{run['command']}`\n\n")
         load = run.get("load", 0)
+        threads = run.get("threads", 0)
         f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}"
+                f"{f', OPENBLAS_NUM_THREADS={threads}' if threads else ''}"
                 f"{f', with {load} busy process(es) beside' if load else ''}; "
                 "medians of 3 repetitions in ms, base then new for each size.\n\n")
         f.write("| benchmark | d/N | base | new | base / new |\n|---|---|---|---|---|\n")
@@ -97,6 +99,8 @@ def main():
     parser.add_argument("--sizes", default=",".join(SIZES), help="d/N, comma-separated")
     parser.add_argument("--coretype", default="SkylakeX",
                         help="OPENBLAS_CORETYPE for both builds ('' for OpenBLAS's choice)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="OPENBLAS_NUM_THREADS for both builds (0: OpenBLAS's choice)")
     parser.add_argument("--load", type=int, default=0,
                         help="busy processes to run beside the benchmark (as when an "
                              "evaluation shares the machine with the server)")
@@ -115,6 +119,8 @@ def measure(args):
     env = dict(os.environ)
     if args.coretype:
         env["OPENBLAS_CORETYPE"] = args.coretype
+    if args.threads:
+        env["OPENBLAS_NUM_THREADS"] = str(args.threads)
     rows = []
     for size in args.sizes.split(","):
         pattern = f"BM_({args.filter})/{size}($|/)"
@@ -126,7 +132,7 @@ def measure(args):
                          "new_ms": new[name], "base_over_new": base[name] / new[name]})
     result = {"command": shlex.join(["bench/gp/compare.py"] + sys.argv[1:]),
               "date": datetime.date.today().isoformat(), "coretype": args.coretype,
-              "load": args.load, "rows": rows}
+              "threads": args.threads, "load": args.load, "rows": rows}
     with open(args.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
     write_markdown(result, args.out + ".md")
