@@ -20,13 +20,15 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 
 // B <- L^-1 B by the fastest of a substitution, SolveLowerByPanels and
 // SolveLowerByBlocks, by the measurements in bench/gp/panel_solve.md,
-// blocked_kernels.md and blocked_solve.md: by panels for at most 32 columns
-// on a CPU with AVX-512, 16 with AVX2, when OpenBLAS runs one thread per call
-// (lago-server's default; with more, its threaded dtrsm keeps the second core busy, and a
-// thread of our own would have to share that core with OpenBLAS's spinning ones); by
-// blocks when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids),
-// with more than kSolveBlock rows and at least kSolveBlock columns; otherwise by
-// substitution (dtrsm with BLAS).
+// blocked_kernels.md and blocked_solve.md:
+// - by panels for at most 32 columns on a CPU with AVX-512, 16 with AVX2,
+//   when OpenBLAS runs one thread per call (lago-server's default; with more,
+//   its threaded dtrsm uses the other cores, where a thread of our own would
+//   meet OpenBLAS's spinning workers);
+// - by blocks when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake,
+//   SapphireRapids), with more than kSolveBlock rows and at least
+//   kSolveBlock columns;
+// - otherwise by substitution (dtrsm with BLAS).
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b);
 
