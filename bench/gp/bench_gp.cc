@@ -231,10 +231,10 @@ void BM_Dtrtri(benchmark::State& state) {
 // The floor of an incremental add of one point with a gradient: the two
 // triangular solves it cannot avoid with the factor L of the model, one with
 // the d + 1 new cross-covariance columns (L W = B) and one for the new
-// weights (L^T alpha = z), made as the add makes them (SolveLower, by panels
-// on AVX2 and AVX-512 CPUs since 2026-11-23, dtrsm before; SolveLowerVector,
-// dtrsv). As in BM_IncrementalAdd, each solve reads a fresh copy of the
-// factor, made outside the timed region: a factor left in the caches by the
+// weights (L^T alpha = z), made as the add makes them (SolveLower: since
+// 2026-11-23 by panels with OpenBLAS on one thread on AVX2 and AVX-512 CPUs,
+// else dtrsm; SolveLowerVector, dtrsv). As in BM_IncrementalAdd, each solve reads a fresh
+// copy of the factor, made outside the timed region: a factor left in the caches by the
 // last iteration would make a floor no add meets.
 void BM_AddFloor(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));

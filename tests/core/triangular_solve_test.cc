@@ -68,8 +68,9 @@ TEST(TriangularSolveTest, SolveLowerTakesColumnsOfAWiderMatrixAndACorner) {
 }
 
 TEST(TriangularSolveTest, ByPanelsMatchesSubstitutionInEveryInstructionSet) {
-  // Sizes within one panel, at its edge, ragged, and past a ragged 8-row
-  // tail; column counts on each side of the register blocks (3 and 6).
+  // Sizes within one panel, at its edge, ragged, and with ragged tails of
+  // rows; column counts below, at and past a register block of 6 columns,
+  // with ragged groups of every width.
   for (PanelIsa isa :
        {PanelIsa::kBest, PanelIsa::kAvx512, PanelIsa::kAvx2, PanelIsa::kBaseline}) {
     if (!PanelIsaSupported(isa)) continue;
