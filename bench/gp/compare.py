@@ -117,6 +117,8 @@ def main():
 
 def measure(args):
     env = dict(os.environ)
+    # '' is OpenBLAS's own choice, whatever the caller's environment says.
+    env.pop("OPENBLAS_CORETYPE", None)
     if args.coretype:
         env["OPENBLAS_CORETYPE"] = args.coretype
     if args.threads:

@@ -32,6 +32,8 @@ def main():
     parser.add_argument("--coretype", default="SkylakeX")
     args = parser.parse_args()
     env = dict(os.environ)
+    # '' is OpenBLAS's own choice, whatever the caller's environment says.
+    env.pop("OPENBLAS_CORETYPE", None)
     if args.coretype:
         env["OPENBLAS_CORETYPE"] = args.coretype
     rows = []

@@ -17,9 +17,10 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
             20/500 20/1000 20/2000 20/4000; do
   tag=${size/\//_}
   echo "bench/gp: d/N = $size" >&2
-  "$build"/bench/gp/bench_gp "${common[@]}" --benchmark_filter="/${size}(\$|/iterations)" \
+  env -u OPENBLAS_CORETYPE "$build"/bench/gp/bench_gp "${common[@]}" \
+    --benchmark_filter="/${size}(\$|/iterations)" \
     --benchmark_out="$out/project_$tag.json" > /dev/null
-  "$build"/bench/gp/bench_gp_eigen "${common[@]}" \
+  env -u OPENBLAS_CORETYPE "$build"/bench/gp/bench_gp_eigen "${common[@]}" \
     --benchmark_filter="(EigenLlt|BuildAndFactorize|IncrementalAdd|Predict1000)/${size}\$" \
     --benchmark_out="$out/eigen_$tag.json" > /dev/null
   OPENBLAS_CORETYPE=SkylakeX "$build"/bench/gp/bench_gp "${common[@]}" \
