@@ -12,6 +12,14 @@ more than 0.005 either way, and the medians and quartiles before and after.
         --out /tmp/again.jsonl --fresh
     /usr/bin/python3 bench/optimizers/rerun_check.py /tmp/again.jsonl \\
         --out bench/optimizers/rerun_check
+
+When the runs made again replace the committed rows, the committed ones are
+renamed with a suffix (lago-enhanced -> lago-enhanced-ps0) and the new ones
+join runs.jsonl under the plain names; --suffix then pairs each run of a
+method whose renamed runs exist with them, within runs.jsonl itself:
+
+    /usr/bin/python3 bench/optimizers/rerun_check.py bench/optimizers/runs.jsonl \\
+        --suffix=-ps0 --out bench/optimizers/panel_solve_check
 """
 
 import argparse
@@ -38,23 +46,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("again", help="runs made again (JSON lines)")
     parser.add_argument("--committed", default=os.path.join(HERE, "runs.jsonl"))
+    parser.add_argument("--suffix", default="",
+                        help="pair a run of method m with the committed run of m + SUFFIX, "
+                             "for the methods that have such runs")
     parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
     committed, again = load(args.committed), load(args.again)
+    methods = {k[1] for k in committed}
     groups = {}
     for key in sorted(again):
-        if key not in committed:
-            sys.exit(f"rerun_check: no committed run for {key}")
-        groups.setdefault(key[:2], []).append(key)
+        if args.suffix and key[1] + args.suffix not in methods:
+            continue
+        old = (key[0], key[1] + args.suffix, key[2])
+        if old not in committed:
+            sys.exit(f"rerun_check: no committed run for {old}")
+        groups.setdefault(key[:2], []).append((old, key))
+    if not groups:
+        sys.exit("rerun_check: no runs to pair")
     rows = []
-    for (problem, method), keys in groups.items():
-        before = [committed[k]["log10_regret"] for k in keys]
-        after = [again[k]["log10_regret"] for k in keys]
+    for (problem, method), pairs in groups.items():
+        before = [committed[old]["log10_regret"] for old, _ in pairs]
+        after = [again[new]["log10_regret"] for _, new in pairs]
         rows.append({
-            "problem": problem, "method": method, "runs": len(keys),
-            "traces_differ": sum(committed[k]["trace"] != again[k]["trace"]
-                                 or committed[k].get("kinds") != again[k].get("kinds")
-                                 for k in keys),
+            "problem": problem, "method": method, "runs": len(pairs),
+            "traces_differ": sum(committed[old]["trace"] != again[new]["trace"]
+                                 or committed[old].get("kinds") != again[new].get("kinds")
+                                 for old, new in pairs),
             "better": sum(a < b - 0.005 for a, b in zip(after, before)),
             "worse": sum(a > b + 0.005 for a, b in zip(after, before)),
             "before": spread(before), "after": spread(after)})

@@ -211,12 +211,28 @@ def main():
         the default runs of its own day, so that one option differs."""
         return next((c for c in (m + suffix, m + "-ru0") if has(c)), m)
 
+    # The add's solve by panels (a3a72a5), which moves results only by
+    # rounding: the five server rows run again with it / the same rows before
+    # it (-ps0, the runs of rank updates' day).
+    names = [m for m in ("lago-enhanced", "lago-on-request", "lago-value-only", "bo",
+                         "trust-region") if has(m + "-ps0")]
+    pairs = [(m, m + "-ps0") for m in names]
+    if pairs:
+        quartile_table(problems, runs,
+                       "The add's solve by panels: median [first, third quartile] final "
+                       "log10 regret of the same defaults with the current code / the code "
+                       "before a3a72a5.", pairs, names, sides="now / before")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse now than before a3a72a5 (the same seed, "
+                           "final log10 regret):", pairs, names)
+
     # Rank updates between refits (rank_update, the default): the -ru0 runs
     # are the defaults of the day before, which refactorised at every
-    # suggestion.
+    # suggestion; the rank-update side is the runs of the same day (-ps0
+    # where the rows were run again since).
     names = [m for m in ("lago-enhanced", "lago-on-request", "lago-value-only", "bo",
                          "trust-region") if has(m + "-ru0")]
-    pairs = [(m, m + "-ru0") for m in names]
+    pairs = [(m + "-ps0" if has(m + "-ps0") else m, m + "-ru0") for m in names]
     if pairs:
         quartile_table(problems, runs,
                        "Rank updates: median [first, third quartile] final log10 regret with "
