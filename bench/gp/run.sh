@@ -7,14 +7,20 @@
 #
 #   bench/gp/run.sh            (after deploy/build.sh)
 #   BUILD=/tmp/b bench/gp/run.sh   (binaries from another build directory)
+#   MD=bench/gp/RESULTS_other.md JSON=bench/gp/results_other.json bench/gp/run.sh
+#                                  (another machine's results beside these)
+#   SIZES="2/500 10/500" bench/gp/run.sh   (some of the sizes only)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
+md=${MD:-bench/gp/RESULTS.md}
+json=${JSON:-bench/gp/results.json}
+sizes=${SIZES:-"2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
+20/500 20/1000 20/2000 20/4000"}
 out=$(mktemp -d)
 common=(--benchmark_min_time=0.2 --benchmark_repetitions=3
         --benchmark_report_aggregates_only=true --benchmark_out_format=json)
-for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
-            20/500 20/1000 20/2000 20/4000; do
+for size in $sizes; do
   tag=${size/\//_}
   echo "bench/gp: d/N = $size" >&2
   env -u OPENBLAS_CORETYPE "$build"/bench/gp/bench_gp "${common[@]}" \
@@ -30,6 +36,6 @@ for size in 2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
     --benchmark_filter="(Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/onethread_$tag.json" > /dev/null
 done
-/usr/bin/python3 bench/gp/summarize.py "$out" bench/gp/results.json > bench/gp/RESULTS.md
+/usr/bin/python3 bench/gp/summarize.py "$out" "$json" > "$md"
 rm -rf "$out"
-echo "bench/gp: wrote bench/gp/RESULTS.md and bench/gp/results.json" >&2
+echo "bench/gp: wrote $md and $json" >&2

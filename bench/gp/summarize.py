@@ -29,13 +29,15 @@ def load(folder):
             for key, row in doc["median_ms"].get(v, {}).items():
                 d, n = key.split("/")
                 table[v][(int(d), int(n))] = row
-        return doc["context"], table
-    context = None
+        return doc["context"], doc.get("cores", {}), table
+    context, cores = None, {}
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         variant = os.path.basename(path).split("_")[0]
         with open(path) as f:
             doc = json.load(f)
         context = context or doc["context"]
+        if "openblas_core" in doc["context"]:
+            cores[variant] = doc["context"]["openblas_core"]
         for b in doc["benchmarks"]:
             if b.get("error_occurred") or b.get("aggregate_name", "median") != "median":
                 continue
@@ -44,7 +46,7 @@ def load(folder):
             row = table[variant][(int(d), int(rows))]
             row[name] = b["real_time"] * scale
             row["N"] = int(b.get("N", 0))
-    return context, table
+    return context, cores, table
 
 
 def fmt(v):
@@ -78,13 +80,13 @@ def markdown_table(headers, rows, specs, other=None):
 
 
 def main():
-    context, t = load(sys.argv[1])
+    context, cores, t = load(sys.argv[1])
     if os.path.isfile(sys.argv[1]) and len(sys.argv) > 2:
         sys.exit("summarize.py: a results.json is read, not written again")
     project, eigen, skx, one = t["project"], t["eigen"], t["skylakex"], t["onethread"]
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
-            json.dump({"context": context,
+            json.dump({"context": context, "cores": cores,
                        "median_ms": {v: {f"{d}/{n}": r for (d, n), r in sorted(t[v].items())}
                                      for v in VARIANTS}}, f, indent=1)
     out = ["# GP benchmark results", "",
@@ -93,12 +95,14 @@ def main():
            "`build/bench/gp/bench_gp_eigen` (plain Eigen) and `bench_gp` with "
            "`OPENBLAS_CORETYPE=SkylakeX` back to back for each size, 3 repetitions each, "
            "then this summary.", "",
-           f"Machine: {context.get('num_cpus')} CPUs at {context.get('mhz_per_cpu')} MHz "
+           f"Machine: {context['cpu_model'] + ', ' if 'cpu_model' in context else ''}"
+           f"{context.get('num_cpus')} CPUs at {context.get('mhz_per_cpu')} MHz "
            f"(shared), run {context.get('date', '')[:10]}. Wall-clock milliseconds, median of "
            "3. Each row has n = N / (d + 1) points with values and gradients, Matern-5/2, ARD. "
-           "Ratios compare measurements taken back to back.", "",
-           "## The project's build (Eigen on OpenBLAS and LAPACKE, OpenBLAS's default kernels)",
-           ""]
+           "Ratios compare measurements taken back to back."
+           + (" " + context["note"] if "note" in context else ""), "",
+           "## The project's build (Eigen on OpenBLAS and LAPACKE, OpenBLAS's default kernels"
+           + (f": {cores['project']})" if "project" in cores else ")"), ""]
     out += markdown_table(
         ["LLT", "dpotrf floor", "LLT / floor", "build + factorise", "incremental add",
          "refactorise / add", "add floor", "add / floor", "predict 1000", "dtrsm",
@@ -119,11 +123,22 @@ def main():
          "BuildAndFactorize", "IncrementalAdd", "Predict1000",
          ("Predict1000", "other:Predict1000")],
         other=project)
+    own = cores.get("project")
+    if own is None:  # A results.json from before the cores were recorded.
+        why = ("OpenBLAS 0.3.21 does not recognise this virtual CPU (it reports a generic "
+               "\"Intel Xeon Processor\" with AVX-512) and falls back to its Prescott kernels. "
+               "These are the kernels lago-server selects on this machine (it sets "
+               "`OPENBLAS_CORETYPE` for AVX-512 CPUs).")
+    elif own in ("Prescott", "Core2", "Penryn", "Nehalem"):
+        why = (f"OpenBLAS 0.3.21 does not recognise this CPU and falls back to its {own} "
+               "kernels. These are the kernels lago-server selects on this machine (it sets "
+               "`OPENBLAS_CORETYPE` for AVX-512 CPUs).")
+    else:
+        why = (f"OpenBLAS chooses its {own} kernels on this CPU by itself, and lago-server "
+               "keeps them; SkylakeX is forced here to compare with machines where "
+               "lago-server must force it.")
     out += ["", "## OpenBLAS with its AVX-512 kernels forced (`OPENBLAS_CORETYPE=SkylakeX`)", "",
-            "OpenBLAS 0.3.21 does not recognise this virtual CPU (it reports a generic "
-            "\"Intel Xeon Processor\" with AVX-512) and falls back to its Prescott kernels. "
-            "These are the kernels lago-server selects on this machine (it sets "
-            "`OPENBLAS_CORETYPE` for AVX-512 CPUs).", ""]
+            why, ""]
     out += markdown_table(
         ["LLT", "dpotrf", "LLT / dpotrf", "build + factorise", "incremental add",
          "refactorise / add", "add floor", "add / floor", "predict 1000", "dtrsm",
@@ -155,13 +170,14 @@ def main():
             other=skx)
 
     out += ["", "## Goals", ""]
-    for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx)):
+    default = f"default kernels, {own}" if own else "default kernels"
+    for name, table in ((default, project), ("AVX-512 kernels forced", skx)):
         llt = [v for v in (ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))
                            for r in table.values()) if v]
         within = sum(v <= 1.5 for v in llt)
         out.append(f"- Factorisation within 1.5x of dpotrf ({name}): LLT / floor from "
                    f"{min(llt):.2f} to {max(llt):.2f}; {within} of {len(llt)} sizes within 1.5x.")
-    for name, table in (("default kernels", project), ("AVX-512 kernels forced", skx),
+    for name, table in ((default, project), ("AVX-512 kernels forced", skx),
                         ("AVX-512 kernels, one thread", one)):
         for d in (2, 10, 20):
             r = table.get((d, 2000), {})
