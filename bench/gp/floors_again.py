@@ -14,6 +14,7 @@ notes that in the file; `summarize.py FILE` then writes the tables again.
 
 import argparse
 import datetime
+import json
 import os
 import sys
 
@@ -26,7 +27,6 @@ VARIANTS = {"project": {}, "skylakex": {"OPENBLAS_CORETYPE": "SkylakeX"},
 
 
 def main():
-    import json
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", default=os.path.join(HERE, "../../build/bench/gp/bench_gp"))
     parser.add_argument("results")
