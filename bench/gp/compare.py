@@ -56,6 +56,19 @@ def one_build_parser(doc):
     return parser
 
 
+def blas_env(coretype="", threads=0):
+    """The environment for bench_gp with OPENBLAS_CORETYPE = coretype ('' for
+    OpenBLAS's own choice, whatever the caller's environment says) and
+    OPENBLAS_NUM_THREADS = threads (0: the caller's or OpenBLAS's choice)."""
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    if threads:
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+    return env
+
+
 def save_run(out, script, rows, **fields):
     """Writes OUT.json with the command, the date, `fields` and `rows`; returns it."""
     run = {"command": shlex.join([script] + sys.argv[1:]),
@@ -116,13 +129,7 @@ def main():
 
 
 def measure(args):
-    env = dict(os.environ)
-    # '' is OpenBLAS's own choice, whatever the caller's environment says.
-    env.pop("OPENBLAS_CORETYPE", None)
-    if args.coretype:
-        env["OPENBLAS_CORETYPE"] = args.coretype
-    if args.threads:
-        env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    env = blas_env(args.coretype, args.threads)
     rows = []
     for size in args.sizes.split(","):
         pattern = f"BM_({args.filter})/{size}($|/)"

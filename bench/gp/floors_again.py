@@ -20,10 +20,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import medians  # noqa: E402
+from compare import blas_env, medians  # noqa: E402
 
-VARIANTS = {"project": {}, "skylakex": {"OPENBLAS_CORETYPE": "SkylakeX"},
-            "onethread": {"OPENBLAS_CORETYPE": "SkylakeX", "OPENBLAS_NUM_THREADS": "1"}}
+# run.sh's variants that time the floors: (OPENBLAS_CORETYPE, OPENBLAS_NUM_THREADS).
+VARIANTS = {"project": ("", 0), "skylakex": ("SkylakeX", 0), "onethread": ("SkylakeX", 1)}
 
 
 def main():
@@ -34,14 +34,12 @@ def main():
     with open(args.results) as f:
         doc = json.load(f)
     for size in doc["median_ms"]["project"]:
-        for variant, extra in VARIANTS.items():
+        for variant, (coretype, threads) in VARIANTS.items():
             row = doc["median_ms"].get(variant, {}).get(size)
             if not row:
                 continue
-            env = dict(os.environ)
-            env.pop("OPENBLAS_CORETYPE", None)
-            env.update(extra)
-            got = medians(args.binary, f"BM_(Dpotrf|DtrsmFloor)/{size}$", env)
+            got = medians(args.binary, f"BM_(Dpotrf|DtrsmFloor)/{size}$",
+                          blas_env(coretype, threads))
             for name, ms in got.items():
                 if name in row:
                     print(f"bench/gp/floors_again: {size} {variant} {name}: "

@@ -22,7 +22,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from compare import medians, ms, one_build_parser, save_run  # noqa: E402
+from compare import blas_env, medians, ms, one_build_parser, save_run  # noqa: E402
 
 NAMES = ["Predict1000", "DtrsmFloor", "DtrmmWithInverse", "Dtrtri", "BuildAndFactorize"]
 
@@ -31,11 +31,7 @@ def main():
     parser = one_build_parser(__doc__)
     parser.add_argument("--coretype", default="SkylakeX")
     args = parser.parse_args()
-    env = dict(os.environ)
-    # '' is OpenBLAS's own choice, whatever the caller's environment says.
-    env.pop("OPENBLAS_CORETYPE", None)
-    if args.coretype:
-        env["OPENBLAS_CORETYPE"] = args.coretype
+    env = blas_env(args.coretype)
     rows = []
     for size in args.sizes.split(","):
         print(f"bench/gp/inverse_factor: d/N = {size}", file=sys.stderr)
