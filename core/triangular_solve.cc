@@ -247,10 +247,13 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
                 Eigen::Ref<Eigen::MatrixXd> b) {
   if (l.rows() == 0 || b.cols() == 0) return;
-  static const int panel_columns = PanelIsaSupported(PanelIsa::kAvx512) ? 32
-                                   : PanelIsaSupported(PanelIsa::kAvx2) ? 16
-                                                                        : 0;
-  if (b.cols() <= panel_columns && BlasThreads() == 1) {
+  // The widest B that goes by panels (the rules in the header).
+  static const bool avx512 = PanelIsaSupported(PanelIsa::kAvx512);
+  static const int one_thread_columns = avx512                               ? 32
+                                        : PanelIsaSupported(PanelIsa::kAvx2) ? 16
+                                                                             : 0;
+  const int panel_columns = BlasThreads() == 1 ? one_thread_columns : avx512 ? 16 : 0;
+  if (b.cols() <= panel_columns) {
     SolveLowerByPanels(l, b);
   } else if (l.rows() > kSolveBlock && b.cols() >= kSolveBlock &&
              BlockedSolveIsFaster()) {

@@ -20,11 +20,12 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 
 // B <- L^-1 B by the fastest of a substitution, SolveLowerByPanels and
 // SolveLowerByBlocks, by the measurements in bench/gp/panel_solve.md,
-// blocked_kernels.md and blocked_solve.md:
-// - by panels for at most 32 columns on a CPU with AVX-512, 16 with AVX2,
-//   when OpenBLAS runs one thread per call (lago-server's default; with more,
-//   its threaded dtrsm uses the other cores, where a thread of our own would
-//   meet OpenBLAS's spinning workers);
+// panel_add_threads.md, blocked_kernels.md and blocked_solve.md:
+// - by panels, on one core, for at most 32 columns on a CPU with AVX-512 and
+//   16 with AVX2 when OpenBLAS runs one thread per call (lago-server's
+//   default); with more OpenBLAS threads, for at most 16 columns with AVX-512
+//   (faster than the threaded dtrsm up to d + 1 = 11 columns, slower at 21),
+//   and never with AVX2 alone (not measured);
 // - by blocks when OpenBLAS runs its AVX-512 kernels (SkylakeX, Cooperlake,
 //   SapphireRapids), with more than kSolveBlock rows and at least
 //   kSolveBlock columns;

@@ -254,7 +254,7 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   GpHyperparameters noisy = kHyper;
   noisy.gradient_noise = 0.3;
   // With OpenBLAS on one thread the add solves by panels on AVX2 and AVX-512
-  // CPUs, with two by dtrsm (SolveLower).
+  // CPUs; with two by panels with AVX-512 and by dtrsm without (SolveLower).
 #ifdef EIGEN_USE_BLAS
   const int threads = openblas_get_num_threads();
   for (int t : {1, 2}) {

@@ -6,6 +6,11 @@
 #include "Eigen/Cholesky"
 #include "gtest/gtest.h"
 
+#ifdef EIGEN_USE_BLAS
+extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
+#endif
+
 namespace lago::core {
 namespace {
 
@@ -107,6 +112,32 @@ TEST(TriangularSolveTest, ByPanelsTakesColumnsOfAWiderMatrixAndACorner) {
   EXPECT_LT(RelativeResidual(storage.topLeftCorner(n, n), b.block(0, 4, n, 11),
                              original.block(0, 4, n, 11)),
             1e-13);
+}
+
+TEST(TriangularSolveTest, SolveLowerSolvesNarrowRightHandSidesOnOneThreadAndOnTwo) {
+  // SolveLower picks panels or dtrsm by the number of columns, the CPU and
+  // OpenBLAS's threads; 11 and 21 columns are an add's with d = 10 and 20.
+#ifdef EIGEN_USE_BLAS
+  const int threads = openblas_get_num_threads();
+  for (int t : {1, 2}) {
+    openblas_set_num_threads(t);
+#else
+  for (int t : {1}) {
+#endif
+    for (int n : {45, 333}) {
+      const Eigen::MatrixXd l = GpLikeFactor(n, n + 2);
+      for (int m : {1, 4, 11, 16, 17, 21, 32, 33}) {
+        const Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, m);
+        Eigen::MatrixXd x = b;
+        SolveLower(l, x);
+        EXPECT_LT(RelativeResidual(l, x, b), 1e-14)
+            << t << " threads, n = " << n << ", m = " << m;
+      }
+    }
+  }
+#ifdef EIGEN_USE_BLAS
+  openblas_set_num_threads(threads);
+#endif
 }
 
 }  // namespace
