@@ -85,6 +85,8 @@ def ms(x):
 def write_markdown(run, path):
     with open(path, "w") as f:
         f.write(f"Command: `{run['command']}`\n\n")
+        if run.get("note"):  # Added by hand after the run, to say what the builds were.
+            f.write(f"{run['note']}\n\n")
         load = run.get("load", 0)
         threads = run.get("threads", 0)
         f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}"
