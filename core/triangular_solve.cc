@@ -5,10 +5,11 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/blas_threads.h"
+
 #ifdef EIGEN_USE_BLAS
 #include <cblas.h>
 extern "C" char* openblas_get_corename(void);
-extern "C" int openblas_get_num_threads(void);
 #endif
 #ifdef EIGEN_USE_LAPACKE
 #include <lapacke.h>
@@ -163,15 +164,6 @@ void SolvePanelsBaseline(int n, int m, const double* l, int64_t ld, double* b,
 }
 
 using SolvePanelsFunction = void(int, int, const double*, int64_t, double*, int64_t);
-
-// OpenBLAS's threads per call; 1 without OpenBLAS.
-int BlasThreads() {
-#ifdef EIGEN_USE_BLAS
-  return openblas_get_num_threads();
-#else
-  return 1;
-#endif
-}
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "core/blas_threads.h"
 #include "core/lago_strategy.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -19,8 +20,6 @@
 
 #if defined(EIGEN_USE_BLAS)
 extern "C" char* openblas_get_corename(void);
-extern "C" int openblas_get_num_threads(void);
-extern "C" void openblas_set_num_threads(int);
 #endif
 
 namespace {
@@ -54,25 +53,9 @@ void SelectOpenBlasKernels(char** argv) {
 #endif
 }
 
-// OpenBLAS threads per call (0 keeps OpenBLAS's own choice: all cores, or
-// OPENBLAS_NUM_THREADS). Its threads wait for each other by spinning, so a
-// threaded factorisation slows down sharply when another process holds one of
-// the cores: bench/optimizers/blas_threads.md measured a whole suggestion run
-// 2.8x slower with 2 threads than with 1 beside one busy process, and 1.3x
-// faster on an idle machine. One thread per call also lets calls for
-// different studies run on different cores: two studies at once took 14.5 s
-// with one thread per call and 36.4 s with OpenBLAS's default.
-void SetBlasThreads(int threads) {
-#if defined(EIGEN_USE_BLAS)
-  if (threads > 0) openblas_set_num_threads(threads);
-#else
-  (void)threads;
-#endif
-}
-
 std::string BlasKernels() {
 #if defined(EIGEN_USE_BLAS)
-  const int threads = openblas_get_num_threads();
+  const int threads = lago::core::BlasThreads();
   return absl::StrCat(", OpenBLAS kernels ", openblas_get_corename(), " with ", threads,
                       threads == 1 ? " thread" : " threads", " per call");
 #else
@@ -206,7 +189,15 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--blas-threads: \"", flags["blas-threads"].value,
                              "\" is not a whole number from 0 to 1024"));
   }
-  SetBlasThreads(blas_threads);
+  // OpenBLAS threads per call (0 keeps OpenBLAS's own choice: all cores, or
+  // OPENBLAS_NUM_THREADS). Its threads wait for each other by spinning, so a
+  // threaded factorisation slows down sharply when another process holds one of
+  // the cores: bench/optimizers/blas_threads.md measured a whole suggestion run
+  // 2.8x slower with 2 threads than with 1 beside one busy process, and 1.3x
+  // faster on an idle machine. One thread per call also lets calls for
+  // different studies run on different cores: two studies at once took 14.5 s
+  // with one thread per call and 36.4 s with OpenBLAS's default.
+  if (blas_threads > 0) lago::core::SetBlasThreads(blas_threads);
   int64_t cache_mb = 0;
   if (!absl::SimpleAtoi(flags["model-cache-mb"].value, &cache_mb) || cache_mb < 0 ||
       cache_mb > (int64_t{1} << 30)) {

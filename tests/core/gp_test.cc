@@ -2,12 +2,8 @@
 
 #include <random>
 
+#include "core/blas_threads.h"
 #include "gtest/gtest.h"
-
-#ifdef EIGEN_USE_BLAS
-extern "C" int openblas_get_num_threads(void);
-extern "C" void openblas_set_num_threads(int);
-#endif
 
 namespace lago::core {
 namespace {
@@ -255,13 +251,9 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   noisy.gradient_noise = 0.3;
   // With OpenBLAS on one thread the add solves by panels on AVX2 and AVX-512
   // CPUs; with two by panels with AVX-512 and by dtrsm without (SolveLower).
-#ifdef EIGEN_USE_BLAS
-  const int threads = openblas_get_num_threads();
+  const int threads = BlasThreads();
   for (int t : {1, 2}) {
-    openblas_set_num_threads(t);
-#else
-  {
-#endif
+    SetBlasThreads(t);
     for (const GpHyperparameters& h : {kHyper, noisy}) {
       auto full = GaussianProcess::Create(3, FixedStandardisation(), h, points);
       auto grown = GaussianProcess::Create(
@@ -273,9 +265,7 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
       ExpectSameModel(*grown, *full);
     }
   }
-#ifdef EIGEN_USE_BLAS
-  openblas_set_num_threads(threads);
-#endif
+  SetBlasThreads(threads);
 }
 
 TEST(GpTest, RestandardizingAGrownModelEqualsAFullFactorisation) {

@@ -4,12 +4,8 @@
 #include <random>
 
 #include "Eigen/Cholesky"
+#include "core/blas_threads.h"
 #include "gtest/gtest.h"
-
-#ifdef EIGEN_USE_BLAS
-extern "C" int openblas_get_num_threads(void);
-extern "C" void openblas_set_num_threads(int);
-#endif
 
 namespace lago::core {
 namespace {
@@ -117,13 +113,9 @@ TEST(TriangularSolveTest, ByPanelsTakesColumnsOfAWiderMatrixAndACorner) {
 TEST(TriangularSolveTest, SolveLowerSolvesNarrowRightHandSidesOnOneThreadAndOnTwo) {
   // SolveLower picks panels or dtrsm by the number of columns, the CPU and
   // OpenBLAS's threads; 11 and 21 columns are an add's with d = 10 and 20.
-#ifdef EIGEN_USE_BLAS
-  const int threads = openblas_get_num_threads();
+  const int threads = BlasThreads();
   for (int t : {1, 2}) {
-    openblas_set_num_threads(t);
-#else
-  for (int t : {1}) {
-#endif
+    SetBlasThreads(t);
     for (int n : {45, 333}) {
       const Eigen::MatrixXd l = GpLikeFactor(n, n + 2);
       for (int m : {1, 4, 11, 16, 17, 21, 32, 33}) {
@@ -135,9 +127,7 @@ TEST(TriangularSolveTest, SolveLowerSolvesNarrowRightHandSidesOnOneThreadAndOnTw
       }
     }
   }
-#ifdef EIGEN_USE_BLAS
-  openblas_set_num_threads(threads);
-#endif
+  SetBlasThreads(threads);
 }
 
 }  // namespace
