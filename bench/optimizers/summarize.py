@@ -339,6 +339,18 @@ def main():
         better_worse_table(problems, runs,
                            "Seeds better / worse with update = lbfgs than with sr1 (the same "
                            "seed, final log10 regret):", pairs, names)
+    # The same with today's defaults (EI credit with gradients): -lbfgs-ec
+    # against the default rows.
+    names = [m for m in ("lago-enhanced",) if has(m + "-lbfgs-ec")]
+    pairs = [(m + "-lbfgs-ec", m) for m in names]
+    if pairs:
+        quartile_table(problems, runs,
+                       "How B learns with EI credit: median [first, third quartile] final "
+                       "log10 regret with update = lbfgs / sr1 (the default), both with "
+                       "today's defaults.", pairs, names, sides="lbfgs / sr1")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with update = lbfgs than with sr1, with EI "
+                           "credit (the same seed, final log10 regret):", pairs, names)
 
     # A lower bound (off by default): the strategy works on log(f - L + C).
     names = [m for m in ("lago-enhanced", "lago-on-request")
