@@ -327,30 +327,25 @@ def main():
                        "with gradient_noise = 1 / 0 (the default), both with refit_growth = 0.",
                        pairs, [m.replace("-rg0", "") for _, m in pairs])
 
-    # How B learns (update): SR1, the default, against limited-memory BFGS.
-    names = [m for m in ("lago-enhanced", "lago-on-request", "trust-region")
-             if any(k[1] == m + "-lbfgs" for k in runs)]
-    pairs = [(m + "-lbfgs", older(m, "-e00")) for m in names]
-    if pairs:
-        quartile_table(problems, runs,
-                       "How B learns: median [first, third quartile] final log10 regret "
-                       "with update = lbfgs / sr1 (the default).", pairs, names,
-                       sides="lbfgs / sr1")
-        better_worse_table(problems, runs,
-                           "Seeds better / worse with update = lbfgs than with sr1 (the same "
-                           "seed, final log10 regret):", pairs, names)
-    # The same with today's defaults (EI credit with gradients): -lbfgs-ec
-    # against the default rows.
-    names = [m for m in ("lago-enhanced",) if has(m + "-lbfgs-ec")]
-    pairs = [(m + "-lbfgs-ec", m) for m in names]
-    if pairs:
-        quartile_table(problems, runs,
-                       "How B learns with EI credit: median [first, third quartile] final "
-                       "log10 regret with update = lbfgs / sr1 (the default), both with "
-                       "today's defaults.", pairs, names, sides="lbfgs / sr1")
-        better_worse_table(problems, runs,
-                           "Seeds better / worse with update = lbfgs than with sr1, with EI "
-                           "credit (the same seed, final log10 regret):", pairs, names)
+    # How B learns (update): SR1, the default, against limited-memory BFGS:
+    # the -lbfgs runs against the defaults of their day, and the -lbfgs-ec
+    # runs against today's (EI credit with gradients).
+    for suffix, base, title, seeds, today in (
+            ("-lbfgs", lambda m: older(m, "-e00"), "", "", ""),
+            ("-lbfgs-ec", lambda m: m, " with EI credit", ", with EI credit",
+             ", both with today's defaults")):
+        names = [m for m in ("lago-enhanced", "lago-on-request", "trust-region")
+                 if has(m + suffix)]
+        pairs = [(m + suffix, base(m)) for m in names]
+        if pairs:
+            quartile_table(problems, runs,
+                           f"How B learns{title}: median [first, third quartile] final "
+                           f"log10 regret with update = lbfgs / sr1 (the default){today}.",
+                           pairs, names, sides="lbfgs / sr1")
+            better_worse_table(problems, runs,
+                               f"Seeds better / worse with update = lbfgs than with sr1"
+                               f"{seeds} (the same seed, final "
+                               "log10 regret):", pairs, names)
 
     # A lower bound (off by default): the strategy works on log(f - L + C).
     names = [m for m in ("lago-enhanced", "lago-on-request")
