@@ -601,6 +601,66 @@ class LagoStrategy : public Strategy {
     return out;
   }
 
+  // The model a suggestion would use, with the hyperparameters of the last
+  // fit (fitted now when there are none yet). With lower_bound the model is
+  // of g = log(f - L + C); f = L - C + exp(g) is then a shifted log-normal,
+  // whose mean and standard deviation are reported.
+  absl::StatusOr<ModelPrediction> Predict(
+      const StrategyInput& raw, absl::Span<const Eigen::VectorXd> x) const override {
+    if (raw.completed.empty()) {
+      return absl::FailedPreconditionError("the study has no results yet");
+    }
+    ASSIGN_OR_RETURN(State state, State::Parse(raw.state));
+    StrategyReport report;
+    StrategyInput warped;
+    std::vector<CompletedPoint> warped_points;
+    const bool warp =
+        options_.lower_bound.has_value() && Warp(raw, &state, &warped_points, &report);
+    if (warp) {
+      warped = raw;
+      warped.completed = warped_points;
+    }
+    auto gp = Model(warp ? warped : raw, &state, &report, /*may_refit=*/false);
+    if (!gp.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the model cannot be built: ", gp.status().message()));
+    }
+    ModelPrediction out;
+    out.model_points = gp->num_points();
+    out.lengthscales = gp->hyperparameters().lengthscales;
+    for (const Eigen::VectorXd& point : x) {
+      double mean = 0.0;
+      double variance = 0.0;
+      Eigen::VectorXd mean_gradient;
+      Eigen::VectorXd variance_gradient;
+      gp->PredictWithGradients(point, &mean, &variance, &mean_gradient,
+                               &variance_gradient);
+      const double sd = std::sqrt(std::max(variance, 0.0));
+      const Eigen::VectorXd sd_gradient =
+          sd > 0.0 ? Eigen::VectorXd(variance_gradient / (2.0 * sd))
+                   : Eigen::VectorXd::Zero(dimension());
+      PointPrediction p;
+      if (!warp) {
+        p.mean = mean;
+        p.std = sd;
+        p.mean_gradient = mean_gradient;
+        p.std_gradient = sd_gradient;
+      } else {
+        // E f = L - C + m, sd f = m q, with m = exp(mean + sd^2 / 2) and
+        // q = sqrt(exp(sd^2) - 1); dq / dsd tends to 1 as sd goes to 0.
+        const double m = std::exp(mean + 0.5 * sd * sd);
+        const double q = std::sqrt(std::expm1(sd * sd));
+        const double dq = q > 0.0 ? std::exp(sd * sd) * sd / q : 1.0;
+        p.mean = *options_.lower_bound - state.warp_offset + m;
+        p.std = m * q;
+        p.mean_gradient = m * (mean_gradient + sd * sd_gradient);
+        p.std_gradient = q * p.mean_gradient + m * dq * sd_gradient;
+      }
+      out.points.push_back(std::move(p));
+    }
+    return out;
+  }
+
  private:
   int dimension() const { return problem_.dimension; }
   bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
@@ -1097,8 +1157,11 @@ class LagoStrategy : public Strategy {
     return points;
   }
 
+  // With `may_refit` false the hyperparameters are refitted only when there
+  // are none yet.
   absl::StatusOr<GaussianProcess> Model(const StrategyInput& input, State* s,
-                                        StrategyReport* report) const {
+                                        StrategyReport* report,
+                                        bool may_refit = true) const {
     const int d = dimension();
     const Eigen::VectorXd lengthscales =
         s->lengthscales.size() == d
@@ -1111,7 +1174,8 @@ class LagoStrategy : public Strategy {
         options_.refit_growth > 0.0 && s->fit_points > 0 &&
         static_cast<double>(points.size()) >=
             (1.0 + options_.refit_growth) * static_cast<double>(s->fit_points);
-    if (s->lengthscales.size() != d || s->since_refit >= options_.refit_every || grown) {
+    if (s->lengthscales.size() != d ||
+        (may_refit && (s->since_refit >= options_.refit_every || grown))) {
       FitOptions fit;
       fit.seed = problem_.seed ^ static_cast<uint64_t>(s->next_sequence);
       // A refit starts from the current hyperparameters and needs fewer tries.

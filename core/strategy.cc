@@ -96,6 +96,11 @@ class RandomStrategy : public Strategy {
 
 }  // namespace
 
+absl::StatusOr<ModelPrediction> Strategy::Predict(
+    const StrategyInput& /*input*/, absl::Span<const Eigen::VectorXd> /*x*/) const {
+  return absl::UnimplementedError("the strategy keeps no model");
+}
+
 std::vector<std::string> StrategyNames() {
   return {"bo", "lago", "random", "sobol", "trust-region"};
 }

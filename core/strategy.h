@@ -105,11 +105,36 @@ struct StrategyOutput {
   std::optional<std::string> finished;
 };
 
+// The posterior of a strategy's model at one point: the objective's value
+// (minimisation sense), its standard deviation (without observation noise)
+// and their gradients with respect to the unit-cube coordinates.
+struct PointPrediction {
+  double mean = 0.0;
+  double std = 0.0;
+  Eigen::VectorXd mean_gradient;
+  Eigen::VectorXd std_gradient;
+};
+
+struct ModelPrediction {
+  // One per point asked for, in order.
+  std::vector<PointPrediction> points;
+  // The completed points the model holds.
+  int model_points = 0;
+  // The kernel's lengthscales in unit-cube coordinates.
+  Eigen::VectorXd lengthscales;
+};
+
 class Strategy {
  public:
   virtual ~Strategy() = default;
   // INVALID_ARGUMENT when `input.state` cannot be read (a corrupt store).
   virtual absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const = 0;
+  // The model's posterior at `x` (unit-cube points) given `input.completed`
+  // and the stored state; reads the state, never changes it, and ignores
+  // `input.pending` and `input.count`. UNIMPLEMENTED for a strategy that keeps
+  // no model; FAILED_PRECONDITION before the first result.
+  virtual absl::StatusOr<ModelPrediction> Predict(
+      const StrategyInput& input, absl::Span<const Eigen::VectorXd> x) const;
 };
 
 // The strategy called `name` for `problem`. INVALID_ARGUMENT naming the field

@@ -45,7 +45,7 @@ std::string TrialsOf(const Request& request, const Response& response) {
 // The calls that change a study: a read-only token may not make them.
 bool ChangesData(absl::string_view method) {
   return method != "GetStudy" && method != "ListStudies" && method != "ListTrials" &&
-         method != "GetBest";
+         method != "GetBest" && method != "Predict";
 }
 
 class LagoGrpcService final : public v1::Lago::Service {
@@ -81,6 +81,7 @@ class LagoGrpcService final : public v1::Lago::Service {
   LAGO_HANDLER(ListTrials)
   LAGO_HANDLER(GetBest)
   LAGO_HANDLER(AddObservations)
+  LAGO_HANDLER(Predict)
 #undef LAGO_HANDLER
 
  private:

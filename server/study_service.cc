@@ -22,6 +22,8 @@ constexpr int kDefaultPageSize = 100;
 constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxReasonLength = 4096;
 constexpr int kMaxImport = 10000;
+// Points one Predict call may ask about.
+constexpr int kMaxPredict = 1000;
 
 bool IsPrintableAscii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
@@ -778,6 +780,60 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   }
   v1::GetBestResponse response;
   if (best != nullptr) *response.mutable_best() = *best;
+  return response;
+}
+
+absl::StatusOr<v1::PredictResponse> StudyService::Predict(
+    const v1::PredictRequest& request) {
+  if (request.points().empty() || request.points_size() > kMaxPredict) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "points: ", request.points_size(), " entries; 1 to ", kMaxPredict, " needed"));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
+  std::lock_guard<std::mutex> lock(entry->mu);
+  RETURN_IF_ERROR(entry->CheckAlive());
+  const core::SearchSpace& space = *entry->space;
+  std::vector<Eigen::VectorXd> points;
+  for (int i = 0; i < request.points_size(); ++i) {
+    const auto& x = request.points(i).x();
+    RETURN_IF_ERROR(space.CheckPoint(x, absl::StrCat("points[", i, "].x")));
+    points.push_back(space.ToUnit(x));
+  }
+  const v1::StudySpec& spec = entry->study.spec();
+  core::StrategyInput input;
+  input.state = entry->strategy_state;
+  input.completed = entry->completed;
+  auto model = entry->strategy->Predict(input, points);
+  if (absl::IsUnimplemented(model.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study: strategy \"", spec.strategy(), "\" of \"",
+                     entry->study.name(), "\" keeps no model to predict with"));
+  }
+  if (!model.ok()) {
+    return absl::Status(
+        model.status().code(),
+        absl::StrCat("study: \"", entry->study.name(), "\": ", model.status().message()));
+  }
+  // Back to user units and the study's direction: d / dx_j = d / du_j / width_j.
+  const int d = space.dimension();
+  Eigen::VectorXd width(d);
+  for (int j = 0; j < d; ++j) {
+    width(j) = space.parameters()[j].upper - space.parameters()[j].lower;
+  }
+  const double sign = spec.direction() == v1::DIRECTION_MAXIMIZE ? -1.0 : 1.0;
+  v1::PredictResponse response;
+  for (const core::PointPrediction& p : model->points) {
+    v1::Prediction* out = response.add_predictions();
+    out->set_mean(sign * p.mean);
+    out->set_std(p.std);
+    for (int j = 0; j < d; ++j) {
+      out->add_mean_gradient(sign * p.mean_gradient(j) / width(j));
+      out->add_std_gradient(p.std_gradient(j) / width(j));
+    }
+  }
+  response.set_model_points(model->model_points);
+  for (int j = 0; j < d; ++j)
+    response.add_lengthscales(model->lengthscales(j) * width(j));
   return response;
 }
 

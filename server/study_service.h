@@ -60,6 +60,7 @@ class StudyService {
   absl::StatusOr<v1::GetBestResponse> GetBest(const v1::GetBestRequest& request);
   absl::StatusOr<v1::AddObservationsResponse> AddObservations(
       const v1::AddObservationsRequest& request);
+  absl::StatusOr<v1::PredictResponse> Predict(const v1::PredictRequest& request);
 
  private:
   struct StudyEntry;

@@ -139,6 +139,9 @@ absl::StatusOr<v1::AddObservationsResponse> Client::AddObservations(
     const v1::AddObservationsRequest& r) {
   return impl_->Call(&v1::Lago::Stub::AddObservations, r, !r.request_id().empty());
 }
+absl::StatusOr<v1::PredictResponse> Client::Predict(const v1::PredictRequest& r) {
+  return impl_->Call(&v1::Lago::Stub::Predict, r, true);
+}
 
 absl::StatusOr<v1::Study> Client::CreateStudy(const std::string& name,
                                               const v1::StudySpec& spec) {

@@ -63,6 +63,7 @@ class Client {
   absl::StatusOr<v1::GetBestResponse> GetBest(const v1::GetBestRequest& request);
   absl::StatusOr<v1::AddObservationsResponse> AddObservations(
       const v1::AddObservationsRequest& request);
+  absl::StatusOr<v1::PredictResponse> Predict(const v1::PredictRequest& request);
 
   // Conveniences in the shape of the Python client.
   absl::StatusOr<v1::Study> CreateStudy(const std::string& name,

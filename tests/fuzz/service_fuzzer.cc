@@ -176,9 +176,15 @@ class Runner {
       case 9:
         Handle<v1::ListTrialsRequest>(payload, &StudyService::ListTrials, "ListTrials");
         break;
-      case 10:
+      case 10: {
+        // Both read only: the same payload is also a Predict request.
         Handle<v1::GetBestRequest>(payload, &StudyService::GetBest, "GetBest");
+        v1::PredictRequest r;
+        if (r.ParseFromString(payload) && r.points_size() <= 64) {
+          Check(service_->Predict(r), "Predict");
+        }
         break;
+      }
       case 11: {
         v1::AddObservationsRequest r;
         if (r.ParseFromString(payload) && r.observations_size() <= 64) {

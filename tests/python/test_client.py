@@ -110,6 +110,115 @@ class ClientTest(unittest.TestCase):
         self.assertIn("study py-bound: 1 value(s) at or below lower_bound 0 - warp_offset 0.5",
                       self.server.log())
 
+    def check_gradients(self, study, x, widths):
+        """The mean and std gradients at x against central differences of the
+        predictions (the model is the same in every call)."""
+        p = study.predict([x])
+        for j, w in enumerate(widths):
+            h = 1e-5 * w
+            up, down = list(x), list(x)
+            up[j] += h
+            down[j] -= h
+            q = study.predict([up, down])
+            for name, grad in (("mean", p.mean_gradient), ("std", p.std_gradient)):
+                values = getattr(q, name)
+                fd = (values[0] - values[1]) / (2 * h)
+                with self.subTest(name=name, j=j):
+                    self.assertAlmostEqual(grad[0][j], fd, delta=1e-5 * (1 + abs(fd)))
+
+    def test_predict_interpolates_values_and_gradients_in_user_units(self):
+        bounds = {"a": (-2.0, 2.0), "b": (0.0, 10.0)}
+        study = self.client.create_study(
+            "py-predict", bounds, direction="maximize", gradient_mode="enhanced",
+            strategy_options={"initial_points": "5"}, seed=4)
+        with self.assertRaises(lago.LagoError) as e:
+            study.predict([[0.0, 1.0]])
+        self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn('"py-predict": the study has no results yet', e.exception.details)
+        seen = []
+        for _ in range(5):  # The design: every point joins the model.
+            t = study.suggest()
+            a, b = t.x
+            value = 3.0 - (a - 0.5) ** 2 - 0.1 * (b - 3.0) ** 2 + 0.3 * math.sin(2 * a)
+            gradient = [-2 * (a - 0.5) + 0.6 * math.cos(2 * a), -0.2 * (b - 3.0)]
+            study.observe(t, value, gradient=gradient)
+            seen.append((t.x, value, gradient))
+        p = study.predict([x for x, _, _ in seen])
+        self.assertEqual(p.model_points, 5)
+        self.assertEqual(len(p.lengthscales), 2)
+        self.assertTrue(all(ls > 0 for ls in p.lengthscales))
+        # The study maximises: the mean is of the value, not of its negation,
+        # and gradients are per user unit of each parameter.
+        for i, (x, value, gradient) in enumerate(seen):
+            self.assertAlmostEqual(p.mean[i], value, delta=1e-6 * (1 + abs(value)))
+            self.assertLess(p.std[i], 1e-3)
+            for j in range(2):
+                self.assertAlmostEqual(p.mean_gradient[i][j], gradient[j], delta=1e-4)
+        far = study.predict([[-1.3, 8.2]])
+        self.assertGreater(far.std[0], 1e-2)
+        self.check_gradients(study, [-1.3, 8.2], [4.0, 10.0])
+        # Reading the model changes nothing: the stored state stays as it was.
+        state = ("SELECT strategy_state.state FROM strategy_state"
+                 " JOIN studies ON studies.id = study_id WHERE name = ?")
+        with sqlite3.connect(self.server.db) as db:
+            before = db.execute(state, ("py-predict",)).fetchall()
+        study.predict([[0.0, 5.0]] * 1500)  # Two calls: at most 1000 points in each.
+        with sqlite3.connect(self.server.db) as db:
+            self.assertEqual(db.execute(state, ("py-predict",)).fetchall(), before)
+
+    def test_predict_under_a_lower_bound_reports_the_log_normal(self):
+        study = self.client.create_study(
+            "py-predict-bound", {"x": (0.0, 2.0), "y": (-1.0, 1.0)}, gradient_mode="enhanced",
+            strategy_options={"lower_bound": "0", "warp_offset": "0.1",
+                              "initial_points": "4"}, seed=5)
+        seen = []
+        for _ in range(4):
+            t = study.suggest()
+            x, y = t.x
+            value = 1.0 + (x - 1.0) ** 2 + 3.0 * y ** 2
+            study.observe(t, value, gradient=[2 * (x - 1.0), 6.0 * y])
+            seen.append((t.x, value))
+        p = study.predict([x for x, _ in seen] + [[1.7, -0.6]])
+        for i, (_, value) in enumerate(seen):
+            self.assertAlmostEqual(p.mean[i], value, delta=1e-6 * value)
+        # Off the data: above lower_bound - warp_offset, with spread.
+        self.assertGreater(p.mean[4], -0.1)
+        self.assertGreater(p.std[4], 1e-3)
+        self.check_gradients(study, [1.7, -0.6], [2.0, 2.0])
+
+    def test_predict_errors_name_the_field(self):
+        study = self.client.create_study("py-predict-errors", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+                                         seed=6)
+        t = study.suggest()
+        study.observe(t, 1.0)
+        cases = [
+            ([[0.5]], "points[0].x: has 1 entries; the study has 2 parameters"),
+            ([[0.5, 0.5], [0.5, 1.5]], "points[1].x[1] (y): 1.5 is outside [0, 1]"),
+            ([[math.nan, 0.5]], "points[0].x[0] (x): nan is not finite"),
+        ]
+        for points, message in cases:
+            with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
+                study.predict(points)
+            self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(message, e.exception.details)
+        for count in (0, 1001):
+            with self.subTest(count=count), self.assertRaises(lago.LagoError) as e:
+                self.client._call("Predict", lago.client.pb.PredictRequest(
+                    study=study.name, points=[lago.client.pb.Point(x=[0.5, 0.5])] * count))
+            self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(f"points: {count} entries; 1 to 1000 needed", e.exception.details)
+        sobol = self.client.create_study("py-predict-sobol", {"x": (0.0, 1.0)},
+                                         strategy="sobol")
+        sobol.observe(sobol.suggest(), 2.0)
+        with self.assertRaises(lago.LagoError) as e:
+            sobol.predict([[0.5]])
+        self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn('strategy "sobol" of "py-predict-sobol" keeps no model',
+                      e.exception.details)
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.study("py-predict-none").predict([[0.5]])
+        self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+
     def test_minimize_in_scipy_style(self):
         def sphere(x):
             return sum((v - 0.3) ** 2 for v in x)
@@ -282,6 +391,34 @@ class CliTest(unittest.TestCase):
         with open(png, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertGreater(os.path.getsize(png), 10000)
+
+    def test_strategy_options_and_predictions_from_the_terminal(self):
+        out = self.lago("create", "cli-model", "--param", "a:0:1", "--gradient-mode",
+                        "enhanced", "--option", "initial_points=2", "--option", "gamma=3").stdout
+        self.assertIn("cli-model: active, strategy lago, 1 parameters", out)
+        with lago.Client(self.server.address) as client:
+            spec = client.get_study("cli-model").spec
+        self.assertEqual(dict(spec.strategy_options), {"initial_points": "2", "gamma": "3"})
+        proc = self.lago("create", "cli-bad", "--param", "a:0:1", "--option", "gamma=-1",
+                         check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('strategy_options["gamma"]', proc.stderr)
+        proc = self.lago("create", "cli-bad", "--param", "a:0:1", "--option", "gamma",
+                         check=False)
+        self.assertIn("--option 'gamma': expected KEY=VALUE", proc.stderr)
+        for trial, value, gradient in (("1", "2.5", "1"), ("2", "0.5", "-1")):
+            self.lago("suggest", "cli-model")
+            self.lago("observe", "cli-model", trial, value, "--gradient", gradient)
+        out = self.lago("predict", "cli-model", "--at", "0.25", "--at", "0.75").stdout
+        self.assertIn("model of 2 results, lengthscales a=", out)
+        self.assertRegex(out, r"a=0\.25: mean \S+ std \S+ gradient \S+")
+        rows = [json.loads(line) for line in self.lago(
+            "predict", "cli-model", "--at", "0.25", "--json").stdout.splitlines()]
+        self.assertEqual(rows[0]["x"], {"a": 0.25})
+        self.assertEqual(len(rows[0]["mean_gradient"]), 1)
+        proc = self.lago("predict", "cli-model", "--at", "2", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("points[0].x[0] (a): 2 is outside [0, 1]", proc.stderr)
 
     def test_errors_exit_non_zero_with_the_message(self):
         proc = self.lago("observe", "nope", "1", "2.0", check=False)

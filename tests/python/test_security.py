@@ -83,6 +83,10 @@ class SecurityTest(unittest.TestCase):
             with lago.Client(server.address, token=READ_ONLY) as ro:
                 self.assertEqual([s.name for s in ro.list_studies()], ["s"])
                 self.assertEqual(len(lago.Study(ro, "s").trials()), 1)
+                # Predict is a read: past the token check, sobol has no model.
+                details = self.assertCode(grpc.StatusCode.FAILED_PRECONDITION,
+                                          lambda: lago.Study(ro, "s").predict([[0.5]]))
+                self.assertIn("keeps no model", details)
                 details = self.assertCode(grpc.StatusCode.PERMISSION_DENIED,
                                           lambda: lago.Study(ro, "s").observe(trial, 1.0))
                 self.assertIn("read-only", details)

@@ -73,17 +73,22 @@ def _trial_rows(study, trials):
     return header, rows
 
 
-def _cmd_create(client, a):
-    metadata = {}
-    for item in a.metadata or []:
+def _key_values(items, flag):
+    out = {}
+    for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"lago: --metadata {item!r}: expected KEY=VALUE")
-        metadata[key] = value
+        if not sep or not key:
+            raise SystemExit(f"lago: {flag} {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _cmd_create(client, a):
     study = client.create_study(
         a.name, a.param, direction=a.direction, strategy=a.strategy,
+        strategy_options=_key_values(a.option, "--option"),
         gradient_mode=a.gradient_mode, gradient_cost=a.gradient_cost, budget=a.budget,
-        seed=a.seed, metadata=metadata)
+        seed=a.seed, metadata=_key_values(a.metadata, "--metadata"))
     _print_study(study.info())
 
 
@@ -142,6 +147,24 @@ def _cmd_best(client, a):
     names = [p.name for p in study.info().spec.parameters]
     point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, best.x))
     print(f"best: trial {best.id}, value {best.value:.10g}, {point}")
+
+
+def _cmd_predict(client, a):
+    study = client.study(a.study)
+    names = [p.name for p in study.info().spec.parameters]
+    pred = study.predict(a.at)
+    if a.json:
+        for i, x in enumerate(a.at):
+            print(json.dumps({"x": dict(zip(names, x)), "mean": pred.mean[i], "std": pred.std[i],
+                              "mean_gradient": pred.mean_gradient[i],
+                              "std_gradient": pred.std_gradient[i]}))
+        return
+    scales = " ".join(f"{n}={v:.4g}" for n, v in zip(names, pred.lengthscales))
+    print(f"model of {pred.model_points} results, lengthscales {scales}")
+    for i, x in enumerate(a.at):
+        point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, x))
+        grad = ",".join(f"{g:.6g}" for g in pred.mean_gradient[i])
+        print(f"{point}: mean {pred.mean[i]:.10g} std {pred.std[i]:.6g} gradient {grad}")
 
 
 def _cmd_export(client, a):
@@ -266,6 +289,8 @@ def build_parser():
     c.add_argument("--gradient-cost", type=float, default=0.0)
     c.add_argument("--budget", type=float, default=0.0, help="cost units; 0 is unlimited")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a strategy option (gamma=3, initial_points=20, ...); repeat for each")
     c.add_argument("--metadata", action="append", metavar="KEY=VALUE")
     c.set_defaults(func=_cmd_create)
 
@@ -297,6 +322,13 @@ def build_parser():
     b = sub.add_parser("best", help="the best completed trial")
     b.add_argument("study")
     b.set_defaults(func=_cmd_best)
+
+    pr = sub.add_parser("predict", help="the model's mean and std at given points")
+    pr.add_argument("study")
+    pr.add_argument("--at", type=_parse_floats, action="append", required=True,
+                    metavar="X1,X2,...", help="a point in user units; repeat for each")
+    pr.add_argument("--json", action="store_true", help="one JSON object per point")
+    pr.set_defaults(func=_cmd_predict)
 
     e = sub.add_parser("export", help="every trial as CSV or JSON")
     e.add_argument("study")

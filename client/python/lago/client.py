@@ -20,6 +20,7 @@ from lago.v1 import study_pb2
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 _MAX_MESSAGE_BYTES = 16 << 20
+_MAX_PREDICT = 1000  # Points per Predict call.
 
 _DIRECTIONS = {
     "minimize": study_pb2.DIRECTION_MINIMIZE,
@@ -99,6 +100,22 @@ class Trial:
                            if t.HasField("complete_time") else None),
             why=why,
         )
+
+
+@dataclasses.dataclass
+class Predictions:
+    """The posterior of a study's model at several points, in the study's
+    direction and user units: entry i of each list is for point i."""
+
+    mean: List[float]
+    # Standard deviation of the objective's value (without observation noise).
+    std: List[float]
+    # d mean / d x and d std / d x, one entry per parameter.
+    mean_gradient: List[List[float]]
+    std_gradient: List[List[float]]
+    # The completed results the model holds, and its lengthscales (user units).
+    model_points: int
+    lengthscales: List[float]
 
 
 ParameterSpec = Union[Dict[str, Tuple[float, float]], Sequence[Tuple[str, float, float]]]
@@ -329,6 +346,29 @@ class Study:
         """The completed trial with the best value, or None before the first result."""
         response = self.client._call("GetBest", pb.GetBestRequest(study=self.name))
         return Trial.from_proto(response.best) if response.HasField("best") else None
+
+    def predict(self, xs: Sequence[Sequence[float]]) -> Predictions:
+        """The posterior of the study's model (the GP that ``lago``, ``bo`` and
+        ``trust-region`` fit) at the points ``xs``, in user units and inside the
+        bounds. Asks in calls of at most 1000 points. Raises
+        LagoError(FAILED_PRECONDITION) for a strategy without a model and before
+        the first result."""
+        out = Predictions([], [], [], [], 0, [])
+        xs = [[float(c) for c in x] for x in xs]
+        if not xs:
+            raise ValueError("xs: no points")
+        for start in range(0, len(xs), _MAX_PREDICT):
+            request = pb.PredictRequest(
+                study=self.name, points=[pb.Point(x=x) for x in xs[start:start + _MAX_PREDICT]])
+            response = self.client._call("Predict", request)
+            for p in response.predictions:
+                out.mean.append(p.mean)
+                out.std.append(p.std)
+                out.mean_gradient.append(list(p.mean_gradient))
+                out.std_gradient.append(list(p.std_gradient))
+            out.model_points = response.model_points
+            out.lengthscales = list(response.lengthscales)
+        return out
 
     def add_observations(self, xs: Sequence[Sequence[float]], values: Sequence[float],
                          gradients: Optional[Sequence[Sequence[float]]] = None) -> List[Trial]:
