@@ -350,7 +350,8 @@ class Study:
     def predict(self, xs: Sequence[Sequence[float]]) -> Predictions:
         """The posterior of the study's model (the GP that ``lago``, ``bo`` and
         ``trust-region`` fit) at the points ``xs``, in user units and inside the
-        bounds. Asks in calls of at most 1000 points. Raises
+        bounds. Asks in calls of at most 1000 points (a result that arrives
+        between two calls joins the model of the later one). Raises
         LagoError(FAILED_PRECONDITION) for a strategy without a model and before
         the first result."""
         out = Predictions([], [], [], [], 0, [])
