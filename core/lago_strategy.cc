@@ -577,12 +577,7 @@ class LagoStrategy : public Strategy {
     StrategyOutput out;
     StrategyInput warped;
     std::vector<CompletedPoint> warped_points;
-    const bool warp = options_.lower_bound.has_value() &&
-                      Warp(raw, &state, &warped_points, &out.report);
-    if (warp) {
-      warped = raw;
-      warped.completed = warped_points;
-    }
+    const bool warp = WarpInput(raw, &state, &warped_points, &warped, &out.report);
     const StrategyInput& input = warp ? warped : raw;
     Ingest(input.completed, &state);
     for (int k = 0; k < input.count; ++k) {
@@ -614,12 +609,7 @@ class LagoStrategy : public Strategy {
     StrategyReport report;
     StrategyInput warped;
     std::vector<CompletedPoint> warped_points;
-    const bool warp =
-        options_.lower_bound.has_value() && Warp(raw, &state, &warped_points, &report);
-    if (warp) {
-      warped = raw;
-      warped.completed = warped_points;
-    }
+    const bool warp = WarpInput(raw, &state, &warped_points, &warped, &report);
     auto gp = Model(warp ? warped : raw, &state, &report, /*may_refit=*/false);
     if (!gp.ok()) {
       return absl::FailedPreconditionError(
@@ -664,6 +654,16 @@ class LagoStrategy : public Strategy {
  private:
   int dimension() const { return problem_.dimension; }
   bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
+
+  // With Options::lower_bound, once Warp applies: `warped` becomes `raw` with
+  // the warped completed points, which `points` holds; true when it did.
+  bool WarpInput(const StrategyInput& raw, State* s, std::vector<CompletedPoint>* points,
+                 StrategyInput* warped, StrategyReport* report) const {
+    if (!options_.lower_bound.has_value() || !Warp(raw, s, points, report)) return false;
+    *warped = raw;
+    warped->completed = *points;
+    return true;
+  }
 
   // Options::lower_bound: `warped` becomes the completed points of `input`
   // with every value f replaced by log(f - L + C) and every gradient g by

@@ -106,12 +106,15 @@ std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
 }
 
 Eigen::VectorXd SearchSpace::GradientToUnit(absl::Span<const double> gradient) const {
-  Eigen::VectorXd g(dimension());
-  for (int i = 0; i < dimension(); ++i) {
-    const ParameterBounds& p = parameters_[i];
-    g[i] = gradient[i] * (p.upper - p.lower);
-  }
-  return g;
+  return Eigen::Map<const Eigen::VectorXd>(gradient.data(), dimension())
+      .cwiseProduct(Widths());
+}
+
+Eigen::VectorXd SearchSpace::Widths() const {
+  Eigen::VectorXd w(dimension());
+  for (int i = 0; i < dimension(); ++i)
+    w[i] = parameters_[i].upper - parameters_[i].lower;
+  return w;
 }
 
 }  // namespace lago::core

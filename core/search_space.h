@@ -41,6 +41,8 @@ class SearchSpace {
   std::vector<double> FromUnit(const Eigen::VectorXd& u) const;
   // Chain rule: d f / d u_j = (upper_j - lower_j) d f / d x_j.
   Eigen::VectorXd GradientToUnit(absl::Span<const double> gradient) const;
+  // upper_j - lower_j for each parameter: a length of 1 in the unit cube.
+  Eigen::VectorXd Widths() const;
 
  private:
   explicit SearchSpace(std::vector<ParameterBounds> parameters);

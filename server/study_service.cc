@@ -815,25 +815,24 @@ absl::StatusOr<v1::PredictResponse> StudyService::Predict(
         absl::StrCat("study: \"", entry->study.name(), "\": ", model.status().message()));
   }
   // Back to user units and the study's direction: d / dx_j = d / du_j / width_j.
-  const int d = space.dimension();
-  Eigen::VectorXd width(d);
-  for (int j = 0; j < d; ++j) {
-    width(j) = space.parameters()[j].upper - space.parameters()[j].lower;
-  }
+  const Eigen::VectorXd width = space.Widths();
   const double sign = spec.direction() == v1::DIRECTION_MAXIMIZE ? -1.0 : 1.0;
   v1::PredictResponse response;
   for (const core::PointPrediction& p : model->points) {
     v1::Prediction* out = response.add_predictions();
     out->set_mean(sign * p.mean);
     out->set_std(p.std);
-    for (int j = 0; j < d; ++j) {
-      out->add_mean_gradient(sign * p.mean_gradient(j) / width(j));
-      out->add_std_gradient(p.std_gradient(j) / width(j));
-    }
+    const Eigen::VectorXd mean_gradient = sign * p.mean_gradient.cwiseQuotient(width);
+    const Eigen::VectorXd std_gradient = p.std_gradient.cwiseQuotient(width);
+    out->mutable_mean_gradient()->Add(mean_gradient.data(),
+                                      mean_gradient.data() + mean_gradient.size());
+    out->mutable_std_gradient()->Add(std_gradient.data(),
+                                     std_gradient.data() + std_gradient.size());
   }
   response.set_model_points(model->model_points);
-  for (int j = 0; j < d; ++j)
-    response.add_lengthscales(model->lengthscales(j) * width(j));
+  const Eigen::VectorXd lengthscales = model->lengthscales.cwiseProduct(width);
+  response.mutable_lengthscales()->Add(lengthscales.data(),
+                                       lengthscales.data() + lengthscales.size());
   return response;
 }
 
