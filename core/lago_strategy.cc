@@ -599,9 +599,11 @@ class LagoStrategy : public Strategy {
   // The model a suggestion would use, with the hyperparameters of the last
   // fit (fitted now when there are none yet). With lower_bound the model is
   // of g = log(f - L + C); f = L - C + exp(g) is then a shifted log-normal,
-  // whose mean and standard deviation are reported.
-  absl::StatusOr<ModelPrediction> Predict(
-      const StrategyInput& raw, absl::Span<const Eigen::VectorXd> x) const override {
+  // whose mean and standard deviation are reported, and the optimum is where
+  // the mean of g, the median of f, is lowest.
+  absl::StatusOr<ModelPrediction> Predict(const StrategyInput& raw,
+                                          absl::Span<const Eigen::VectorXd> x,
+                                          bool optimum) const override {
     if (raw.completed.empty()) {
       return absl::FailedPreconditionError("the study has no results yet");
     }
@@ -615,38 +617,26 @@ class LagoStrategy : public Strategy {
       return absl::FailedPreconditionError(
           absl::StrCat("the model cannot be built: ", gp.status().message()));
     }
+    const double shift = warp ? *options_.lower_bound - state.warp_offset : 0.0;
     ModelPrediction out;
     out.model_points = gp->num_points();
     out.lengthscales = gp->hyperparameters().lengthscales;
     for (const Eigen::VectorXd& point : x) {
-      double mean = 0.0;
-      double variance = 0.0;
-      Eigen::VectorXd mean_gradient;
-      Eigen::VectorXd variance_gradient;
-      gp->PredictWithGradients(point, &mean, &variance, &mean_gradient,
-                               &variance_gradient);
-      const double sd = std::sqrt(std::max(variance, 0.0));
-      const Eigen::VectorXd sd_gradient =
-          sd > 0.0 ? Eigen::VectorXd(variance_gradient / (2.0 * sd))
-                   : Eigen::VectorXd::Zero(dimension());
-      PointPrediction p;
-      if (!warp) {
-        p.mean = mean;
-        p.std = sd;
-        p.mean_gradient = mean_gradient;
-        p.std_gradient = sd_gradient;
-      } else {
-        // E f = L - C + m, sd f = m q, with m = exp(mean + sd^2 / 2) and
-        // q = sqrt(exp(sd^2) - 1); dq / dsd tends to 1 as sd goes to 0.
-        const double m = std::exp(mean + 0.5 * sd * sd);
-        const double q = std::sqrt(std::expm1(sd * sd));
-        const double dq = q > 0.0 ? std::exp(sd * sd) * sd / q : 1.0;
-        p.mean = *options_.lower_bound - state.warp_offset + m;
-        p.std = m * q;
-        p.mean_gradient = m * (mean_gradient + sd * sd_gradient);
-        p.std_gradient = q * p.mean_gradient + m * dq * sd_gradient;
+      out.points.push_back(PosteriorAt(*gp, point, warp, shift));
+    }
+    if (optimum) {
+      Acquisition mean(*gp, AcquisitionType::kUpperConfidence, 0.0, /*beta=*/0.0);
+      AcquisitionSearchOptions search;
+      search.candidates = options_.candidates;
+      search.refine = options_.refine;
+      search.seed =
+          problem_.seed ^ (0x0B5Eull + static_cast<uint64_t>(state.next_sequence));
+      auto best = MaximizeAcquisition(mean, search);
+      if (!best.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the model's optimum cannot be found: ", best.status().message()));
       }
-      out.points.push_back(std::move(p));
+      out.optimum = ModelOptimum{best->x, PosteriorAt(*gp, best->x, warp, shift)};
     }
     return out;
   }
@@ -654,6 +644,39 @@ class LagoStrategy : public Strategy {
  private:
   int dimension() const { return problem_.dimension; }
   bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
+
+  // The posterior of f at `point`. With `log_normal` (under lower_bound, with
+  // shift = L - C) the GP is of g = log(f - shift), and f is a shifted
+  // log-normal: E f = shift + m and sd f = m q, with m = exp(mean + sd^2 / 2)
+  // and q = sqrt(exp(sd^2) - 1); dq / dsd tends to 1 as sd goes to 0.
+  PointPrediction PosteriorAt(const GaussianProcess& gp, const Eigen::VectorXd& point,
+                              bool log_normal, double shift) const {
+    double mean = 0.0;
+    double variance = 0.0;
+    Eigen::VectorXd mean_gradient;
+    Eigen::VectorXd variance_gradient;
+    gp.PredictWithGradients(point, &mean, &variance, &mean_gradient, &variance_gradient);
+    const double sd = std::sqrt(std::max(variance, 0.0));
+    const Eigen::VectorXd sd_gradient =
+        sd > 0.0 ? Eigen::VectorXd(variance_gradient / (2.0 * sd))
+                 : Eigen::VectorXd::Zero(dimension());
+    PointPrediction p;
+    if (!log_normal) {
+      p.mean = mean;
+      p.std = sd;
+      p.mean_gradient = mean_gradient;
+      p.std_gradient = sd_gradient;
+      return p;
+    }
+    const double m = std::exp(mean + 0.5 * sd * sd);
+    const double q = std::sqrt(std::expm1(sd * sd));
+    const double dq = q > 0.0 ? std::exp(sd * sd) * sd / q : 1.0;
+    p.mean = shift + m;
+    p.std = m * q;
+    p.mean_gradient = m * (mean_gradient + sd * sd_gradient);
+    p.std_gradient = q * p.mean_gradient + m * dq * sd_gradient;
+    return p;
+  }
 
   // With Options::lower_bound, once Warp applies: `warped` becomes `raw` with
   // the warped completed points, which `points` holds; true when it did.

@@ -96,8 +96,9 @@ class RandomStrategy : public Strategy {
 
 }  // namespace
 
-absl::StatusOr<ModelPrediction> Strategy::Predict(
-    const StrategyInput& /*input*/, absl::Span<const Eigen::VectorXd> /*x*/) const {
+absl::StatusOr<ModelPrediction> Strategy::Predict(const StrategyInput& /*input*/,
+                                                  absl::Span<const Eigen::VectorXd> /*x*/,
+                                                  bool /*optimum*/) const {
   return absl::UnimplementedError("the strategy keeps no model");
 }
 

@@ -115,9 +115,18 @@ struct PointPrediction {
   Eigen::VectorXd std_gradient;
 };
 
+// Where the model's mean is lowest over the unit cube, and its posterior
+// there.
+struct ModelOptimum {
+  Eigen::VectorXd x;
+  PointPrediction prediction;
+};
+
 struct ModelPrediction {
   // One per point asked for, in order.
   std::vector<PointPrediction> points;
+  // When asked for.
+  std::optional<ModelOptimum> optimum;
   // The completed points the model holds.
   int model_points = 0;
   // The kernel's lengthscales in unit-cube coordinates.
@@ -131,10 +140,12 @@ class Strategy {
   virtual absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const = 0;
   // The model's posterior at `x` (unit-cube points) given `input.completed`
   // and the stored state; reads the state, never changes it, and ignores
-  // `input.pending` and `input.count`. UNIMPLEMENTED for a strategy that keeps
-  // no model; FAILED_PRECONDITION before the first result.
-  virtual absl::StatusOr<ModelPrediction> Predict(
-      const StrategyInput& input, absl::Span<const Eigen::VectorXd> x) const;
+  // `input.pending` and `input.count`. With `optimum` it also searches the
+  // cube for the lowest mean, as the informed step does. UNIMPLEMENTED for a
+  // strategy that keeps no model; FAILED_PRECONDITION before the first result.
+  virtual absl::StatusOr<ModelPrediction> Predict(const StrategyInput& input,
+                                                  absl::Span<const Eigen::VectorXd> x,
+                                                  bool optimum) const;
 };
 
 // The strategy called `name` for `problem`. INVALID_ARGUMENT naming the field

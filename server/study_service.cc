@@ -767,6 +767,46 @@ absl::StatusOr<v1::ListTrialsResponse> StudyService::ListTrials(
   return response;
 }
 
+absl::StatusOr<core::ModelPrediction> StudyService::ReadModel(
+    const StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum) {
+  core::StrategyInput input;
+  input.state = entry.strategy_state;
+  input.completed = entry.completed;
+  auto model = entry.strategy->Predict(input, points, optimum);
+  if (absl::IsUnimplemented(model.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("study: strategy \"", entry.study.spec().strategy(), "\" of \"",
+                     entry.study.name(), "\" keeps no model to predict with"));
+  }
+  if (!model.ok()) {
+    return absl::Status(
+        model.status().code(),
+        absl::StrCat("study: \"", entry.study.name(), "\": ", model.status().message()));
+  }
+  return model;
+}
+
+namespace {
+
+// Back to user units and the study's direction: d / dx_j = d / du_j / width_j.
+void ToProto(const core::PointPrediction& p, const Eigen::VectorXd& width, double sign,
+             v1::Prediction* out) {
+  out->set_mean(sign * p.mean);
+  out->set_std(p.std);
+  const Eigen::VectorXd mean_gradient = sign * p.mean_gradient.cwiseQuotient(width);
+  const Eigen::VectorXd std_gradient = p.std_gradient.cwiseQuotient(width);
+  out->mutable_mean_gradient()->Add(mean_gradient.data(),
+                                    mean_gradient.data() + mean_gradient.size());
+  out->mutable_std_gradient()->Add(std_gradient.data(),
+                                   std_gradient.data() + std_gradient.size());
+}
+
+double Sign(const v1::StudySpec& spec) {
+  return spec.direction() == v1::DIRECTION_MAXIMIZE ? -1.0 : 1.0;
+}
+
+}  // namespace
+
 absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
     const v1::GetBestRequest& request) {
   ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
@@ -780,6 +820,23 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   }
   v1::GetBestResponse response;
   if (best != nullptr) *response.mutable_best() = *best;
+  if (!request.include_model()) return response;
+  const core::SearchSpace& space = *entry->space;
+  std::vector<Eigen::VectorXd> points;
+  if (best != nullptr) points.push_back(space.ToUnit(best->x()));
+  ASSIGN_OR_RETURN(core::ModelPrediction model,
+                   ReadModel(*entry, points, /*optimum=*/true));
+  const Eigen::VectorXd width = space.Widths();
+  const double sign = Sign(entry->study.spec());
+  v1::ModelBest* out = response.mutable_model();
+  if (!model.points.empty()) ToProto(model.points[0], width, sign, out->mutable_at_best());
+  const std::vector<double> x = space.FromUnit(model.optimum->x);
+  out->mutable_optimum_x()->Add(x.begin(), x.end());
+  ToProto(model.optimum->prediction, width, sign, out->mutable_at_optimum());
+  out->set_model_points(model.model_points);
+  const Eigen::VectorXd lengthscales = model.lengthscales.cwiseProduct(width);
+  out->mutable_lengthscales()->Add(lengthscales.data(),
+                                   lengthscales.data() + lengthscales.size());
   return response;
 }
 
@@ -799,38 +856,16 @@ absl::StatusOr<v1::PredictResponse> StudyService::Predict(
     RETURN_IF_ERROR(space.CheckPoint(x, absl::StrCat("points[", i, "].x")));
     points.push_back(space.ToUnit(x));
   }
-  const v1::StudySpec& spec = entry->study.spec();
-  core::StrategyInput input;
-  input.state = entry->strategy_state;
-  input.completed = entry->completed;
-  auto model = entry->strategy->Predict(input, points);
-  if (absl::IsUnimplemented(model.status())) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("study: strategy \"", spec.strategy(), "\" of \"",
-                     entry->study.name(), "\" keeps no model to predict with"));
-  }
-  if (!model.ok()) {
-    return absl::Status(
-        model.status().code(),
-        absl::StrCat("study: \"", entry->study.name(), "\": ", model.status().message()));
-  }
-  // Back to user units and the study's direction: d / dx_j = d / du_j / width_j.
+  ASSIGN_OR_RETURN(core::ModelPrediction model,
+                   ReadModel(*entry, points, /*optimum=*/false));
   const Eigen::VectorXd width = space.Widths();
-  const double sign = spec.direction() == v1::DIRECTION_MAXIMIZE ? -1.0 : 1.0;
+  const double sign = Sign(entry->study.spec());
   v1::PredictResponse response;
-  for (const core::PointPrediction& p : model->points) {
-    v1::Prediction* out = response.add_predictions();
-    out->set_mean(sign * p.mean);
-    out->set_std(p.std);
-    const Eigen::VectorXd mean_gradient = sign * p.mean_gradient.cwiseQuotient(width);
-    const Eigen::VectorXd std_gradient = p.std_gradient.cwiseQuotient(width);
-    out->mutable_mean_gradient()->Add(mean_gradient.data(),
-                                      mean_gradient.data() + mean_gradient.size());
-    out->mutable_std_gradient()->Add(std_gradient.data(),
-                                     std_gradient.data() + std_gradient.size());
+  for (const core::PointPrediction& p : model.points) {
+    ToProto(p, width, sign, response.add_predictions());
   }
-  response.set_model_points(model->model_points);
-  const Eigen::VectorXd lengthscales = model->lengthscales.cwiseProduct(width);
+  response.set_model_points(model.model_points);
+  const Eigen::VectorXd lengthscales = model.lengthscales.cwiseProduct(width);
   response.mutable_lengthscales()->Add(lengthscales.data(),
                                        lengthscales.data() + lengthscales.size());
   return response;

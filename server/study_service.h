@@ -18,9 +18,12 @@
 #include <mutex>
 #include <string>
 
+#include "Eigen/Core"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "core/strategy.h"
 #include "lago/v1/lago_service.pb.h"
 #include "server/storage/study_store.h"
 
@@ -69,6 +72,10 @@ class StudyService {
   absl::StatusOr<std::shared_ptr<StudyEntry>> Acquire(const std::string& name,
                                                       const char* field);
   v1::Study StudyView(const StudyEntry& entry, absl::Time now) const;
+  // The strategy's model of a study at `points` (unit cube), and its optimum
+  // when asked; the errors name the study. The caller holds the study's lock.
+  static absl::StatusOr<core::ModelPrediction> ReadModel(
+      const StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum);
 
   std::unique_ptr<storage::StudyStore> store_;
   StudyServiceOptions options_;

@@ -219,6 +219,53 @@ class ClientTest(unittest.TestCase):
             self.client.study("py-predict-none").predict([[0.5]])
         self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
 
+    def test_best_with_the_model_finds_its_optimum(self):
+        study = self.client.create_study(
+            "py-model-best", {"a": (-2.0, 2.0), "b": (0.0, 10.0)}, direction="maximize",
+            gradient_mode="enhanced", strategy_options={"initial_points": "8"}, seed=7)
+        with self.assertRaises(lago.LagoError) as e:
+            study.model_best()
+        self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn('"py-model-best": the study has no results yet', e.exception.details)
+        for _ in range(8):  # The design, which leaves the maximum unobserved.
+            t = study.suggest()
+            a, b = t.x
+            study.observe(t, 3.0 - (a - 0.5) ** 2 - 0.1 * (b - 3.0) ** 2,
+                          gradient=[-2 * (a - 0.5), -0.2 * (b - 3.0)])
+        response = self.client._call("GetBest", lago.client.pb.GetBestRequest(study=study.name))
+        self.assertFalse(response.HasField("model"))  # Only when asked for.
+        m = study.model_best()
+        self.assertEqual(m.best, study.best())
+        self.assertEqual(m.model_points, 8)
+        self.assertEqual(len(m.lengthscales), 2)
+        # The model's view of the best trial: its value, in the study's direction.
+        self.assertAlmostEqual(m.at_best.mean, m.best.value, delta=1e-6)
+        self.assertLess(m.best.value, 2.9)
+        # Its optimum: the maximum of this concave quadratic, (0.5, 3) with 3,
+        # which no trial has come close to.
+        self.assertAlmostEqual(m.optimum_x[0], 0.5, delta=0.05)
+        self.assertAlmostEqual(m.optimum_x[1], 3.0, delta=0.5)
+        self.assertAlmostEqual(m.at_optimum.mean, 3.0, delta=0.05)
+        self.assertGreater(m.at_optimum.mean, m.at_best.mean)
+        # A maximum of the mean: its gradient vanishes there (per user unit).
+        for g in m.at_optimum.mean_gradient:
+            self.assertLess(abs(g), 1e-3)
+        # The same model Predict reads, and the same answer when asked again.
+        p = study.predict([m.best.x, m.optimum_x])
+        self.assertEqual([p.mean[0], p.std[0]], [m.at_best.mean, m.at_best.std])
+        self.assertEqual([p.mean[1], p.std[1]], [m.at_optimum.mean, m.at_optimum.std])
+        self.assertEqual(p.mean_gradient[1], m.at_optimum.mean_gradient)
+        self.assertEqual(study.model_best(), m)
+        sobol = self.client.create_study("py-model-best-sobol", {"x": (0.0, 1.0)},
+                                         strategy="sobol")
+        sobol.observe(sobol.suggest(), 2.0)
+        self.assertEqual(sobol.best().value, 2.0)
+        with self.assertRaises(lago.LagoError) as e:
+            sobol.model_best()
+        self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn('strategy "sobol" of "py-model-best-sobol" keeps no model',
+                      e.exception.details)
+
     def test_minimize_in_scipy_style(self):
         def sphere(x):
             return sum((v - 0.3) ** 2 for v in x)
@@ -419,6 +466,10 @@ class CliTest(unittest.TestCase):
         proc = self.lago("predict", "cli-model", "--at", "2", check=False)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("points[0].x[0] (a): 2 is outside [0, 1]", proc.stderr)
+        out = self.lago("best", "cli-model", "--model").stdout
+        self.assertIn("best: trial 2, value 0.5, a=", out)
+        self.assertRegex(out, r"model of 2 results at the best trial: mean 0\.5\d* std \S+\n")
+        self.assertRegex(out, r"model optimum: mean \S+ std \S+, a=\S+\n")
 
     def test_errors_exit_non_zero_with_the_message(self):
         proc = self.lago("observe", "nope", "1", "2.0", check=False)

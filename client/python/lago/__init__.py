@@ -8,8 +8,9 @@
 or, in scipy's style, ``lago.minimize(fun, bounds, jac=..., budget=...)``.
 """
 
-from lago.client import DEFAULT_ADDRESS, Client, LagoError, Predictions, Study, Trial
+from lago.client import (DEFAULT_ADDRESS, Client, LagoError, ModelBest, Prediction, Predictions,
+                         Study, Trial)
 from lago.optimize import OptimizeResult, minimize
 
-__all__ = ["DEFAULT_ADDRESS", "Client", "LagoError", "OptimizeResult", "Predictions", "Study",
-           "Trial", "minimize"]
+__all__ = ["DEFAULT_ADDRESS", "Client", "LagoError", "ModelBest", "OptimizeResult", "Prediction",
+           "Predictions", "Study", "Trial", "minimize"]

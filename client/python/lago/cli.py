@@ -140,13 +140,21 @@ def _cmd_trials(client, a):
 
 def _cmd_best(client, a):
     study = client.study(a.study)
-    best = study.best()
+    names = [p.name for p in study.info().spec.parameters]
+    model = study.model_best() if a.model else None
+    best = model.best if model else study.best()
     if best is None:
         print("no completed trial yet")
         return
-    names = [p.name for p in study.info().spec.parameters]
     point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, best.x))
     print(f"best: trial {best.id}, value {best.value:.10g}, {point}")
+    if model is None:
+        return
+    print(f"model of {model.model_points} results at the best trial: "
+          f"mean {model.at_best.mean:.10g} std {model.at_best.std:.6g}")
+    point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, model.optimum_x))
+    print(f"model optimum: mean {model.at_optimum.mean:.10g} std {model.at_optimum.std:.6g}"
+          f", {point}")
 
 
 def _cmd_predict(client, a):
@@ -321,6 +329,8 @@ def build_parser():
 
     b = sub.add_parser("best", help="the best completed trial")
     b.add_argument("study")
+    b.add_argument("--model", action="store_true",
+                   help="also the model's mean and std there, and where its mean is best")
     b.set_defaults(func=_cmd_best)
 
     pr = sub.add_parser("predict", help="the model's mean and std at given points")

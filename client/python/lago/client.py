@@ -118,6 +118,39 @@ class Predictions:
     lengthscales: List[float]
 
 
+@dataclasses.dataclass
+class Prediction:
+    """The posterior of a study's model at one point, in the study's direction
+    and user units."""
+
+    mean: float
+    # Standard deviation of the objective's value (without observation noise).
+    std: float
+    # d mean / d x and d std / d x, one entry per parameter.
+    mean_gradient: List[float]
+    std_gradient: List[float]
+
+    @classmethod
+    def from_proto(cls, p) -> "Prediction":
+        return cls(mean=p.mean, std=p.std, mean_gradient=list(p.mean_gradient),
+                   std_gradient=list(p.std_gradient))
+
+
+@dataclasses.dataclass
+class ModelBest:
+    """The best completed trial with the model's view of it: the posterior at
+    its point (``at_best``) and the point where the model's mean is best over
+    the box (``optimum_x``, in user units) with the posterior there."""
+
+    best: Optional[Trial]
+    at_best: Optional[Prediction]
+    optimum_x: List[float]
+    at_optimum: Prediction
+    # The completed results the model holds, and its lengthscales (user units).
+    model_points: int
+    lengthscales: List[float]
+
+
 ParameterSpec = Union[Dict[str, Tuple[float, float]], Sequence[Tuple[str, float, float]]]
 
 
@@ -346,6 +379,23 @@ class Study:
         """The completed trial with the best value, or None before the first result."""
         response = self.client._call("GetBest", pb.GetBestRequest(study=self.name))
         return Trial.from_proto(response.best) if response.HasField("best") else None
+
+    def model_best(self) -> ModelBest:
+        """The best completed trial, the model's posterior at its point, and
+        where the model's mean is best over the box (searched as the informed
+        step searches it). Raises LagoError(FAILED_PRECONDITION) for a strategy
+        without a model and before the first result."""
+        response = self.client._call(
+            "GetBest", pb.GetBestRequest(study=self.name, include_model=True))
+        m = response.model
+        has_best = response.HasField("best")
+        return ModelBest(
+            best=Trial.from_proto(response.best) if has_best else None,
+            at_best=Prediction.from_proto(m.at_best) if has_best else None,
+            optimum_x=list(m.optimum_x),
+            at_optimum=Prediction.from_proto(m.at_optimum),
+            model_points=m.model_points,
+            lengthscales=list(m.lengthscales))
 
     def predict(self, xs: Sequence[Sequence[float]]) -> Predictions:
         """The posterior of the study's model (the GP that ``lago``, ``bo`` and
