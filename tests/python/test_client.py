@@ -9,6 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import unittest
+import urllib.error
+import urllib.request
 
 import grpc
 
@@ -470,6 +472,85 @@ class CliTest(unittest.TestCase):
         self.assertIn("best: trial 2, value 0.5, a=", out)
         self.assertRegex(out, r"model of 2 results at the best trial: mean 0\.5\d* std \S+\n")
         self.assertRegex(out, r"model optimum: mean \S+ std \S+, a=\S+\n")
+
+    def web(self, address, *args):
+        """`lago web` on a free port: the process and its base URL."""
+        proc = subprocess.Popen([CLI, "--address", address, "--timeout", "2", "web",
+                                 "--listen", "127.0.0.1:0", *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.wait, 30)
+        self.addCleanup(proc.terminate)
+        line = proc.stdout.readline()
+        self.assertRegex(line, r"^lago web: serving http://127\.0\.0\.1:\d+/ \(read-only")
+        return proc, line.split()[3]
+
+    @staticmethod
+    def get(url):
+        """(HTTP status, page) of a GET."""
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                return r.status, r.read().decode("utf-8")
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8")
+
+    def test_a_read_only_view_in_the_browser(self):
+        with lago.Client(self.server.address) as client:
+            study = client.create_study("web-bowl", {"a": (-2.0, 2.0), "b": (0.0, 10.0)},
+                                        gradient_mode="enhanced", seed=1)
+            for _ in range(12):
+                t = study.suggest()
+                a, b = t.x
+                study.observe(t, (a - 0.5) ** 2 + 0.1 * (b - 3.0) ** 2 + 0.01,
+                              gradient=[2 * (a - 0.5), 0.2 * (b - 3.0)])
+            study.fail(study.suggest(), "<script>alert(1)</script>")
+            study.suggest(client_id="rig<2>")
+            client.create_study("web-empty", {"x": (0.0, 1.0)})
+            best = study.best()
+        _, url = self.web(self.server.address, "--refresh", "5")
+        status, page = self.get(url)
+        self.assertEqual(status, 200)
+        self.assertIn('<meta http-equiv="refresh" content="5">', page)
+        self.assertIn('<a href="/study/web-bowl">web-bowl</a>', page)
+        self.assertIn('<a href="/study/web-empty">web-empty</a>', page)
+        self.assertIn(f"<td>12</td><td>1</td><td>1</td><td>25</td><td>{best.value:.10g}</td>",
+                      page)
+        status, page = self.get(url + "study/web-bowl")
+        self.assertEqual(status, 200)
+        self.assertIn(f"<b>Best:</b> {best.value:.10g} (trial {best.id}) at a = ", page)
+        # One point per completed trial, coloured by kind, and the best so far.
+        self.assertEqual(page.count('<circle class="trial"'), 12)
+        self.assertIn("trial 1 (initial): ", page)
+        self.assertIn("<title>best so far</title>", page)
+        # Text from clients is escaped, never markup.
+        self.assertNotIn("<script>", page)
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", page)
+        self.assertIn("rig&lt;2&gt;", page)
+        self.assertEqual(page.count("<tr><td>"), 14)  # Every trial, newest first.
+        self.assertLess(page.index("<tr><td>14</td>"), page.index("<tr><td>1</td>"))
+        status, page = self.get(url + "study/web-empty")
+        self.assertEqual(status, 200)
+        self.assertIn("No completed trials yet.", page)
+        status, page = self.get(url + "study/nope")
+        self.assertEqual(status, 404)
+        self.assertIn("no study named &quot;nope&quot;", page)
+        status, page = self.get(url + "studies")
+        self.assertEqual(status, 404)
+        self.assertIn("/studies: no such page", page)
+        proc = self.lago("web", "--listen", "8080", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("--listen '8080': expected HOST:PORT", proc.stderr)
+
+    def test_the_browser_view_says_when_the_server_is_down(self):
+        with LagoServer() as spare:
+            _, url = self.web(spare.address, "--refresh", "0")
+            status, page = self.get(url)
+            self.assertEqual(status, 200)
+            self.assertNotIn("http-equiv", page)
+            spare.stop()
+            status, page = self.get(url)
+        self.assertEqual(status, 503)
+        self.assertIn("<h1>UNAVAILABLE</h1>", page)
 
     def test_errors_exit_non_zero_with_the_message(self):
         proc = self.lago("observe", "nope", "1", "2.0", check=False)

@@ -8,6 +8,8 @@ import os
 import subprocess
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 import grpc
 
@@ -16,6 +18,7 @@ from lago_server import SERVER, LagoServer, health
 
 READ_WRITE = "rw-0123456789abcdef-secret"
 READ_ONLY = "ro-fedcba9876543210-secret"
+CLI = os.environ.get("LAGO_CLI", "build/bin/lago")
 
 
 def openssl(*args, cwd):
@@ -87,6 +90,9 @@ class SecurityTest(unittest.TestCase):
                 details = self.assertCode(grpc.StatusCode.FAILED_PRECONDITION,
                                           lambda: lago.Study(ro, "s").predict([[0.5]]))
                 self.assertIn("keeps no model", details)
+                details = self.assertCode(grpc.StatusCode.FAILED_PRECONDITION,
+                                          lambda: lago.Study(ro, "s").model_best())
+                self.assertIn("keeps no model", details)
                 details = self.assertCode(grpc.StatusCode.PERMISSION_DENIED,
                                           lambda: lago.Study(ro, "s").observe(trial, 1.0))
                 self.assertIn("read-only", details)
@@ -101,6 +107,37 @@ class SecurityTest(unittest.TestCase):
         self.assertIn("UNAUTHENTICATED", log)
         for secret in (READ_WRITE, READ_ONLY, "not-a-known-token-at-all"):
             self.assertNotIn(secret, log)
+
+    def test_the_browser_view_needs_only_a_read_only_token(self):
+        with open(self.path("ro-token"), "w") as f:
+            f.write(READ_ONLY + "\n")
+        with LagoServer(extra_args=[f"--token-file={self.tokens}"]) as server:
+            with lago.Client(server.address, token=READ_WRITE) as rw:
+                rw.create_study("lab", {"x": (0, 1)}, strategy="sobol")
+            pages = {}
+            for name, token_args in (("ro", ["--token-file", self.path("ro-token")]),
+                                     ("none", [])):
+                proc = subprocess.Popen(
+                    [CLI, "--address", server.address, *token_args, "web", "--listen",
+                     "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    text=True, env={k: v for k, v in os.environ.items() if k != "LAGO_TOKEN"})
+                try:
+                    url = proc.stdout.readline().split()[3]
+                    try:
+                        with urllib.request.urlopen(url, timeout=30) as r:
+                            pages[name] = (r.status, r.read().decode())
+                    except urllib.error.HTTPError as e:
+                        pages[name] = (e.code, e.read().decode())
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
+                    proc.stdout.close()
+        self.assertEqual(pages["ro"][0], 200)
+        self.assertIn('<a href="/study/lab">lab</a>', pages["ro"][1])
+        self.assertEqual(pages["none"][0], 502)
+        self.assertIn("<h1>UNAUTHENTICATED</h1>", pages["none"][1])
+        for _, page in pages.values():
+            self.assertNotIn(READ_ONLY, page)
 
     def test_tls_round_trip(self):
         args = [f"--tls-cert={self.path('server.pem')}", f"--tls-key={self.path('server.key')}",

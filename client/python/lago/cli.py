@@ -260,6 +260,25 @@ def _cmd_plot(client, a):
     print(f"wrote {a.out} ({len(trials)} trials)", file=sys.stderr)
 
 
+def _cmd_web(client, a):
+    from lago.web import make_server
+    # A page says at once that the server is down; the next reload tries again.
+    client.retries = 1
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if a.verbose else None
+    try:
+        server = make_server(client, a.listen, refresh=a.refresh, log=log)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"lago web: {e}") from None
+    host, port = server.server_address[:2]
+    print(f"lago web: serving http://{host}:{port}/ (read-only; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def _cmd_stop(client, a):
     _print_study(client.stop_study(a.study))
 
@@ -358,6 +377,15 @@ def build_parser():
     pl.add_argument("study")
     pl.add_argument("--out", required=True, help="PNG file to write")
     pl.set_defaults(func=_cmd_plot)
+
+    wb = sub.add_parser("web", help="a read-only view of the studies in a browser")
+    wb.add_argument("--listen", default=os.environ.get("LAGO_WEB_LISTEN", "127.0.0.1:8080"),
+                    help="HOST:PORT to serve on; port 0 picks a free one "
+                         "(env LAGO_WEB_LISTEN; default %(default)s)")
+    wb.add_argument("--refresh", type=float, default=10.0,
+                    help="seconds between a page's reloads; 0 never (default %(default)s)")
+    wb.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    wb.set_defaults(func=_cmd_web)
 
     sp = sub.add_parser("stop", help="stop a study: no more suggestions")
     sp.add_argument("study")

@@ -2,7 +2,7 @@
 
 import math
 
-_KIND_STYLE = {
+KIND_STYLE = {
     "initial": ("#9e9e9e", "o", "initial design"),
     "informed": ("#6a1b9a", "D", "informed step"),
     "global": ("#1565c0", "^", "global (EI)"),
@@ -36,7 +36,7 @@ def plot_study(info, trials, out):
     # A log scale when every value is positive and they span decades.
     positive = values and min(values) > 0 and max(values) / min(values) > 100
     xs = list(range(1, len(done) + 1))
-    for kind, (color, marker, label) in _KIND_STYLE.items():
+    for kind, (color, marker, label) in KIND_STYLE.items():
         pts = [(i, t.value) for i, t in zip(xs, done) if t.kind == kind]
         if pts:
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, c=color,
