@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 import yaml
 
@@ -147,6 +148,28 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(worker["depends_on"]["server"]["condition"], "service_healthy")
         self.assertEqual(worker["environment"]["LAGO_ADDRESS"], "server:50051")
         self.assertTrue(os.path.exists(os.path.join(ROOT, "deploy", "worker.Dockerfile")))
+        web = doc["services"]["web"]
+        self.assertTrue(all(p.startswith("127.0.0.1:8080:") for p in web["ports"]))
+        self.assertEqual(web["environment"]["LAGO_ADDRESS"], "server:50051")
+        # Its command, run here as the image would run it (the port and the
+        # server's address are this test's), serves the list of studies.
+        argv = web["entrypoint"] + web["command"]
+        self.assertEqual(argv[:5], ["python3", "-m", "lago", "web", "--listen"])
+        argv = ["/usr/bin/python3"] + argv[1:5] + ["127.0.0.1:0"] + argv[6:]
+        with LagoServer() as server:
+            with lago.Client(server.address) as client:
+                client.create_study("compose-demo", {"x": (0, 1)})
+            env = dict(os.environ, LAGO_ADDRESS=server.address)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    text=True, env=env)
+            try:
+                url = proc.stdout.readline().split()[3]
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    self.assertIn('<a href="/study/compose-demo">', r.read().decode())
+            finally:
+                proc.terminate()
+                proc.wait(30)
+                proc.stdout.close()
 
     def test_kubernetes_manifests(self):
         folder = os.path.join(ROOT, "deploy", "kubernetes")
