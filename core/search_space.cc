@@ -56,6 +56,10 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> par
       return absl::InvalidArgumentError(absl::StrCat(
           field, " (", p.name, "): lower ", p.lower, " must be below upper ", p.upper));
     }
+    if (p.scale == Scale::kLog && !(p.lower > 0.0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " (", p.name, "): lower ", p.lower, " must be above 0 on a log scale"));
+    }
     if (!std::isfinite(p.upper - p.lower)) {
       return absl::InvalidArgumentError(absl::StrCat(field, " (", p.name,
                                                      "): the width of [", p.lower, ", ",
@@ -87,11 +91,19 @@ absl::Status SearchSpace::CheckPoint(absl::Span<const double> x,
   return absl::OkStatus();
 }
 
+namespace {
+
+// log(upper / lower): the length of a log-scale parameter's range in e-folds.
+double LogRange(const ParameterBounds& p) { return std::log(p.upper / p.lower); }
+
+}  // namespace
+
 Eigen::VectorXd SearchSpace::ToUnit(absl::Span<const double> x) const {
   Eigen::VectorXd u(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    u[i] = (x[i] - p.lower) / (p.upper - p.lower);
+    u[i] = p.scale == Scale::kLog ? std::log(x[i] / p.lower) / LogRange(p)
+                                  : (x[i] - p.lower) / (p.upper - p.lower);
   }
   return u;
 }
@@ -100,21 +112,41 @@ std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
   std::vector<double> x(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    x[i] = std::clamp(p.lower + u[i] * (p.upper - p.lower), p.lower, p.upper);
+    const double v = p.scale == Scale::kLog ? p.lower * std::exp(u[i] * LogRange(p))
+                                            : p.lower + u[i] * (p.upper - p.lower);
+    x[i] = std::clamp(v, p.lower, p.upper);
   }
   return x;
 }
 
-Eigen::VectorXd SearchSpace::GradientToUnit(absl::Span<const double> gradient) const {
-  return Eigen::Map<const Eigen::VectorXd>(gradient.data(), dimension())
-      .cwiseProduct(Widths());
+Eigen::VectorXd SearchSpace::UnitJacobian(absl::Span<const double> x) const {
+  Eigen::VectorXd j(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    j[i] = p.scale == Scale::kLog ? x[i] * LogRange(p) : p.upper - p.lower;
+  }
+  return j;
 }
 
-Eigen::VectorXd SearchSpace::Widths() const {
-  Eigen::VectorXd w(dimension());
-  for (int i = 0; i < dimension(); ++i)
-    w[i] = parameters_[i].upper - parameters_[i].lower;
-  return w;
+Eigen::VectorXd SearchSpace::GradientToUnit(absl::Span<const double> gradient,
+                                            absl::Span<const double> x) const {
+  return Eigen::Map<const Eigen::VectorXd>(gradient.data(), dimension())
+      .cwiseProduct(UnitJacobian(x));
+}
+
+Eigen::VectorXd SearchSpace::GradientFromUnit(const Eigen::VectorXd& gradient,
+                                              absl::Span<const double> x) const {
+  return gradient.cwiseQuotient(UnitJacobian(x));
+}
+
+Eigen::VectorXd SearchSpace::LengthsFromUnit(const Eigen::VectorXd& lengths) const {
+  Eigen::VectorXd out(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    out[i] = lengths[i] *
+             (p.scale == Scale::kLog ? std::log10(p.upper / p.lower) : p.upper - p.lower);
+  }
+  return out;
 }
 
 }  // namespace lago::core

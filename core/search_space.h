@@ -1,5 +1,6 @@
 // The box [lower, upper] of a study and its map to the unit cube, where every
-// model works: x_unit = (x - lower) / (upper - lower).
+// model works: x_unit = (x - lower) / (upper - lower), or for a log-scale
+// parameter (lower > 0) x_unit = log(x / lower) / log(upper / lower).
 #ifndef LAGO_CORE_SEARCH_SPACE_H_
 #define LAGO_CORE_SEARCH_SPACE_H_
 
@@ -13,10 +14,13 @@
 
 namespace lago::core {
 
+enum class Scale { kLinear, kLog };
+
 struct ParameterBounds {
   std::string name;
   double lower = 0.0;
   double upper = 1.0;
+  Scale scale = Scale::kLinear;
 };
 
 // Upper limit on the number of parameters (the Sobol table's dimension).
@@ -25,7 +29,8 @@ inline constexpr int kMaxDimension = 1024;
 class SearchSpace {
  public:
   // INVALID_ARGUMENT naming the parameter when a name is invalid or repeated,
-  // a bound is not finite, lower >= upper, or there are no parameters.
+  // a bound is not finite, lower >= upper, lower <= 0 on a log scale, or
+  // there are no parameters.
   static absl::StatusOr<SearchSpace> Create(std::vector<ParameterBounds> parameters);
 
   int dimension() const { return static_cast<int>(parameters_.size()); }
@@ -39,10 +44,19 @@ class SearchSpace {
   Eigen::VectorXd ToUnit(absl::Span<const double> x) const;
   // Maps back to user units, clamped into the box against rounding.
   std::vector<double> FromUnit(const Eigen::VectorXd& u) const;
-  // Chain rule: d f / d u_j = (upper_j - lower_j) d f / d x_j.
-  Eigen::VectorXd GradientToUnit(absl::Span<const double> gradient) const;
-  // upper_j - lower_j for each parameter: a length of 1 in the unit cube.
-  Eigen::VectorXd Widths() const;
+  // d x_j / d u_j at the point `x` (user units): upper_j - lower_j, or on a
+  // log scale x_j log(upper_j / lower_j).
+  Eigen::VectorXd UnitJacobian(absl::Span<const double> x) const;
+  // Chain rule at `x`: d f / d u_j = d x_j / d u_j * d f / d x_j.
+  Eigen::VectorXd GradientToUnit(absl::Span<const double> gradient,
+                                 absl::Span<const double> x) const;
+  // And back: d f / d x_j = d f / d u_j / (d x_j / d u_j).
+  Eigen::VectorXd GradientFromUnit(const Eigen::VectorXd& gradient,
+                                   absl::Span<const double> x) const;
+  // Lengths along each axis of the unit cube in user units: times
+  // upper_j - lower_j, or on a log scale in decades, times log10(upper_j /
+  // lower_j).
+  Eigen::VectorXd LengthsFromUnit(const Eigen::VectorXd& lengths) const;
 
  private:
   explicit SearchSpace(std::vector<ParameterBounds> parameters);

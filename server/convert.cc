@@ -28,6 +28,13 @@ absl::Status CheckNonNegative(const char* field, double value) {
 
 absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
   v1::StudySpec out = spec;
+  for (int i = 0; i < out.parameters_size(); ++i) {
+    if (!v1::Scale_IsValid(out.parameters(i).scale())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.parameters[", i, "].scale: ", out.parameters(i).scale(),
+                       " is not a scale"));
+    }
+  }
   RETURN_IF_ERROR(SearchSpaceOf(out).status());
   if (out.direction() == v1::DIRECTION_UNSPECIFIED)
     out.set_direction(v1::DIRECTION_MINIMIZE);
@@ -88,7 +95,9 @@ absl::StatusOr<core::SearchSpace> SearchSpaceOf(const v1::StudySpec& spec) {
   std::vector<core::ParameterBounds> bounds;
   bounds.reserve(spec.parameters_size());
   for (const v1::Parameter& p : spec.parameters()) {
-    bounds.push_back({p.name(), p.lower(), p.upper()});
+    bounds.push_back(
+        {p.name(), p.lower(), p.upper(),
+         p.scale() == v1::SCALE_LOG ? core::Scale::kLog : core::Scale::kLinear});
   }
   return core::SearchSpace::Create(std::move(bounds));
 }

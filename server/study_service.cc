@@ -189,7 +189,7 @@ struct StudyService::StudyEntry {
     if (t.why().has_sequence_index()) p.sequence_index = t.why().sequence_index();
     p.value = ToMinimization(study.spec(), t.value());
     if (t.gradient_size() > 0) {
-      Eigen::VectorXd g = space->GradientToUnit(t.gradient());
+      Eigen::VectorXd g = space->GradientToUnit(t.gradient(), t.x());
       if (study.spec().direction() == v1::DIRECTION_MAXIMIZE) g = -g;
       p.gradient = std::move(g);
     }
@@ -788,13 +788,13 @@ absl::StatusOr<core::ModelPrediction> StudyService::ReadModel(
 
 namespace {
 
-// Back to user units and the study's direction: d / dx_j = d / du_j / width_j.
-void ToProto(const core::PointPrediction& p, const Eigen::VectorXd& width, double sign,
-             v1::Prediction* out) {
+// Back to user units (at the point `x`) and the study's direction.
+void ToProto(const core::PointPrediction& p, const core::SearchSpace& space,
+             absl::Span<const double> x, double sign, v1::Prediction* out) {
   out->set_mean(sign * p.mean);
   out->set_std(p.std);
-  const Eigen::VectorXd mean_gradient = sign * p.mean_gradient.cwiseQuotient(width);
-  const Eigen::VectorXd std_gradient = p.std_gradient.cwiseQuotient(width);
+  const Eigen::VectorXd mean_gradient = sign * space.GradientFromUnit(p.mean_gradient, x);
+  const Eigen::VectorXd std_gradient = space.GradientFromUnit(p.std_gradient, x);
   out->mutable_mean_gradient()->Add(mean_gradient.data(),
                                     mean_gradient.data() + mean_gradient.size());
   out->mutable_std_gradient()->Add(std_gradient.data(),
@@ -826,15 +826,16 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   if (best != nullptr) points.push_back(space.ToUnit(best->x()));
   ASSIGN_OR_RETURN(core::ModelPrediction model,
                    ReadModel(*entry, points, /*optimum=*/true));
-  const Eigen::VectorXd width = space.Widths();
   const double sign = Sign(entry->study.spec());
   v1::ModelBest* out = response.mutable_model();
-  if (!model.points.empty()) ToProto(model.points[0], width, sign, out->mutable_at_best());
+  if (!model.points.empty()) {
+    ToProto(model.points[0], space, best->x(), sign, out->mutable_at_best());
+  }
   const std::vector<double> x = space.FromUnit(model.optimum->x);
   out->mutable_optimum_x()->Add(x.begin(), x.end());
-  ToProto(model.optimum->prediction, width, sign, out->mutable_at_optimum());
+  ToProto(model.optimum->prediction, space, x, sign, out->mutable_at_optimum());
   out->set_model_points(model.model_points);
-  const Eigen::VectorXd lengthscales = model.lengthscales.cwiseProduct(width);
+  const Eigen::VectorXd lengthscales = space.LengthsFromUnit(model.lengthscales);
   out->mutable_lengthscales()->Add(lengthscales.data(),
                                    lengthscales.data() + lengthscales.size());
   return response;
@@ -858,14 +859,14 @@ absl::StatusOr<v1::PredictResponse> StudyService::Predict(
   }
   ASSIGN_OR_RETURN(core::ModelPrediction model,
                    ReadModel(*entry, points, /*optimum=*/false));
-  const Eigen::VectorXd width = space.Widths();
   const double sign = Sign(entry->study.spec());
   v1::PredictResponse response;
-  for (const core::PointPrediction& p : model.points) {
-    ToProto(p, width, sign, response.add_predictions());
+  for (int i = 0; i < request.points_size(); ++i) {
+    ToProto(model.points[i], space, request.points(i).x(), sign,
+            response.add_predictions());
   }
   response.set_model_points(model.model_points);
-  const Eigen::VectorXd lengthscales = model.lengthscales.cwiseProduct(width);
+  const Eigen::VectorXd lengthscales = space.LengthsFromUnit(model.lengthscales);
   response.mutable_lengthscales()->Add(lengthscales.data(),
                                        lengthscales.data() + lengthscales.size());
   return response;

@@ -93,6 +93,8 @@ CREATE TABLE requests (
 )sql",
     // 1 -> 2: the weight the competition gave the acquisition.
     "ALTER TABLE trials ADD COLUMN why_acquisition_weight REAL;",
+    // 2 -> 3: a parameter's scale, 'linear' or 'log'.
+    "ALTER TABLE parameters ADD COLUMN scale TEXT NOT NULL DEFAULT 'linear';",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -259,7 +261,7 @@ class SqliteStudyStore : public StudyStore {
       const int64_t id = db_->getLastInsertRowid();
       SQLite::Statement param(*db_,
                               "INSERT INTO parameters (study_id, position, name, lower, "
-                              "upper) VALUES (?, ?, ?, ?, ?)");
+                              "upper, scale) VALUES (?, ?, ?, ?, ?, ?)");
       for (int i = 0; i < spec.parameters_size(); ++i) {
         param.reset();
         param.bind(1, id);
@@ -267,6 +269,7 @@ class SqliteStudyStore : public StudyStore {
         param.bind(3, spec.parameters(i).name());
         param.bind(4, spec.parameters(i).lower());
         param.bind(5, spec.parameters(i).upper());
+        param.bind(6, spec.parameters(i).scale() == v1::SCALE_LOG ? "log" : "linear");
         param.exec();
       }
       txn.commit();

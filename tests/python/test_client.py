@@ -268,6 +268,76 @@ class ClientTest(unittest.TestCase):
         self.assertIn('strategy "sobol" of "py-model-best-sobol" keeps no model',
                       e.exception.details)
 
+    def test_a_log_scale_parameter(self):
+        # The optimum rate 1e-3 is the middle of [1e-5, 1e-1] in decades, and
+        # the objective a quadratic in log10(rate): on a linear scale 99% of the
+        # box would lie above 1e-3.
+        def objective(x):
+            rate, t = x
+            value = (math.log10(rate) + 3.0) ** 2 + 0.01 * (t - 50.0) ** 2
+            gradient = [2.0 * (math.log10(rate) + 3.0) / (rate * math.log(10.0)),
+                        0.02 * (t - 50.0)]
+            return value, gradient
+
+        bounds = {"rate": (1e-5, 1e-1, "log"), "t": (20.0, 80.0)}
+        study = self.client.create_study("py-log", bounds, gradient_mode="enhanced",
+                                         strategy_options={"initial_points": "10"}, seed=8)
+        self.assertEqual([p.scale for p in study.info().spec.parameters],
+                         [lago.client.study_pb2.SCALE_LOG, lago.client.study_pb2.SCALE_LINEAR])
+        design = []
+        for i in range(24):
+            t = study.suggest()
+            self.assertTrue(1e-5 <= t.x[0] <= 1e-1 and 20.0 <= t.x[1] <= 80.0, t.x)
+            if t.kind == "initial":
+                design.append(t.x[0])
+            study.observe(t, *objective(t.x))
+        # The design is spread evenly in decades: about half of it below 1e-3.
+        self.assertEqual(len(design), 10)
+        self.assertGreaterEqual(sum(r < 1e-3 for r in design), 3)
+        self.assertGreaterEqual(sum(r > 1e-3 for r in design), 3)
+        best = study.best()
+        self.assertLess(best.value, 1e-8)
+        self.assertAlmostEqual(math.log10(best.x[0]), -3.0, delta=1e-4)
+        # The model answers in user units: gradients per unit of rate, and
+        # lengthscales in decades for rate.
+        p = study.predict([[2e-2, 60.0]])
+        value, gradient = objective([2e-2, 60.0])
+        self.assertAlmostEqual(p.mean[0], value, delta=0.05 * value)
+        self.assertAlmostEqual(p.mean_gradient[0][0], gradient[0], delta=0.05 * gradient[0])
+        # Steps of 0.1% of the rate: smaller ones meet the rounding of the
+        # variance (std is 2e-3 here), larger ones its curvature.
+        self.check_gradients(study, [2e-2, 60.0], [2.0, 60.0])
+        m = study.model_best()
+        self.assertAlmostEqual(math.log10(m.optimum_x[0]), -3.0, delta=0.05)
+        # The scale is part of the spec: the same spec opens the study, a
+        # linear one is another study.
+        self.assertEqual(self.client.create_study("py-log", bounds, gradient_mode="enhanced",
+                                                  strategy_options={"initial_points": "10"},
+                                                  seed=8).name, "py-log")
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-log", {"rate": (1e-5, 1e-1), "t": (20.0, 80.0)},
+                                     gradient_mode="enhanced",
+                                     strategy_options={"initial_points": "10"}, seed=8)
+        self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+        with sqlite3.connect(self.server.db) as db:
+            self.assertEqual(db.execute(
+                "SELECT parameters.name, scale FROM parameters JOIN studies ON studies.id ="
+                " study_id WHERE studies.name = 'py-log' ORDER BY position").fetchall(),
+                [("rate", "log"), ("t", "linear")])
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-log-bad", {"rate": (0.0, 1.0, "log")})
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("spec.parameters[0] (rate): lower 0 must be above 0 on a log scale",
+                      e.exception.details)
+        with self.assertRaises(ValueError):
+            self.client.create_study("py-log-bad", {"rate": (1.0, 2.0, "log2")})
+        bad = lago.client.study_pb2.StudySpec(
+            parameters=[lago.client.study_pb2.Parameter(name="a", lower=1, upper=2, scale=7)])
+        with self.assertRaises(lago.LagoError) as e:
+            self.client._call("CreateStudy", lago.client.pb.CreateStudyRequest(
+                name="py-log-bad", spec=bad))
+        self.assertIn("spec.parameters[0].scale: 7 is not a scale", e.exception.details)
+
     def test_minimize_in_scipy_style(self):
         def sphere(x):
             return sum((v - 0.3) ** 2 for v in x)
@@ -440,6 +510,21 @@ class CliTest(unittest.TestCase):
         with open(png, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertGreater(os.path.getsize(png), 10000)
+
+    def test_a_log_scale_parameter_from_the_terminal(self):
+        out = self.lago("create", "cli-log", "--param", "rate:1e-5:1e-1:log", "--param",
+                        "t:20:80").stdout
+        self.assertIn("cli-log: active, strategy lago, 2 parameters", out)
+        with lago.Client(self.server.address) as client:
+            scales = [p.scale for p in client.get_study("cli-log").spec.parameters]
+        self.assertEqual(scales, [lago.client.study_pb2.SCALE_LOG,
+                                  lago.client.study_pb2.SCALE_LINEAR])
+        proc = self.lago("create", "cli-log-bad", "--param", "rate:0:1:log", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("lower 0 must be above 0 on a log scale", proc.stderr)
+        proc = self.lago("create", "cli-log-bad", "--param", "rate:1:2:ln", check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("expected NAME:LOWER:UPPER or NAME:LOWER:UPPER:log", proc.stderr)
 
     def test_strategy_options_and_predictions_from_the_terminal(self):
         out = self.lago("create", "cli-model", "--param", "a:0:1", "--gradient-mode",

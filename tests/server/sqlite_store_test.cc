@@ -200,6 +200,7 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     // The same file as a server before schema version 2 left it.
     SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
     db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
+    db.exec("ALTER TABLE parameters DROP COLUMN scale");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
@@ -213,6 +214,9 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
     EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
               SqliteSchemaVersion());
+    // Parameters from before scales are linear.
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(scale) FROM parameters").getString(),
+              "linear");
   }
   // A trial written after the migration keeps its weight.
   StudyWrite write;

@@ -17,10 +17,11 @@ from lago.v1 import study_pb2
 
 def _parse_param(text):
     parts = text.split(":")
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"--param {text!r}: expected NAME:LOWER:UPPER")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("linear", "log")):
+        raise argparse.ArgumentTypeError(
+            f"--param {text!r}: expected NAME:LOWER:UPPER or NAME:LOWER:UPPER:log")
     try:
-        return parts[0], float(parts[1]), float(parts[2])
+        return (parts[0], float(parts[1]), float(parts[2])) + tuple(parts[3:])
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--param {text!r}: LOWER and UPPER must be numbers") from None
@@ -308,7 +309,8 @@ def build_parser():
     c = sub.add_parser("create", help="create a study (or open an equal one)")
     c.add_argument("name")
     c.add_argument("--param", type=_parse_param, action="append", required=True,
-                   metavar="NAME:LOWER:UPPER", help="a parameter; repeat for each")
+                   metavar="NAME:LOWER:UPPER[:log]",
+                   help="a parameter, :log for a log scale; repeat for each")
     c.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     c.add_argument("--strategy", default="",
                    help="lago (default), bo, trust-region, sobol or random")

@@ -151,7 +151,11 @@ class ModelBest:
     lengthscales: List[float]
 
 
-ParameterSpec = Union[Dict[str, Tuple[float, float]], Sequence[Tuple[str, float, float]]]
+# {name: (lower, upper)} or [(name, lower, upper)], with "log" after upper for
+# a log-scale parameter.
+ParameterSpec = Union[Dict[str, Tuple], Sequence[Tuple]]
+
+_SCALES = {"linear": study_pb2.SCALE_LINEAR, "log": study_pb2.SCALE_LOG}
 
 
 def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
@@ -159,8 +163,15 @@ def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
         (p[0], tuple(p[1:])) for p in parameters]
     out = []
     for name, bounds in items:
-        lower, upper = bounds
-        out.append(study_pb2.Parameter(name=name, lower=float(lower), upper=float(upper)))
+        if len(bounds) not in (2, 3):
+            raise ValueError(f"parameters[{name!r}]: {bounds!r} is not (lower, upper) "
+                             "or (lower, upper, scale)")
+        scale = bounds[2] if len(bounds) == 3 else "linear"
+        if scale not in _SCALES:
+            raise ValueError(f"parameters[{name!r}]: scale {scale!r} is not one of "
+                             f"{sorted(_SCALES)}")
+        out.append(study_pb2.Parameter(name=name, lower=float(bounds[0]),
+                                       upper=float(bounds[1]), scale=_SCALES[scale]))
     return out
 
 
@@ -250,7 +261,10 @@ class Client:
                      lease_seconds: float = 0.0) -> "Study":
         """Creates the study, or opens it when one with an equal spec exists.
 
-        ``parameters``: {name: (lower, upper)} or [(name, lower, upper), ...].
+        ``parameters``: {name: (lower, upper)} or [(name, lower, upper), ...];
+        a third entry "log" puts a parameter on a log scale (lower > 0): the
+        models then work in log(x), while points, values and gradients stay
+        in user units.
         ``direction``: "minimize" or "maximize". ``gradient_mode``: "none",
         "enhanced" or "on_request". ``budget`` in cost units (0: unlimited).
         Raises LagoError(ALREADY_EXISTS) when the name has a different spec.

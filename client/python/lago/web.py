@@ -153,9 +153,12 @@ def study_page(client, name, refresh) -> str:
             f"cost {st.cost_spent:g} of {budget}; trials {st.trials} (completed "
             f"{st.completed}, pending {st.pending}, stale {st.stale}, failed {st.failed}, "
             f"abandoned {st.abandoned})</p>",
-            '<table><tr><th class="l">parameter</th><th>lower</th><th>upper</th></tr>'
+            '<table><tr><th class="l">parameter</th><th>lower</th><th>upper</th>'
+            '<th class="l">scale</th></tr>'
             + "".join(f'<tr><td class="l">{_e(p.name)}</td><td>{p.lower:g}</td>'
-                      f"<td>{p.upper:g}</td></tr>" for p in spec.parameters) + "</table>"]
+                      f'<td>{p.upper:g}</td><td class="l">'
+                      f'{_enum(study_pb2.Scale, p.scale, "SCALE_")}</td></tr>'
+                      for p in spec.parameters) + "</table>"]
     best = study.best()
     if best is not None:
         point = ", ".join(f"{_e(n)} = {v:.10g}" for n, v in zip(names, best.x))
