@@ -826,6 +826,10 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   if (best != nullptr) points.push_back(space.ToUnit(best->x()));
   ASSIGN_OR_RETURN(core::ModelPrediction model,
                    ReadModel(*entry, points, /*optimum=*/true));
+  if (!model.optimum.has_value()) {
+    return absl::InternalError(absl::StrCat("study: \"", entry->study.name(),
+                                            "\": the strategy returned no optimum"));
+  }
   const double sign = Sign(entry->study.spec());
   v1::ModelBest* out = response.mutable_model();
   if (!model.points.empty()) {
