@@ -368,6 +368,16 @@ class ClientTest(unittest.TestCase):
         with lago.Client(self.server.address) as client:
             self.assertEqual(client.get_study(result.study).state, 2)  # DONE
 
+    def test_minimize_with_a_log_scale_bound(self):
+        result = lago.minimize(lambda x: (math.log10(x[0]) + 3.0) ** 2 + (x[1] - 0.5) ** 2,
+                               [(1e-5, 1e-1, "log"), (0.0, 1.0)], budget=40, seed=2,
+                               address=self.server.address)
+        self.assertAlmostEqual(math.log10(result.x[0]), -3.0, delta=0.05)
+        with lago.Client(self.server.address) as client:
+            scales = [p.scale for p in client.get_study(result.study).spec.parameters]
+        self.assertEqual(scales, [lago.client.study_pb2.SCALE_LOG,
+                                  lago.client.study_pb2.SCALE_LINEAR])
+
     def test_minimize_with_gradients_and_early_stop(self):
         def value_and_gradient(x):
             return x[0] ** 2, [2 * x[0]]

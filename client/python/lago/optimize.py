@@ -33,6 +33,9 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
              disp: bool = False, options: Optional[Dict[str, str]] = None) -> OptimizeResult:
     """Minimises ``fun(x, *args)`` over the box ``bounds`` through a lago-server.
 
+    bounds: one ``(lower, upper)`` per variable, or ``(lower, upper, "log")``
+    for a variable searched on a log scale (lower > 0).
+
     jac: None or False (values only); True (``fun`` returns ``(value, gradient)``);
     or a callable ``jac(x, *args)`` called only when a trial asks for a gradient.
     budget: cost units (a value costs 1, a gradient 1); default 20 * len(bounds).
@@ -43,7 +46,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     stops early. disp: print one line per evaluation. options: the strategy's
     options (strategy_options), e.g. {"early_stop": "1"}.
     """
-    bounds = [(float(lo), float(hi)) for lo, hi in bounds]
+    bounds = [(float(b[0]), float(b[1])) + tuple(b[2:]) for b in bounds]
     d = len(bounds)
     if budget is None:
         budget = 20.0 * d
@@ -52,7 +55,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     client = Client(address)
     try:
         handle = client.create_study(
-            name, [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(bounds)],
+            name, [(f"x{i}",) + b for i, b in enumerate(bounds)],
             strategy=strategy, seed=seed, budget=float(budget), strategy_options=options,
             gradient_mode="enhanced" if with_gradient else "none")
         nfev = njev = nit = 0
