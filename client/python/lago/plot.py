@@ -12,6 +12,21 @@ KIND_STYLE = {
 }
 
 
+def convergence(trials, maximize):
+    """The completed trials in the order of their results, their values, the
+    best so far after each, and whether to draw them on a log scale (every
+    value positive and more than two decades between them)."""
+    done = sorted((t for t in trials if t.state == "completed"),
+                  key=lambda t: (t.complete_time or 0, t.id))
+    values = [t.value for t in done]
+    best, running = [], None
+    for v in values:
+        running = v if running is None else (max(running, v) if maximize else min(running, v))
+        best.append(running)
+    log = bool(values) and min(values) > 0 and max(values) / min(values) > 100
+    return done, values, best, log
+
+
 def plot_study(info, trials, out):
     """Writes a PNG to `out`: every completed value in the order of its result
     (coloured by the kind of step that proposed it), the best so far, and the
@@ -21,20 +36,12 @@ def plot_study(info, trials, out):
     import matplotlib.pyplot as plt
 
     maximize = info.spec.direction == 2  # DIRECTION_MAXIMIZE
-    done = sorted((t for t in trials if t.state == "completed"),
-                  key=lambda t: (t.complete_time or 0, t.id))
+    done, values, best, positive = convergence(trials, maximize)
     fig, (ax, ax_r) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     if not done:
         ax.text(0.5, 0.5, "no completed trials yet", ha="center", va="center",
                 transform=ax.transAxes)
-    values = [t.value for t in done]
-    best, running = [], None
-    for v in values:
-        running = v if running is None else (max(running, v) if maximize else min(running, v))
-        best.append(running)
-    # A log scale when every value is positive and they span decades.
-    positive = values and min(values) > 0 and max(values) / min(values) > 100
     xs = list(range(1, len(done) + 1))
     for kind, (color, marker, label) in KIND_STYLE.items():
         pts = [(i, t.value) for i, t in zip(xs, done) if t.kind == kind]

@@ -17,8 +17,8 @@ import urllib.parse
 
 import grpc
 
-from lago.client import LagoError, Trial
-from lago.plot import KIND_STYLE
+from lago.client import LagoError, Trial, _enum_text
+from lago.plot import KIND_STYLE, convergence
 from lago.v1 import study_pb2
 
 MAX_TRIAL_ROWS = 200  # Newest first; the export command gives all of them.
@@ -30,10 +30,6 @@ def _e(value) -> str:
 
 def _num(v, digits=6) -> str:
     return "" if v is None else f"{v:.{digits}g}"
-
-
-def _enum(enum, value, prefix) -> str:
-    return enum.Name(value)[len(prefix):].lower()
 
 
 def _page(title, body, refresh) -> str:
@@ -59,13 +55,11 @@ def convergence_svg(trials, maximize, width=720, height=300) -> str:
     """Completed values in the order of their results, coloured by the kind of
     step that proposed them, with the best so far; a log scale when every
     value is positive and they span more than two decades."""
-    done = sorted((t for t in trials if t.state == "completed"),
-                  key=lambda t: (t.complete_time or 0, t.id))
+    done, values, best_values, log = convergence(trials, maximize)
     if not done:
         return '<p class="muted">No completed trials yet.</p>'
-    values = [t.value for t in done]
-    log = min(values) > 0 and max(values) / min(values) > 100
     ys = [math.log10(v) if log else v for v in values]
+    best = [math.log10(v) if log else v for v in best_values]
     lo, hi = min(ys), max(ys)
     if hi - lo < 1e-300:
         lo, hi = lo - 1.0, hi + 1.0
@@ -91,10 +85,6 @@ def convergence_svg(trials, maximize, width=720, height=300) -> str:
                  f'font-size="11">{n}</text>')
     parts.append(f'<text x="{left + w / 2}" y="{height - 6}" text-anchor="middle" '
                  f'font-size="12">result</text>')
-    best, running = [], None
-    for y in ys:
-        running = y if running is None else (max(running, y) if maximize else min(running, y))
-        best.append(running)
     path = " ".join(f"{px(i):.1f},{py(b):.1f}" for i, b in enumerate(best))
     parts.append(f'<polyline points="{path}" fill="none" stroke="#212121" '
                  f'stroke-width="1.5"><title>best so far</title></polyline>')
@@ -121,7 +111,7 @@ def studies_page(client, refresh) -> str:
         link = "/study/" + urllib.parse.quote(s.name, safe="")
         rows.append(
             f'<tr><td class="l"><a href="{_e(link)}">{_e(s.name)}</a></td>'
-            f'<td class="l">{_enum(study_pb2.StudyState, s.state, "STUDY_STATE_")}</td>'
+            f'<td class="l">{_enum_text(study_pb2.StudyState, s.state, "STUDY_STATE_")}</td>'
             f'<td class="l">{_e(s.spec.strategy)}</td><td>{len(s.spec.parameters)}</td>'
             f"<td>{st.completed}</td><td>{st.pending}</td><td>{st.failed}</td>"
             f"<td>{budget}</td><td>{value}</td></tr>")
@@ -142,8 +132,8 @@ def study_page(client, name, refresh) -> str:
     spec, st = info.spec, info.stats
     maximize = spec.direction == study_pb2.DIRECTION_MAXIMIZE
     names = [p.name for p in spec.parameters]
-    state = _enum(study_pb2.StudyState, info.state, "STUDY_STATE_")
-    mode = _enum(study_pb2.GradientMode, spec.gradient_mode, "GRADIENT_MODE_")
+    state = _enum_text(study_pb2.StudyState, info.state, "STUDY_STATE_")
+    mode = _enum_text(study_pb2.GradientMode, spec.gradient_mode, "GRADIENT_MODE_")
     budget = f"{spec.budget:g}" if spec.budget else "unlimited"
     options = ", ".join(f"{_e(k)}={_e(v)}" for k, v in sorted(spec.strategy_options.items()))
     body = [f'<p><a href="/">all studies</a></p><h1>{_e(info.name)}</h1>',
@@ -157,7 +147,7 @@ def study_page(client, name, refresh) -> str:
             '<th class="l">scale</th></tr>'
             + "".join(f'<tr><td class="l">{_e(p.name)}</td><td>{p.lower:g}</td>'
                       f'<td>{p.upper:g}</td><td class="l">'
-                      f'{_enum(study_pb2.Scale, p.scale, "SCALE_")}</td></tr>'
+                      f'{_enum_text(study_pb2.Scale, p.scale, "SCALE_")}</td></tr>'
                       for p in spec.parameters) + "</table>"]
     best = study.best()
     if best is not None:
