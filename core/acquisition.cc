@@ -113,6 +113,9 @@ struct Refinement {
   // Balls the result stays out of without constraining the refinement.
   std::vector<Ball> repeats;
   int evaluations = 0;
+  // Whether the refinement's own points may become the result (not when
+  // only snapped points may).
+  bool track_best = true;
   double best_value = -std::numeric_limits<double>::infinity();
   Eigen::VectorXd best_x;
 
@@ -136,7 +139,8 @@ double RefineObjective(const std::vector<double>& x, std::vector<double>& gradie
   Eigen::VectorXd g;
   const double value = r->acquisition->EvaluateWithGradient(point, &g);
   if (!gradient.empty()) Eigen::Map<Eigen::VectorXd>(gradient.data(), x.size()) = g;
-  if (std::isfinite(value) && value > r->best_value && r->Feasible(point)) {
+  if (r->track_best && std::isfinite(value) && value > r->best_value &&
+      r->Feasible(point)) {
     r->best_value = value;
     r->best_x = point;
   }
@@ -163,6 +167,7 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
   if (!sobol.ok()) return sobol.status();
   Refinement refinement;
   refinement.acquisition = &acquisition;
+  refinement.track_best = !options.snap;
   if (options.excluded_center.has_value() && options.excluded_radius > 0.0) {
     refinement.balls.push_back({*options.excluded_center, options.excluded_radius});
   }
@@ -178,6 +183,7 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
   feasible.reserve(options.candidates);
   for (int i = 0; i < options.candidates; ++i) {
     Eigen::VectorXd x = sobol->Point(i);
+    if (options.snap) x = options.snap(x);
     if (refinement.Feasible(x)) feasible.push_back(std::move(x));
   }
   if (feasible.empty()) {
@@ -214,6 +220,19 @@ absl::StatusOr<AcquisitionOptimum> MaximizeAcquisition(
       opt.optimize(start, value);
     } catch (const std::exception&) {
       // A refinement that stops early keeps the best feasible point it saw.
+    }
+    if (options.snap) {
+      // NLopt leaves `start` at the best point it found.
+      const Eigen::VectorXd end =
+          options.snap(Eigen::Map<const Eigen::VectorXd>(start.data(), d));
+      if (refinement.Feasible(end)) {
+        const double value = acquisition.Evaluate(end)(0);
+        ++refinement.evaluations;
+        if (std::isfinite(value) && value > refinement.best_value) {
+          refinement.best_value = value;
+          refinement.best_x = end;
+        }
+      }
     }
   }
   return AcquisitionOptimum{refinement.best_x, refinement.best_value,

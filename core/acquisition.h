@@ -15,6 +15,7 @@
 #define LAGO_CORE_ACQUISITION_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "Eigen/Core"
@@ -80,6 +81,11 @@ struct AcquisitionSearchOptions {
   std::vector<Eigen::VectorXd> observed;
   double repeat_radius = 0.0;
   uint64_t seed = 0;
+  // When set (a study with integer parameters, Problem::snap), only snapped
+  // points are scored and returned: the candidates are snapped before they
+  // are scored, and each refinement, which runs on the continuous
+  // relaxation, counts by the score of its snapped end point.
+  std::function<Eigen::VectorXd(const Eigen::VectorXd&)> snap;
 };
 
 struct AcquisitionOptimum {

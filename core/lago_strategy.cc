@@ -25,6 +25,8 @@ namespace {
 
 // A step shorter than this terminates the region (LAGO.md section 3).
 constexpr double kTerminationStep = 1e-7;
+// Sobol points tried in place of one that rounds onto a known point.
+constexpr int kRepeatTries = 256;
 // With restarts on, a region whose predicted improvement is below this many
 // standard deviations of f, and that loses to EI, is finished.
 constexpr double kFinishedImprovement = 1e-9;
@@ -582,6 +584,14 @@ class LagoStrategy : public Strategy {
     Ingest(input.completed, &state);
     for (int k = 0; k < input.count; ++k) {
       Suggestion s = Next(input, out.suggestions, &state, &out.report);
+      if (problem_.snap && !AvoidRepeat(input, out.suggestions, &state, &s)) {
+        out.suggestions.clear();
+        out.finished = absl::StrCat(
+            "the strategy stopped: the integer grid holds no point left to evaluate "
+            "(the next ",
+            kRepeatTries, " Sobol points all round onto points evaluated or in flight)");
+        break;
+      }
       if (options_.early_stop && state.quiet >= kQuietIterations) {
         out.suggestions.clear();
         out.finished = absl::StrCat(
@@ -629,6 +639,7 @@ class LagoStrategy : public Strategy {
       AcquisitionSearchOptions search;
       search.candidates = options_.candidates;
       search.refine = options_.refine;
+      search.snap = problem_.snap;
       search.seed =
           problem_.seed ^ (0x0B5Eull + static_cast<uint64_t>(state.next_sequence));
       auto best = MaximizeAcquisition(mean, search);
@@ -1103,11 +1114,17 @@ class LagoStrategy : public Strategy {
           SolveTrustRegion(g, 0.5 * (h + h.transpose()), InitialRadius(s), -p->x,
                            Eigen::VectorXd::Ones(d) - p->x);
       if (step.step.norm() < kTerminationStep) continue;
-      const Eigen::VectorXd target = p->x + step.step;
+      Eigen::VectorXd target = p->x + step.step;
+      double improvement = step.predicted_improvement;
+      if (problem_.snap) {
+        target = problem_.snap(target);
+        if (Repeats(target, input, {})) continue;
+        improvement = -ModelChange(g, 0.5 * (h + h.transpose()), target - p->x);
+      }
       bool crowded = false;
       for (const Eigen::VectorXd& x : in_flight) crowded |= (target - x).norm() < near;
       if (crowded) continue;
-      return Probe{target, step.predicted_improvement};
+      return Probe{target, improvement};
     }
     return std::nullopt;
   }
@@ -1140,11 +1157,43 @@ class LagoStrategy : public Strategy {
                   const char* winner, State* s) const {
     Suggestion out;
     out.x = x.cwiseMax(0.0).cwiseMin(1.0);
+    if (problem_.snap) out.x = problem_.snap(out.x);
     out.kind = kind;
     out.need_gradient = need_gradient;
     out.why.winner = winner;
     out.why.sequence_index = s->next_sequence++;
     return out;
+  }
+
+  // Whether `x` is exactly a point evaluated, in flight, or handed out in this
+  // call.
+  static bool Repeats(const Eigen::VectorXd& x, const StrategyInput& input,
+                      Emitted emitted) {
+    for (const CompletedPoint& p : input.completed) {
+      if (p.x == x) return true;
+    }
+    for (const PendingPoint& p : input.pending) {
+      if (p.x == x) return true;
+    }
+    for (const Suggestion& e : emitted) {
+      if (e.x == x) return true;
+    }
+    return false;
+  }
+
+  // With integer parameters a Sobol point (of the design, a filler or a
+  // restart) may round onto a point evaluated or in flight: the next Sobol
+  // points are tried in its place. False when kRepeatTries of them all
+  // repeat: the grid has nothing left.
+  bool AvoidRepeat(const StrategyInput& input, Emitted emitted, State* s,
+                   Suggestion* out) const {
+    const std::string& w = out->why.winner;
+    if (w != "sobol" && w != "filler" && w != "fallback" && w != "restart") return true;
+    for (int tries = 0; Repeats(out->x, input, emitted); ++tries) {
+      if (tries == kRepeatTries) return false;
+      out->x = problem_.snap(sobol_.Point(static_cast<uint64_t>(s->design_index++)));
+    }
+    return true;
   }
 
   Suggestion Design(State* s, const char* winner = "sobol") const {
@@ -1319,9 +1368,17 @@ class LagoStrategy : public Strategy {
       AcquisitionSearchOptions search;
       search.candidates = options_.candidates;
       search.refine = options_.refine;
+      search.snap = problem_.snap;
       search.seed = problem_.seed ^ (0x1F0ull + static_cast<uint64_t>(s->next_sequence));
       auto best = MaximizeAcquisition(mean, search);
       if (!best.ok()) return Degrade(best.status(), s, report);
+      if (problem_.snap && Repeats(problem_.snap(best->x), input, emitted)) {
+        // The model's optimum is a point already known (on an integer
+        // grid): the centre phase starts from the best point instead.
+        s->phase = kCenter;
+        absl::StrAppend(&report->summary, " informed step known");
+        return Next(input, emitted, s, report);
+      }
       Suggestion out =
           Make(best->x, TrialKind::kInformed,
                problem_.gradient_mode == GradientMode::kEnhanced, "informed", s);
@@ -1410,6 +1467,7 @@ class LagoStrategy : public Strategy {
     AcquisitionSearchOptions search;
     search.candidates = options_.candidates;
     search.refine = options_.refine;
+    search.snap = problem_.snap;
     search.seed = problem_.seed ^ static_cast<uint64_t>(s.next_sequence);
     if (variant_ == LagoVariant::kLago && s.center.size() == dimension() &&
         s.radius > 0.0) {
@@ -1488,6 +1546,16 @@ class LagoStrategy : public Strategy {
     return true;
   }
 
+  // With integer parameters: the step from `base` to the nearest allowed point
+  // of its target, and the improvement the local model predicts for it. A
+  // step that rounds back onto `base` becomes zero and ends the region.
+  void SnapStep(const Eigen::VectorXd& base, const Eigen::VectorXd& g,
+                const Eigen::MatrixXd& b, TrustRegionStep* step) const {
+    if (!problem_.snap) return;
+    step->step = problem_.snap(base + step->step) - base;
+    step->predicted_improvement = -ModelChange(g, b, step->step);
+  }
+
   Suggestion Degrade(const absl::Status& status, State* s, StrategyReport* report) const {
     absl::StrAppend(&report->summary, " degraded to a Sobol point: ", status.message());
     return Design(s, "fallback");
@@ -1561,6 +1629,7 @@ class LagoStrategy : public Strategy {
         }
         local =
             SolveTrustRegion(dm, b, s->radius, -base, Eigen::VectorXd::Ones(d) - base);
+        SnapStep(base, dm, b, &*local);
         if (local->step.norm() < kTerminationStep) {
           local.reset();
         } else {
@@ -1576,6 +1645,7 @@ class LagoStrategy : public Strategy {
           CheckWithModel(gp, lower, upper, &*local, s)) {
         absl::StrAppend(&report->summary, " model-check: B from the GP");
       }
+      SnapStep(s->center, s->gradient, s->b, &*local);
       if (local->step.norm() < kTerminationStep) {
         s->terminated = 1;
         s->ei_credit = 1.0;
@@ -1597,6 +1667,13 @@ class LagoStrategy : public Strategy {
           spec_base.resize(0);
           break;
         }
+      }
+      // On an integer grid the step may round onto a point already
+      // evaluated: its value is known, and the competition goes to EI.
+      if (local.has_value() && problem_.snap &&
+          Repeats(problem_.snap(target), input, {})) {
+        local.reset();
+        spec_base.resize(0);
       }
     }
     if (variant_ == LagoVariant::kTrustRegion && (s->terminated || !local.has_value())) {

@@ -60,6 +60,15 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> par
       return absl::InvalidArgumentError(absl::StrCat(
           field, " (", p.name, "): lower ", p.lower, " must be above 0 on a log scale"));
     }
+    if (p.type == ParameterType::kInteger) {
+      for (const double bound : {p.lower, p.upper}) {
+        if (bound != std::round(bound) || std::abs(bound) > kMaxWholeNumber) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              field, " (", p.name, "): ", bound == p.lower ? "lower " : "upper ", bound,
+              " is not a whole number within 2^53 (the parameter is an integer)"));
+        }
+      }
+    }
     if (!std::isfinite(p.upper - p.lower)) {
       return absl::InvalidArgumentError(absl::StrCat(field, " (", p.name,
                                                      "): the width of [", p.lower, ", ",
@@ -91,10 +100,41 @@ absl::Status SearchSpace::CheckPoint(absl::Span<const double> x,
   return absl::OkStatus();
 }
 
+absl::Status SearchSpace::CheckEvaluatedPoint(absl::Span<const double> x,
+                                              const std::string& field) const {
+  if (absl::Status status = CheckPoint(x, field); !status.ok()) return status;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    if (p.type == ParameterType::kInteger && x[i] != std::round(x[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "] (", p.name, "): ", x[i],
+                       " is not a whole number (the parameter is an integer)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool SearchSpace::has_integers() const {
+  for (const ParameterBounds& p : parameters_) {
+    if (p.type == ParameterType::kInteger) return true;
+  }
+  return false;
+}
+
 namespace {
 
-// log(upper / lower): the length of a log-scale parameter's range in e-folds.
-double LogRange(const ParameterBounds& p) { return std::log(p.upper / p.lower); }
+// The range the unit cube spans: the bounds, widened by half a step for an
+// integer parameter, so that every whole number owns an equal share of it
+// (the ends are not halved when a Sobol point is rounded).
+double Low(const ParameterBounds& p) {
+  return p.type == ParameterType::kInteger ? p.lower - 0.5 : p.lower;
+}
+double High(const ParameterBounds& p) {
+  return p.type == ParameterType::kInteger ? p.upper + 0.5 : p.upper;
+}
+
+// log(high / low): the length of a log-scale parameter's range in e-folds.
+double LogRange(const ParameterBounds& p) { return std::log(High(p) / Low(p)); }
 
 }  // namespace
 
@@ -102,8 +142,8 @@ Eigen::VectorXd SearchSpace::ToUnit(absl::Span<const double> x) const {
   Eigen::VectorXd u(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    u[i] = p.scale == Scale::kLog ? std::log(x[i] / p.lower) / LogRange(p)
-                                  : (x[i] - p.lower) / (p.upper - p.lower);
+    u[i] = p.scale == Scale::kLog ? std::log(x[i] / Low(p)) / LogRange(p)
+                                  : (x[i] - Low(p)) / (High(p) - Low(p));
   }
   return u;
 }
@@ -112,18 +152,30 @@ std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
   std::vector<double> x(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    const double v = p.scale == Scale::kLog ? p.lower * std::exp(u[i] * LogRange(p))
-                                            : p.lower + u[i] * (p.upper - p.lower);
-    x[i] = std::clamp(v, p.lower, p.upper);
+    const double v = p.scale == Scale::kLog ? Low(p) * std::exp(u[i] * LogRange(p))
+                                            : Low(p) + u[i] * (High(p) - Low(p));
+    x[i] = std::clamp(p.type == ParameterType::kInteger ? std::round(v) : v, p.lower,
+                      p.upper);
   }
   return x;
+}
+
+Eigen::VectorXd SearchSpace::Snap(const Eigen::VectorXd& u) const {
+  Eigen::VectorXd out = u;
+  if (!has_integers()) return out;
+  const std::vector<double> x = FromUnit(u);
+  const Eigen::VectorXd back = ToUnit(x);
+  for (int i = 0; i < dimension(); ++i) {
+    if (parameters_[i].type == ParameterType::kInteger) out[i] = back[i];
+  }
+  return out;
 }
 
 Eigen::VectorXd SearchSpace::UnitJacobian(absl::Span<const double> x) const {
   Eigen::VectorXd j(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    j[i] = p.scale == Scale::kLog ? x[i] * LogRange(p) : p.upper - p.lower;
+    j[i] = p.scale == Scale::kLog ? x[i] * LogRange(p) : High(p) - Low(p);
   }
   return j;
 }
@@ -144,7 +196,7 @@ Eigen::VectorXd SearchSpace::LengthsFromUnit(const Eigen::VectorXd& lengths) con
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
     out[i] = lengths[i] *
-             (p.scale == Scale::kLog ? std::log10(p.upper / p.lower) : p.upper - p.lower);
+             (p.scale == Scale::kLog ? std::log10(High(p) / Low(p)) : High(p) - Low(p));
   }
   return out;
 }

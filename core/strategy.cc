@@ -39,7 +39,8 @@ absl::Status CheckNoOptions(const std::string& name, const Problem& problem) {
 // Scrambled Sobol points in sequence; the state is the next index.
 class SobolStrategy : public Strategy {
  public:
-  explicit SobolStrategy(SobolSequence sequence) : sequence_(std::move(sequence)) {}
+  SobolStrategy(SobolSequence sequence, const Problem& problem)
+      : sequence_(std::move(sequence)), snap_(problem.snap) {}
 
   absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const override {
     ASSIGN_OR_RETURN(uint64_t next, ReadNextIndex(input.state));
@@ -47,6 +48,7 @@ class SobolStrategy : public Strategy {
     for (int i = 0; i < input.count; ++i, ++next) {
       Suggestion s;
       s.x = sequence_.Point(next);
+      if (snap_) s.x = snap_(s.x);
       s.kind = TrialKind::kInitial;
       s.why.winner = "sobol";
       s.why.sequence_index = static_cast<int64_t>(next);
@@ -59,6 +61,7 @@ class SobolStrategy : public Strategy {
 
  private:
   SobolSequence sequence_;
+  std::function<Eigen::VectorXd(const Eigen::VectorXd&)> snap_;
 };
 
 // Independent uniform points; point i comes from its own generator seeded by
@@ -66,7 +69,7 @@ class SobolStrategy : public Strategy {
 class RandomStrategy : public Strategy {
  public:
   explicit RandomStrategy(const Problem& problem)
-      : dimension_(problem.dimension), seed_(problem.seed) {}
+      : dimension_(problem.dimension), seed_(problem.seed), snap_(problem.snap) {}
 
   absl::StatusOr<StrategyOutput> Suggest(const StrategyInput& input) const override {
     ASSIGN_OR_RETURN(uint64_t next, ReadNextIndex(input.state));
@@ -79,6 +82,7 @@ class RandomStrategy : public Strategy {
       s.x.resize(dimension_);
       // 53 random bits per coordinate: uniform on a grid of [0, 1).
       for (int j = 0; j < dimension_; ++j) s.x[j] = (rng() >> 11) * 0x1.0p-53;
+      if (snap_) s.x = snap_(s.x);
       s.kind = TrialKind::kInitial;
       s.why.winner = "random";
       s.why.sequence_index = static_cast<int64_t>(next);
@@ -92,6 +96,7 @@ class RandomStrategy : public Strategy {
  private:
   int dimension_;
   uint64_t seed_;
+  std::function<Eigen::VectorXd(const Eigen::VectorXd&)> snap_;
 };
 
 }  // namespace
@@ -112,7 +117,7 @@ absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const std::string& name,
     RETURN_IF_ERROR(CheckNoOptions(name, problem));
     ASSIGN_OR_RETURN(SobolSequence sequence,
                      SobolSequence::Create(problem.dimension, problem.seed));
-    return std::make_unique<SobolStrategy>(std::move(sequence));
+    return std::make_unique<SobolStrategy>(std::move(sequence), problem);
   }
   if (name == "random") {
     RETURN_IF_ERROR(CheckNoOptions(name, problem));

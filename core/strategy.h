@@ -11,6 +11,7 @@
 #define LAGO_CORE_STRATEGY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +41,11 @@ struct Problem {
   double gradient_cost = 1.0;
   uint64_t seed = 0;
   std::map<std::string, std::string> options;
+  // The nearest unit-cube point the study allows (its integer parameters at
+  // whole numbers; SearchSpace::Snap), idempotent; unset when every
+  // parameter is continuous. Every suggestion is snapped, and searches score
+  // snapped points.
+  std::function<Eigen::VectorXd(const Eigen::VectorXd&)> snap;
 };
 
 struct CompletedPoint {

@@ -12,6 +12,7 @@
 
 #include "Eigen/Eigenvalues"
 #include "absl/strings/str_cat.h"
+#include "core/search_space.h"
 #include "core/state_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,6 +46,11 @@ class Loop {
     EXPECT_TRUE(out.ok()) << out.status();
     state_ = out->state;
     summary_ = out->report.summary;
+    if (out->finished.has_value()) {
+      // The study is done: no point, nothing observed.
+      finished_ = out->finished;
+      return Suggestion{};
+    }
     const Suggestion s = out->suggestions[0];
     CompletedPoint p;
     p.trial_id = static_cast<int64_t>(completed_.size()) + 1;
@@ -68,6 +74,8 @@ class Loop {
   const std::string& state() const { return state_; }
   // The report of the last suggestion.
   const std::string& summary() const { return summary_; }
+  // Why the strategy ended the study, once it has.
+  const std::optional<std::string>& finished() const { return finished_; }
 
   // A fresh strategy object on the stored state: a restarted server.
   void Restart() {
@@ -81,6 +89,7 @@ class Loop {
   std::unique_ptr<Strategy> strategy_;
   std::string state_;
   std::string summary_;
+  std::optional<std::string> finished_;
   std::vector<CompletedPoint> completed_;
   double cost_ = 0.0;
   std::string name_or_lago_ = "lago";
@@ -1107,6 +1116,91 @@ TEST(LagoStrategyTest, TheGpChecksLocalStepsItIsSureWillFail) {
   EXPECT_LT(max_improvement[1], kRange);
   EXPECT_LT(regret[1], 1e-6);
   EXPECT_GT(regret[0], 1e-4);
+}
+
+// A problem whose search space has integer parameters: Problem::snap is the
+// space's Snap, as the server sets it.
+Problem IntegerProblem(const SearchSpace& space, uint64_t seed) {
+  Problem p = MakeProblem(space.dimension(), GradientMode::kNone, seed);
+  p.snap = [space](const Eigen::VectorXd& u) { return space.Snap(u); };
+  return p;
+}
+
+// Every strategy hands out points whose integer parameters are whole numbers,
+// exactly as the server stores them (the unit point survives the round trip
+// bit for bit), and lago finds the integer optimum of a mixed problem without
+// evaluating any point twice.
+TEST(LagoStrategyTest, IntegerParametersAreSuggestedOnTheirGrid) {
+  auto space =
+      SearchSpace::Create({{"n", 0.0, 20.0, Scale::kLinear, ParameterType::kInteger},
+                           {"m", -5.0, 5.0, Scale::kLinear, ParameterType::kInteger},
+                           {"x", 0.0, 1.0}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  const Objective f = [&](const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+    const std::vector<double> x = space->FromUnit(u);
+    *g = Eigen::VectorXd::Zero(3);
+    return 0.05 * (x[0] - 13) * (x[0] - 13) + 0.2 * (x[1] + 2) * (x[1] + 2) +
+           4.0 * (x[2] - 0.3) * (x[2] - 0.3);
+  };
+  for (const char* name : {"lago", "bo", "trust-region", "sobol", "random"}) {
+    Loop loop(name, IntegerProblem(*space, 2));
+    loop.set_name(name);
+    std::vector<Eigen::VectorXd> seen;
+    int repeats = 0;
+    for (int i = 0; i < 40; ++i) {
+      const Suggestion s = loop.Step(f);
+      const std::vector<double> x = space->FromUnit(s.x);
+      EXPECT_EQ(x[0], std::round(x[0])) << name << " step " << i;
+      EXPECT_EQ(x[1], std::round(x[1])) << name << " step " << i;
+      EXPECT_EQ(space->ToUnit(x), s.x) << name << " step " << i;
+      for (const Eigen::VectorXd& y : seen) repeats += (y - s.x).norm() == 0.0;
+      seen.push_back(s.x);
+    }
+    if (std::string(name) == "lago" || std::string(name) == "bo") {
+      EXPECT_EQ(repeats, 0) << name;
+      // The integer optimum (13, -2), and x near 0.3.
+      EXPECT_LT(loop.best(), 1e-3) << name;
+    }
+  }
+}
+
+// On a grid of 5 x 5 whole numbers lago evaluates no point twice: a model
+// optimum already known skips the informed step, searches score snapped
+// points, a local step that rounds back onto the centre ends the region, and
+// a Sobol point that rounds onto a known point gives way to the next one. It
+// finds the minimum, and once all 25 points are known the study ends.
+TEST(LagoStrategyTest, ASmallIntegerGridIsSearchedWithoutRepeats) {
+  auto space =
+      SearchSpace::Create({{"a", 0.0, 4.0, Scale::kLinear, ParameterType::kInteger},
+                           {"b", 0.0, 4.0, Scale::kLinear, ParameterType::kInteger}});
+  ASSERT_TRUE(space.ok());
+  const Objective f = [&](const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+    const std::vector<double> x = space->FromUnit(u);
+    *g = Eigen::VectorXd::Zero(2);
+    return (x[0] - 3) * (x[0] - 3) + 0.5 * (x[1] - 1) * (x[1] - 1) + 0.1 * x[0] * x[1];
+  };
+  for (const char* name : {"lago", "bo", "trust-region"}) {
+    Loop loop(name, IntegerProblem(*space, 4));
+    loop.set_name(name);
+    std::vector<Eigen::VectorXd> seen;
+    int repeats = 0, steps = 0;
+    double best_after_18 = 0.0;
+    while (!loop.finished().has_value() && steps < 40) {
+      const Suggestion s = loop.Step(f);
+      if (loop.finished().has_value()) break;
+      for (const Eigen::VectorXd& y : seen) repeats += y == s.x;
+      seen.push_back(s.x);
+      if (++steps == 18) best_after_18 = loop.best();
+    }
+    EXPECT_EQ(repeats, 0) << name;
+    EXPECT_EQ(steps, 25) << name;
+    ASSERT_TRUE(loop.finished().has_value()) << name;
+    EXPECT_THAT(*loop.finished(), HasSubstr("the integer grid holds no point left"));
+    if (std::string(name) == "lago") {
+      // The minimum is at (3, 1): 0.3.
+      EXPECT_NEAR(best_after_18, 0.3, 1e-12);
+    }
+  }
 }
 
 }  // namespace

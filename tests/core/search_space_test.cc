@@ -114,6 +114,11 @@ TEST(SearchSpaceTest, ErrorsNameTheParameterAndTheValue) {
       {{{"a", 0.0, 1.0, Scale::kLog}},
        "spec.parameters[0] (a): lower 0 must be above 0 on a log scale"},
       {{{"a", -2.0, 1.0, Scale::kLog}}, "lower -2 must be above 0 on a log scale"},
+      {{{"a", 0.0, 1.0}, {"n", 0.5, 4.0, Scale::kLinear, ParameterType::kInteger}},
+       "spec.parameters[1] (n): lower 0.5 is not a whole number within 2^53 (the "
+       "parameter is an integer)"},
+      {{{"n", 1.0, 4.25, Scale::kLog, ParameterType::kInteger}}, "upper 4.25 is not"},
+      {{{"n", 0.0, 1e17, Scale::kLinear, ParameterType::kInteger}}, "upper 1e+17 is not"},
   };
   for (const Case& c : cases) {
     auto space = SearchSpace::Create(c.parameters);
@@ -123,6 +128,78 @@ TEST(SearchSpaceTest, ErrorsNameTheParameterAndTheValue) {
   std::vector<ParameterBounds> many(kMaxDimension + 1, {"p", 0.0, 1.0});
   EXPECT_THAT(std::string(SearchSpace::Create(many).status().message()),
               HasSubstr("at most 1024"));
+}
+
+// An integer parameter's relaxation spans [lower - 1/2, upper + 1/2]: each of
+// the whole numbers 0..3 owns a quarter of the unit interval, FromUnit rounds,
+// and Snap moves a point to the unit coordinate ToUnit gives its whole number,
+// exactly, leaving the continuous parameter alone.
+TEST(SearchSpaceTest, IntegerParametersRoundToWholeNumbers) {
+  auto space = SearchSpace::Create(
+      {{"n", 0.0, 3.0, Scale::kLinear, ParameterType::kInteger}, {"x", -1.0, 1.0}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_TRUE(space->has_integers());
+  for (int k = 0; k < 4; ++k) {
+    for (double offset : {0.01, 0.125, 0.24}) {
+      const Eigen::Vector2d u(0.25 * k + offset, 0.3);
+      const std::vector<double> x = space->FromUnit(u);
+      EXPECT_EQ(x[0], k) << u.transpose();
+      const Eigen::VectorXd snapped = space->Snap(u);
+      EXPECT_EQ(snapped[0], space->ToUnit(std::vector<double>{double(k), 0.0})[0]);
+      EXPECT_EQ(snapped[1], 0.3);
+      EXPECT_EQ(space->Snap(snapped), snapped);
+      EXPECT_EQ(space->ToUnit(space->FromUnit(snapped)), snapped);
+    }
+  }
+  EXPECT_DOUBLE_EQ(space->ToUnit(std::vector<double>{0.0, 0.0})[0], 0.125);
+  EXPECT_DOUBLE_EQ(space->ToUnit(std::vector<double>{3.0, 0.0})[0], 0.875);
+  EXPECT_EQ(space->FromUnit(Eigen::Vector2d(0.0, 0.0))[0], 0.0);
+  EXPECT_EQ(space->FromUnit(Eigen::Vector2d(1.0, 0.0))[0], 3.0);
+  // Lengths and the Jacobian use the widened range of 4.
+  EXPECT_EQ(space->LengthsFromUnit(Eigen::Vector2d(0.5, 0.5)), Eigen::Vector2d(2.0, 1.0));
+  EXPECT_EQ(space->UnitJacobian(std::vector<double>{1.0, 0.0}),
+            Eigen::Vector2d(4.0, 2.0));
+
+  // On a log scale whole numbers are kept too: 1..1000 over [0.5, 1000.5].
+  auto log =
+      SearchSpace::Create({{"batch", 1.0, 1000.0, Scale::kLog, ParameterType::kInteger}});
+  ASSERT_TRUE(log.ok()) << log.status();
+  for (double u = 0.0; u <= 1.0; u += 1.0 / 64) {
+    const double x = log->FromUnit(Eigen::VectorXd::Constant(1, u))[0];
+    EXPECT_EQ(x, std::round(x));
+    EXPECT_GE(x, 1.0);
+    EXPECT_LE(x, 1000.0);
+    const Eigen::VectorXd snapped = log->Snap(Eigen::VectorXd::Constant(1, u));
+    EXPECT_EQ(log->FromUnit(snapped)[0], x);
+    EXPECT_EQ(log->ToUnit(std::vector<double>{x}), snapped);
+  }
+  EXPECT_EQ(log->FromUnit(Eigen::VectorXd::Constant(1, 0.5))[0],
+            std::round(std::sqrt(0.5 * 1000.5)));
+
+  // A continuous space is left as it is.
+  auto plain = SearchSpace::Create({{"x", -1.0, 1.0}});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->has_integers());
+  EXPECT_EQ(plain->Snap(Eigen::VectorXd::Constant(1, 0.3)),
+            Eigen::VectorXd::Constant(1, 0.3));
+}
+
+TEST(SearchSpaceTest, EvaluatedPointsHoldWholeNumbersForIntegers) {
+  auto space = SearchSpace::Create(
+      {{"x", 0.0, 1.0}, {"n", -5.0, 5.0, Scale::kLinear, ParameterType::kInteger}});
+  ASSERT_TRUE(space.ok());
+  EXPECT_TRUE(space->CheckEvaluatedPoint(std::vector<double>{0.5, -3.0}, "x").ok());
+  EXPECT_TRUE(space->CheckPoint(std::vector<double>{0.5, 2.5}, "x").ok());
+  EXPECT_THAT(
+      std::string(
+          space->CheckEvaluatedPoint(std::vector<double>{0.5, 2.5}, "observations[0].x")
+              .message()),
+      HasSubstr("observations[0].x[1] (n): 2.5 is not a whole number (the "
+                "parameter is an integer)"));
+  EXPECT_THAT(
+      std::string(
+          space->CheckEvaluatedPoint(std::vector<double>{0.5, 6.0}, "x").message()),
+      HasSubstr("x[1] (n): 6 is outside [-5, 5]"));
 }
 
 TEST(SearchSpaceTest, CheckPointNamesTheEntry) {
