@@ -34,6 +34,11 @@ absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
           absl::StrCat("spec.parameters[", i, "].scale: ", out.parameters(i).scale(),
                        " is not a scale"));
     }
+    if (!v1::ParameterType_IsValid(out.parameters(i).type())) {
+      return absl::InvalidArgumentError(absl::StrCat("spec.parameters[", i,
+                                                     "].type: ", out.parameters(i).type(),
+                                                     " is not a parameter type"));
+    }
   }
   RETURN_IF_ERROR(SearchSpaceOf(out).status());
   if (out.direction() == v1::DIRECTION_UNSPECIFIED)
@@ -49,6 +54,16 @@ absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
   if (!v1::GradientMode_IsValid(out.gradient_mode())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "spec.gradient_mode: ", out.gradient_mode(), " is not a gradient mode"));
+  }
+  for (int i = 0; i < out.parameters_size(); ++i) {
+    if (out.parameters(i).type() == v1::PARAMETER_TYPE_INTEGER &&
+        out.gradient_mode() != v1::GRADIENT_MODE_NONE) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.gradient_mode: ", v1::GradientMode_Name(out.gradient_mode()),
+          " needs every parameter continuous, and spec.parameters[", i, "] (",
+          out.parameters(i).name(),
+          ") is an integer, with no gradient along it; use GRADIENT_MODE_NONE"));
+    }
   }
   RETURN_IF_ERROR(CheckNonNegative("spec.gradient_cost", out.gradient_cost()));
   if (out.gradient_cost() == 0.0) out.set_gradient_cost(1.0);
@@ -97,7 +112,9 @@ absl::StatusOr<core::SearchSpace> SearchSpaceOf(const v1::StudySpec& spec) {
   for (const v1::Parameter& p : spec.parameters()) {
     bounds.push_back(
         {p.name(), p.lower(), p.upper(),
-         p.scale() == v1::SCALE_LOG ? core::Scale::kLog : core::Scale::kLinear});
+         p.scale() == v1::SCALE_LOG ? core::Scale::kLog : core::Scale::kLinear,
+         p.type() == v1::PARAMETER_TYPE_INTEGER ? core::ParameterType::kInteger
+                                                : core::ParameterType::kContinuous});
   }
   return core::SearchSpace::Create(std::move(bounds));
 }
@@ -119,6 +136,12 @@ core::Problem ProblemOf(const v1::StudySpec& spec) {
   problem.gradient_cost = spec.gradient_cost() > 0.0 ? spec.gradient_cost() : 1.0;
   problem.seed = spec.seed();
   problem.options.insert(spec.strategy_options().begin(), spec.strategy_options().end());
+  if (absl::StatusOr<core::SearchSpace> space = SearchSpaceOf(spec);
+      space.ok() && space->has_integers()) {
+    problem.snap = [space = *std::move(space)](const Eigen::VectorXd& u) {
+      return space.Snap(u);
+    };
+  }
   return problem;
 }
 

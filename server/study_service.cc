@@ -891,7 +891,7 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
   for (int i = 0; i < request.observations_size(); ++i) {
     const v1::Observation& o = request.observations(i);
     const std::string field = absl::StrCat("observations[", i, "]");
-    RETURN_IF_ERROR(entry->space->CheckPoint(o.x(), field + ".x"));
+    RETURN_IF_ERROR(entry->space->CheckEvaluatedPoint(o.x(), field + ".x"));
     if (!std::isfinite(o.value())) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".value: ", o.value(), " is not finite"));

@@ -95,6 +95,8 @@ CREATE TABLE requests (
     "ALTER TABLE trials ADD COLUMN why_acquisition_weight REAL;",
     // 2 -> 3: a parameter's scale, 'linear' or 'log'.
     "ALTER TABLE parameters ADD COLUMN scale TEXT NOT NULL DEFAULT 'linear';",
+    // 3 -> 4: a parameter's type, 'continuous' or 'integer'.
+    "ALTER TABLE parameters ADD COLUMN type TEXT NOT NULL DEFAULT 'continuous';",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -261,7 +263,7 @@ class SqliteStudyStore : public StudyStore {
       const int64_t id = db_->getLastInsertRowid();
       SQLite::Statement param(*db_,
                               "INSERT INTO parameters (study_id, position, name, lower, "
-                              "upper, scale) VALUES (?, ?, ?, ?, ?, ?)");
+                              "upper, scale, type) VALUES (?, ?, ?, ?, ?, ?, ?)");
       for (int i = 0; i < spec.parameters_size(); ++i) {
         param.reset();
         param.bind(1, id);
@@ -270,6 +272,9 @@ class SqliteStudyStore : public StudyStore {
         param.bind(4, spec.parameters(i).lower());
         param.bind(5, spec.parameters(i).upper());
         param.bind(6, spec.parameters(i).scale() == v1::SCALE_LOG ? "log" : "linear");
+        param.bind(7, spec.parameters(i).type() == v1::PARAMETER_TYPE_INTEGER
+                          ? "integer"
+                          : "continuous");
         param.exec();
       }
       txn.commit();

@@ -201,6 +201,7 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
     db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
     db.exec("ALTER TABLE parameters DROP COLUMN scale");
+    db.exec("ALTER TABLE parameters DROP COLUMN type");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
@@ -217,6 +218,9 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     // Parameters from before scales are linear.
     EXPECT_EQ(db.execAndGet("SELECT group_concat(scale) FROM parameters").getString(),
               "linear");
+    // And continuous, from before integer parameters.
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(type) FROM parameters").getString(),
+              "continuous");
   }
   // A trial written after the migration keeps its weight.
   StudyWrite write;
