@@ -338,6 +338,104 @@ class ClientTest(unittest.TestCase):
                 name="py-log-bad", spec=bad))
         self.assertIn("spec.parameters[0].scale: 7 is not a scale", e.exception.details)
 
+    def test_integer_parameters(self):
+        # Two integers, one of them on a log scale, and a log-scale rate:
+        # every suggestion holds whole numbers there, no point is evaluated
+        # twice, and the run finds layers = 5 and batch near 64.
+        def objective(x):
+            layers, rate, batch = x
+            return (0.1 * (layers - 5) ** 2 + (math.log10(rate) + 2.0) ** 2
+                    + (math.log2(batch) - 6.0) ** 2)
+
+        bounds = {"layers": (1, 8, "int"), "rate": (1e-4, 1e-1, "log"),
+                  "batch": (8, 512, "log", "int")}
+        study = self.client.create_study("py-int", bounds, seed=4)
+        pb = lago.client.study_pb2
+        self.assertEqual([(p.type, p.scale) for p in study.info().spec.parameters],
+                         [(pb.PARAMETER_TYPE_INTEGER, pb.SCALE_LINEAR),
+                          (pb.PARAMETER_TYPE_CONTINUOUS, pb.SCALE_LOG),
+                          (pb.PARAMETER_TYPE_INTEGER, pb.SCALE_LOG)])
+        points = []
+        for _ in range(40):
+            t = study.suggest()
+            self.assertTrue(t.x[0].is_integer() and t.x[2].is_integer(), t.x)
+            self.assertTrue(1 <= t.x[0] <= 8 and 8 <= t.x[2] <= 512, t.x)
+            points.append(tuple(t.x))
+            study.observe(t, objective(t.x))
+        self.assertEqual(len(set(points)), len(points))
+        # Seed 4 ends at (5, 0.0096, 63): 8e-4. Seeds 5 to 9 end between 1.6e-5
+        # and 5e-3, all with layers = 5 and batch from 61 to 66.
+        best = study.best()
+        self.assertEqual(best.x[0], 5.0)
+        self.assertTrue(60 <= best.x[2] <= 68, best.x)
+        self.assertLess(best.value, 2e-3)
+        # The model's optimum is on the grid too.
+        m = study.model_best()
+        self.assertTrue(m.optimum_x[0].is_integer() and m.optimum_x[2].is_integer())
+        # The type is part of the spec.
+        self.assertEqual(self.client.create_study("py-int", bounds, seed=4).name, "py-int")
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-int", {"layers": (1, 8), "rate": (1e-4, 1e-1, "log"),
+                                                "batch": (8, 512, "log", "int")}, seed=4)
+        self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+        with sqlite3.connect(self.server.db) as db:
+            self.assertEqual(db.execute(
+                "SELECT parameters.name, type FROM parameters JOIN studies ON studies.id ="
+                " study_id WHERE studies.name = 'py-int' ORDER BY position").fetchall(),
+                [("layers", "integer"), ("rate", "continuous"), ("batch", "integer")])
+        # An imported point must hold whole numbers where the study does.
+        with self.assertRaises(lago.LagoError) as e:
+            study.add_observations([[2.5, 1e-2, 64]], [1.0])
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("observations[0].x[0] (layers): 2.5 is not a whole number",
+                      e.exception.details)
+        self.assertEqual(len(study.trials()), 40)
+        # Predictions may ask between the whole numbers (the model is the
+        # relaxation).
+        self.assertEqual(len(study.predict([[2.5, 1e-2, 64]]).mean), 1)
+
+    def test_integer_parameter_errors(self):
+        cases = [
+            ({"n": (0.5, 4, "int")}, {},
+             "spec.parameters[0] (n): lower 0.5 is not a whole number"),
+            ({"x": (0, 1), "n": (0, 4, "int")}, {"gradient_mode": "enhanced"},
+             "spec.gradient_mode: GRADIENT_MODE_ENHANCED needs every parameter continuous,"
+             " and spec.parameters[1] (n) is an integer"),
+            ({"n": (0, 4, "int")}, {"gradient_mode": "on_request"}, "use GRADIENT_MODE_NONE"),
+        ]
+        for bounds, kwargs, message in cases:
+            with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
+                self.client.create_study("py-int-bad", bounds, **kwargs)
+            self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(message, e.exception.details)
+        for bad in [(0, 4, "int", "int"), (0, 4, "integer"), (1, 4, "log", "linear")]:
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.client.create_study("py-int-bad", {"n": bad})
+        spec = lago.client.study_pb2.StudySpec(
+            parameters=[lago.client.study_pb2.Parameter(name="a", lower=1, upper=2, type=7)])
+        with self.assertRaises(lago.LagoError) as e:
+            self.client._call("CreateStudy", lago.client.pb.CreateStudyRequest(
+                name="py-int-bad", spec=spec))
+        self.assertIn("spec.parameters[0].type: 7 is not a parameter type",
+                      e.exception.details)
+        self.assertNotIn("py-int-bad", [s.name for s in self.client.list_studies()])
+
+    def test_a_small_integer_grid_ends_when_every_point_is_known(self):
+        # 3 x 4 whole numbers: twelve distinct trials, then the study is done.
+        study = self.client.create_study("py-int-grid", {"a": (0, 2, "int"),
+                                                          "b": (-1, 2, "int")}, seed=1)
+        points = []
+        with self.assertRaises(lago.LagoError) as e:
+            for _ in range(13):
+                t = study.suggest()
+                points.append(tuple(t.x))
+                study.observe(t, (t.x[0] - 1) ** 2 + t.x[1] ** 2)
+        self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("the integer grid holds no point left to evaluate", e.exception.details)
+        self.assertEqual(sorted(points), [(a, b) for a in (0.0, 1.0, 2.0)
+                                          for b in (-1.0, 0.0, 1.0, 2.0)])
+        self.assertEqual(study.best().x, [1.0, 0.0])
+
     def test_minimize_in_scipy_style(self):
         def sphere(x):
             return sum((v - 0.3) ** 2 for v in x)
@@ -534,7 +632,24 @@ class CliTest(unittest.TestCase):
         self.assertIn("lower 0 must be above 0 on a log scale", proc.stderr)
         proc = self.lago("create", "cli-log-bad", "--param", "rate:1:2:ln", check=False)
         self.assertEqual(proc.returncode, 2)
-        self.assertIn("expected NAME:LOWER:UPPER or NAME:LOWER:UPPER:log", proc.stderr)
+        self.assertIn("expected NAME:LOWER:UPPER, then :log (a log scale) or :int",
+                      proc.stderr)
+
+    def test_an_integer_parameter_from_the_terminal(self):
+        self.lago("create", "cli-int", "--param", "n:1:64:log:int", "--param", "x:0:1")
+        with lago.Client(self.server.address) as client:
+            params = client.get_study("cli-int").spec.parameters
+        pb = lago.client.study_pb2
+        self.assertEqual([(p.type, p.scale) for p in params],
+                         [(pb.PARAMETER_TYPE_INTEGER, pb.SCALE_LOG),
+                          (pb.PARAMETER_TYPE_CONTINUOUS, pb.SCALE_LINEAR)])
+        out = self.lago("suggest", "cli-int").stdout
+        self.assertRegex(out, r"trial 1 \[initial\]: n=\d+ x=")
+        proc = self.lago("create", "cli-int-bad", "--param", "n:0:1.5:int", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("upper 1.5 is not a whole number", proc.stderr)
+        proc = self.lago("create", "cli-int-bad", "--param", "n:0:4:int:int", check=False)
+        self.assertEqual(proc.returncode, 2)
 
     def test_strategy_options_and_predictions_from_the_terminal(self):
         out = self.lago("create", "cli-model", "--param", "a:0:1", "--gradient-mode",

@@ -17,9 +17,13 @@ from lago.v1 import study_pb2
 
 def _parse_param(text):
     parts = text.split(":")
-    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("linear", "log")):
+    words = parts[3:]
+    if (len(parts) < 3 or len(words) > 2 or len(set(words)) != len(words)
+            or any(w not in ("linear", "log", "int") for w in words)
+            or ("linear" in words and "log" in words)):
         raise argparse.ArgumentTypeError(
-            f"--param {text!r}: expected NAME:LOWER:UPPER or NAME:LOWER:UPPER:log")
+            f"--param {text!r}: expected NAME:LOWER:UPPER, then :log (a log scale) "
+            "or :int (an integer) or both")
     try:
         return (parts[0], float(parts[1]), float(parts[2])) + tuple(parts[3:])
     except ValueError:
@@ -309,8 +313,9 @@ def build_parser():
     c = sub.add_parser("create", help="create a study (or open an equal one)")
     c.add_argument("name")
     c.add_argument("--param", type=_parse_param, action="append", required=True,
-                   metavar="NAME:LOWER:UPPER[:log]",
-                   help="a parameter, :log for a log scale; repeat for each")
+                   metavar="NAME:LOWER:UPPER[:log][:int]",
+                   help="a parameter, :log for a log scale, :int for an integer; "
+                   "repeat for each")
     c.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     c.add_argument("--strategy", default="",
                    help="lago (default), bo, trust-region, sobol or random")

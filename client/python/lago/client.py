@@ -151,11 +151,12 @@ class ModelBest:
     lengthscales: List[float]
 
 
-# {name: (lower, upper)} or [(name, lower, upper)], with "log" after upper for
-# a log-scale parameter.
+# {name: (lower, upper)} or [(name, lower, upper)]; after upper, "log" for a
+# log-scale parameter and "int" for an integer one, in any order.
 ParameterSpec = Union[Dict[str, Tuple], Sequence[Tuple]]
 
 _SCALES = {"linear": study_pb2.SCALE_LINEAR, "log": study_pb2.SCALE_LOG}
+_TYPES = {"int": study_pb2.PARAMETER_TYPE_INTEGER}
 
 
 def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
@@ -163,15 +164,22 @@ def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
         (p[0], tuple(p[1:])) for p in parameters]
     out = []
     for name, bounds in items:
-        if len(bounds) not in (2, 3):
+        words = list(bounds[2:])
+        if len(bounds) < 2 or len(words) > 2:
             raise ValueError(f"parameters[{name!r}]: {bounds!r} is not (lower, upper) "
-                             "or (lower, upper, scale)")
-        scale = bounds[2] if len(bounds) == 3 else "linear"
-        if scale not in _SCALES:
-            raise ValueError(f"parameters[{name!r}]: scale {scale!r} is not one of "
-                             f"{sorted(_SCALES)}")
+                             "followed by \"log\" or \"int\" or both")
+        scale, kind = "linear", study_pb2.PARAMETER_TYPE_CONTINUOUS
+        for word in words:
+            if word in _SCALES and len([w for w in words if w in _SCALES]) == 1:
+                scale = word
+            elif word in _TYPES and words.count(word) == 1:
+                kind = _TYPES[word]
+            else:
+                raise ValueError(f"parameters[{name!r}]: {word!r} is not one of "
+                                 f"{sorted(_SCALES) + sorted(_TYPES)}, each at most once")
         out.append(study_pb2.Parameter(name=name, lower=float(bounds[0]),
-                                       upper=float(bounds[1]), scale=_SCALES[scale]))
+                                       upper=float(bounds[1]), scale=_SCALES[scale],
+                                       type=kind))
     return out
 
 
@@ -262,9 +270,11 @@ class Client:
         """Creates the study, or opens it when one with an equal spec exists.
 
         ``parameters``: {name: (lower, upper)} or [(name, lower, upper), ...];
-        a third entry "log" puts a parameter on a log scale (lower > 0): the
+        after upper, "log" puts a parameter on a log scale (lower > 0): the
         models then work in log(x), while points, values and gradients stay
-        in user units.
+        in user units; "int" makes it an integer (whole bounds; every point
+        holds a whole number there, as a float; gradient_mode "none" only).
+        Both may follow: (1, 1024, "log", "int").
         ``direction``: "minimize" or "maximize". ``gradient_mode``: "none",
         "enhanced" or "on_request". ``budget`` in cost units (0: unlimited).
         Raises LagoError(ALREADY_EXISTS) when the name has a different spec.

@@ -33,8 +33,9 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
              disp: bool = False, options: Optional[Dict[str, str]] = None) -> OptimizeResult:
     """Minimises ``fun(x, *args)`` over the box ``bounds`` through a lago-server.
 
-    bounds: one ``(lower, upper)`` per variable, or ``(lower, upper, "log")``
-    for a variable searched on a log scale (lower > 0).
+    bounds: one ``(lower, upper)`` per variable, followed by ``"log"`` for a
+    variable searched on a log scale (lower > 0), ``"int"`` for one that takes
+    whole numbers (then without ``jac``), or both.
 
     jac: None or False (values only); True (``fun`` returns ``(value, gradient)``);
     or a callable ``jac(x, *args)`` called only when a trial asks for a gradient.

@@ -144,10 +144,13 @@ def study_page(client, name, refresh) -> str:
             f"{st.completed}, pending {st.pending}, stale {st.stale}, failed {st.failed}, "
             f"abandoned {st.abandoned})</p>",
             '<table><tr><th class="l">parameter</th><th>lower</th><th>upper</th>'
-            '<th class="l">scale</th></tr>'
+            '<th class="l">scale</th><th class="l">type</th></tr>'
             + "".join(f'<tr><td class="l">{_e(p.name)}</td><td>{p.lower:g}</td>'
                       f'<td>{p.upper:g}</td><td class="l">'
-                      f'{_enum_text(study_pb2.Scale, p.scale, "SCALE_")}</td></tr>'
+                      f'{_enum_text(study_pb2.Scale, p.scale, "SCALE_")}</td>'
+                      '<td class="l">'
+                      f'{_enum_text(study_pb2.ParameterType, p.type, "PARAMETER_TYPE_")}'
+                      '</td></tr>'
                       for p in spec.parameters) + "</table>"]
     best = study.best()
     if best is not None:
