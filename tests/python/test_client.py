@@ -476,6 +476,24 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(scales, [lago.client.study_pb2.SCALE_LOG,
                                   lago.client.study_pb2.SCALE_LINEAR])
 
+    def test_minimize_with_an_integer_bound(self):
+        seen = set()
+
+        def fun(x):
+            self.assertTrue(x[0].is_integer(), x)
+            seen.add(tuple(x))
+            return (x[0] - 7) ** 2 + (x[1] - 0.5) ** 2
+
+        result = lago.minimize(fun, [(0, 10, "int"), (0.0, 1.0)], budget=30, seed=2,
+                               address=self.server.address)
+        self.assertEqual(result.x[0], 7.0)
+        self.assertLess(result.fun, 1e-3)
+        self.assertEqual(len(seen), result.nfev)
+        with self.assertRaises(lago.LagoError) as e:
+            lago.minimize(lambda x: (x[0] ** 2, [2 * x[0]]), [(0, 10, "int")], jac=True,
+                          address=self.server.address)
+        self.assertIn("use GRADIENT_MODE_NONE", e.exception.details)
+
     def test_minimize_with_gradients_and_early_stop(self):
         def value_and_gradient(x):
             return x[0] ** 2, [2 * x[0]]
