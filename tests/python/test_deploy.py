@@ -42,6 +42,27 @@ def wait_for(path, proc, seconds=30):
         return f.read().strip()
 
 
+
+def serves_the_study_list(test, argv, path):
+    """Runs a deployment's `lago web` command outside a container (on a free
+    port, against a test server) and reads the list of studies at `path`."""
+    test.assertEqual(argv[:5], ["python3", "-m", "lago", "web", "--listen"])
+    argv = ["/usr/bin/python3"] + argv[1:5] + ["127.0.0.1:0"] + argv[6:]
+    with LagoServer() as server:
+        with lago.Client(server.address) as client:
+            client.create_study("deploy-demo", {"x": (0, 1)})
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, env=dict(os.environ, LAGO_ADDRESS=server.address))
+        try:
+            url = proc.stdout.readline().split()[3]
+            with urllib.request.urlopen(url + path.lstrip("/"), timeout=30) as r:
+                test.assertEqual(r.status, 200)
+                test.assertIn('<a href="/study/deploy-demo">', r.read().decode())
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            proc.stdout.close()
+
 class EntrypointTest(unittest.TestCase):
     def run_entrypoint(self, tmp, extra_env):
         env = dict(os.environ, LAGO_SERVER_BIN=SERVER, LAGO_DB=f"{tmp}/data/lago.db",
@@ -153,32 +174,18 @@ class ManifestTest(unittest.TestCase):
         self.assertEqual(web["environment"]["LAGO_ADDRESS"], "server:50051")
         # Its command, run here as the image would run it (the port and the
         # server's address are this test's), serves the list of studies.
-        argv = web["entrypoint"] + web["command"]
-        self.assertEqual(argv[:5], ["python3", "-m", "lago", "web", "--listen"])
-        argv = ["/usr/bin/python3"] + argv[1:5] + ["127.0.0.1:0"] + argv[6:]
-        with LagoServer() as server:
-            with lago.Client(server.address) as client:
-                client.create_study("compose-demo", {"x": (0, 1)})
-            env = dict(os.environ, LAGO_ADDRESS=server.address)
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    text=True, env=env)
-            try:
-                url = proc.stdout.readline().split()[3]
-                with urllib.request.urlopen(url, timeout=30) as r:
-                    self.assertIn('<a href="/study/compose-demo">', r.read().decode())
-            finally:
-                proc.terminate()
-                proc.wait(30)
-                proc.stdout.close()
+        serves_the_study_list(self, web["entrypoint"] + web["command"], "/")
 
     def test_kubernetes_manifests(self):
         folder = os.path.join(ROOT, "deploy", "kubernetes")
         kustomization = yaml.safe_load(read("deploy", "kubernetes", "kustomization.yaml"))
-        docs = {}
+        docs, web = {}, {}
         for name in kustomization["resources"]:
-            doc = yaml.safe_load(read("deploy", "kubernetes", name))
-            docs[doc["kind"]] = doc
+            for doc in yaml.safe_load_all(read("deploy", "kubernetes", name)):
+                app = doc["metadata"]["labels"]["app.kubernetes.io/name"]
+                (web if app == "lago-web" else docs)[doc["kind"]] = doc
         self.assertEqual(set(docs), {"PersistentVolumeClaim", "Deployment", "Service"})
+        self.assertEqual(set(web), {"Deployment", "Service"})
         self.assertEqual(sorted(os.listdir(folder)),
                          sorted(kustomization["resources"] + ["kustomization.yaml"]))
         deployment = docs["Deployment"]
@@ -202,6 +209,28 @@ class ManifestTest(unittest.TestCase):
         self.assertIn(service["spec"]["ports"][0]["targetPort"],
                       [p["name"] for p in container["ports"]])
         self.assertGreater(pod["spec"]["terminationGracePeriodSeconds"], 8)
+
+        # lago web reads the server through its Service, and its own Service
+        # selects its pods and port and stays inside the cluster.
+        pod = web["Deployment"]["spec"]["template"]
+        container = pod["spec"]["containers"][0]
+        self.assertTrue(pod["spec"]["securityContext"]["runAsNonRoot"])
+        env = {e["name"]: e["value"] for e in container["env"]}
+        self.assertEqual(env["LAGO_ADDRESS"],
+                         f"{service['metadata']['name']}:{service['spec']['ports'][0]['port']}")
+        self.assertEqual(web["Service"]["spec"]["type"], "ClusterIP")
+        labels = pod["metadata"]["labels"]
+        self.assertTrue(all(labels.get(k) == v
+                            for k, v in web["Service"]["spec"]["selector"].items()))
+        self.assertNotEqual(web["Service"]["spec"]["selector"], service["spec"]["selector"])
+        self.assertEqual(container["readinessProbe"]["httpGet"]["port"],
+                         web["Service"]["spec"]["ports"][0]["targetPort"])
+        self.assertIn(web["Service"]["spec"]["ports"][0]["targetPort"],
+                      [p["name"] for p in container["ports"]])
+        # Its command, run here against a test server, answers the probe's
+        # path with the list of studies.
+        serves_the_study_list(self, container["command"] + container["args"],
+                              container["readinessProbe"]["httpGet"]["path"])
 
 
 class LabWorkerTest(unittest.TestCase):
