@@ -1110,16 +1110,16 @@ class LagoStrategy : public Strategy {
         gp.PredictWithGradients(p->x, &m, &v, &g, &dv);
       }
       const Eigen::MatrixXd h = gp.MeanHessian(p->x);
-      const TrustRegionStep step =
-          SolveTrustRegion(g, 0.5 * (h + h.transpose()), InitialRadius(s), -p->x,
-                           Eigen::VectorXd::Ones(d) - p->x);
+      const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
+      const TrustRegionStep step = SolveTrustRegion(g, b, InitialRadius(s), -p->x,
+                                                    Eigen::VectorXd::Ones(d) - p->x);
       if (step.step.norm() < kTerminationStep) continue;
       Eigen::VectorXd target = p->x + step.step;
       double improvement = step.predicted_improvement;
       if (problem_.snap) {
         target = problem_.snap(target);
         if (Repeats(target, input, {})) continue;
-        improvement = -ModelChange(g, 0.5 * (h + h.transpose()), target - p->x);
+        improvement = -ModelChange(g, b, target - p->x);
       }
       bool crowded = false;
       for (const Eigen::VectorXd& x : in_flight) crowded |= (target - x).norm() < near;

@@ -11,16 +11,14 @@ import time
 
 from google.protobuf import json_format
 
-from lago.client import DEFAULT_ADDRESS, Client, LagoError
+from lago.client import DEFAULT_ADDRESS, Client, LagoError, _valid_words
 from lago.v1 import study_pb2
 
 
 def _parse_param(text):
     parts = text.split(":")
     words = parts[3:]
-    if (len(parts) < 3 or len(words) > 2 or len(set(words)) != len(words)
-            or any(w not in ("linear", "log", "int") for w in words)
-            or ("linear" in words and "log" in words)):
+    if len(parts) < 3 or not _valid_words(words):
         raise argparse.ArgumentTypeError(
             f"--param {text!r}: expected NAME:LOWER:UPPER, then :log (a log scale) "
             "or :int (an integer) or both")

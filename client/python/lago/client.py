@@ -159,6 +159,13 @@ _SCALES = {"linear": study_pb2.SCALE_LINEAR, "log": study_pb2.SCALE_LOG}
 _TYPES = {"int": study_pb2.PARAMETER_TYPE_INTEGER}
 
 
+def _valid_words(words) -> bool:
+    """Whether the words after a parameter's bounds are each a scale or "int",
+    none twice and not two scales."""
+    return (len(set(words)) == len(words) and all(w in _SCALES or w in _TYPES for w in words)
+            and sum(w in _SCALES for w in words) <= 1)
+
+
 def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
     items = parameters.items() if isinstance(parameters, dict) else [
         (p[0], tuple(p[1:])) for p in parameters]
@@ -168,18 +175,14 @@ def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
         if len(bounds) < 2 or len(words) > 2:
             raise ValueError(f"parameters[{name!r}]: {bounds!r} is not (lower, upper) "
                              "followed by \"log\" or \"int\" or both")
-        scale, kind = "linear", study_pb2.PARAMETER_TYPE_CONTINUOUS
-        for word in words:
-            if word in _SCALES and len([w for w in words if w in _SCALES]) == 1:
-                scale = word
-            elif word in _TYPES and words.count(word) == 1:
-                kind = _TYPES[word]
-            else:
-                raise ValueError(f"parameters[{name!r}]: {word!r} is not one of "
-                                 f"{sorted(_SCALES) + sorted(_TYPES)}, each at most once")
-        out.append(study_pb2.Parameter(name=name, lower=float(bounds[0]),
-                                       upper=float(bounds[1]), scale=_SCALES[scale],
-                                       type=kind))
+        if not _valid_words(words):
+            raise ValueError(f"parameters[{name!r}]: {words!r} are not words of "
+                             f"{sorted(_SCALES) + sorted(_TYPES)}, each at most once and "
+                             "one scale at most")
+        scale = next((w for w in words if w in _SCALES), "linear")
+        out.append(study_pb2.Parameter(
+            name=name, lower=float(bounds[0]), upper=float(bounds[1]), scale=_SCALES[scale],
+            type=_TYPES["int"] if "int" in words else study_pb2.PARAMETER_TYPE_CONTINUOUS))
     return out
 
 
