@@ -158,9 +158,10 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   // carries d + 1 observations, so gradient-enhanced studies start with 2d
   // (at least 10): bench/optimizers measured it better on Styblinski-Tang 8
   // and Rosenbrock 5 (Mann-Whitney p = 0.02 and 0.003) and no worse elsewhere.
-  o.initial_points = problem.gradient_mode == GradientMode::kEnhanced
-                         ? std::max(2 * problem.dimension, 10)
-                         : 5 * problem.dimension;
+  o.initial_points =
+      problem.gradient_mode == GradientMode::kEnhanced
+          ? std::max(2 * problem.dimension, 10)
+          : 5 * (problem.parameters > 0 ? problem.parameters : problem.dimension);
   o.early_stop = false;
   // bench/optimizers, 20 seeds: with gradients, calibrated EI moved
   // Rosenbrock from 2.37 to 0.97 and Styblinski-Tang from 1.29 to 1.15
@@ -587,7 +588,7 @@ class LagoStrategy : public Strategy {
       if (problem_.snap && !AvoidRepeat(input, out.suggestions, &state, &s)) {
         out.suggestions.clear();
         out.finished = absl::StrCat(
-            "the strategy stopped: the integer grid holds no point left to evaluate "
+            "the strategy stopped: no point of the search space is left to evaluate "
             "(the next ",
             kRepeatTries, " Sobol points all round onto points evaluated or in flight)");
         break;

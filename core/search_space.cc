@@ -8,6 +8,63 @@
 
 namespace lago::core {
 
+namespace {
+
+// The unit-cube coordinates a parameter spans.
+int UnitWidth(const ParameterBounds& p) {
+  return p.type == ParameterType::kCategorical ? static_cast<int>(p.choices.size()) : 1;
+}
+
+bool IsCategorical(const ParameterBounds& p) {
+  return p.type == ParameterType::kCategorical;
+}
+
+// INVALID_ARGUMENT naming `field` unless the categorical parameter `p` has 2 or
+// more distinct, non-empty labels without control characters, bounds 0 and
+// k - 1 and a linear scale.
+absl::Status CheckChoices(const ParameterBounds& p, const std::string& field) {
+  const std::string name = absl::StrCat(field, " (", p.name, ")");
+  if (p.choices.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", p.choices.size(),
+                     " choices; a categorical parameter needs at least 2"));
+  }
+  std::set<std::string> seen;
+  for (size_t c = 0; c < p.choices.size(); ++c) {
+    const std::string& label = p.choices[c];
+    const std::string at = absl::StrCat(field, ".choices[", c, "]");
+    if (label.empty() || label.size() > kMaxChoiceLength) {
+      return absl::InvalidArgumentError(absl::StrCat(at, ": \"", label.substr(0, 80),
+                                                     "\" must have 1 to ",
+                                                     kMaxChoiceLength, " bytes"));
+    }
+    for (const char ch : label) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(at, ": \"", label.substr(0, 80),
+                         "\" holds a control character (a tab, a line break)"));
+      }
+    }
+    if (!seen.insert(label).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ": \"", label.substr(0, 80), "\" is used twice"));
+    }
+  }
+  const double last = static_cast<double>(p.choices.size() - 1);
+  if (p.lower != 0.0 || p.upper != last) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, ": bounds [", p.lower, ", ", p.upper, "] must be [0, ", last,
+        "], the indices of its ", p.choices.size(), " choices (or leave both 0)"));
+  }
+  if (p.scale == Scale::kLog) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": a categorical parameter has no log scale"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 bool IsValidName(const std::string& name, size_t max_length, bool allow_leading_digit) {
   if (name.empty() || name.size() > max_length) return false;
   for (char c : name) {
@@ -22,7 +79,12 @@ bool IsValidName(const std::string& name, size_t max_length, bool allow_leading_
 }
 
 SearchSpace::SearchSpace(std::vector<ParameterBounds> parameters)
-    : parameters_(std::move(parameters)) {}
+    : parameters_(std::move(parameters)) {
+  for (const ParameterBounds& p : parameters_) {
+    offsets_.push_back(unit_dimension_);
+    unit_dimension_ += UnitWidth(p);
+  }
+}
 
 absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> parameters) {
   if (parameters.empty()) {
@@ -34,6 +96,7 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> par
         "spec.parameters: ", parameters.size(), " parameters; at most ", kMaxDimension));
   }
   std::set<std::string> seen;
+  int unit_dimension = 0;
   for (size_t i = 0; i < parameters.size(); ++i) {
     const ParameterBounds& p = parameters[i];
     const std::string field = absl::StrCat("spec.parameters[", i, "]");
@@ -46,6 +109,21 @@ absl::StatusOr<SearchSpace> SearchSpace::Create(std::vector<ParameterBounds> par
     if (!seen.insert(p.name).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".name: \"", p.name, "\" is used twice"));
+    }
+    if (IsCategorical(p)) {
+      if (absl::Status status = CheckChoices(p, field); !status.ok()) return status;
+    } else if (!p.choices.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".choices (", p.name, "): ", p.choices.size(),
+                       " choices; only a categorical parameter has choices"));
+    }
+    unit_dimension += UnitWidth(p);
+    if (unit_dimension > kMaxDimension) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.parameters: the models would need more than ", kMaxDimension,
+          " coordinates, one per parameter and one per choice of a categorical "
+          "parameter (",
+          field, " (", p.name, ") passes the limit)"));
     }
     if (!std::isfinite(p.lower) || !std::isfinite(p.upper)) {
       return absl::InvalidArgumentError(absl::StrCat(field, " (", p.name, "): bounds [",
@@ -96,6 +174,11 @@ absl::Status SearchSpace::CheckPoint(absl::Span<const double> x,
                                                      "): ", x[i], " is outside [",
                                                      p.lower, ", ", p.upper, "]"));
     }
+    if (IsCategorical(p) && x[i] != std::round(x[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "] (", p.name, "): ", x[i],
+                       " is not the index of a choice (0 to ", p.upper, ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -114,9 +197,9 @@ absl::Status SearchSpace::CheckEvaluatedPoint(absl::Span<const double> x,
   return absl::OkStatus();
 }
 
-bool SearchSpace::has_integers() const {
+bool SearchSpace::has_discrete() const {
   for (const ParameterBounds& p : parameters_) {
-    if (p.type == ParameterType::kInteger) return true;
+    if (p.type != ParameterType::kContinuous) return true;
   }
   return false;
 }
@@ -139,11 +222,15 @@ double LogRange(const ParameterBounds& p) { return std::log(High(p) / Low(p)); }
 }  // namespace
 
 Eigen::VectorXd SearchSpace::ToUnit(absl::Span<const double> x) const {
-  Eigen::VectorXd u(dimension());
+  Eigen::VectorXd u = Eigen::VectorXd::Zero(unit_dimension_);
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    u[i] = p.scale == Scale::kLog ? std::log(x[i] / Low(p)) / LogRange(p)
-                                  : (x[i] - Low(p)) / (High(p) - Low(p));
+    if (IsCategorical(p)) {
+      u[offsets_[i] + static_cast<int>(std::clamp(x[i], p.lower, p.upper))] = 1.0;
+      continue;
+    }
+    u[offsets_[i]] = p.scale == Scale::kLog ? std::log(x[i] / Low(p)) / LogRange(p)
+                                            : (x[i] - Low(p)) / (High(p) - Low(p));
   }
   return u;
 }
@@ -152,8 +239,15 @@ std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
   std::vector<double> x(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    const double v = p.scale == Scale::kLog ? Low(p) * std::exp(u[i] * LogRange(p))
-                                            : Low(p) + u[i] * (High(p) - Low(p));
+    if (IsCategorical(p)) {
+      Eigen::Index choice = 0;
+      u.segment(offsets_[i], UnitWidth(p)).maxCoeff(&choice);
+      x[i] = static_cast<double>(choice);
+      continue;
+    }
+    const double ui = u[offsets_[i]];
+    const double v = p.scale == Scale::kLog ? Low(p) * std::exp(ui * LogRange(p))
+                                            : Low(p) + ui * (High(p) - Low(p));
     x[i] = std::clamp(p.type == ParameterType::kInteger ? std::round(v) : v, p.lower,
                       p.upper);
   }
@@ -162,11 +256,12 @@ std::vector<double> SearchSpace::FromUnit(const Eigen::VectorXd& u) const {
 
 Eigen::VectorXd SearchSpace::Snap(const Eigen::VectorXd& u) const {
   Eigen::VectorXd out = u;
-  if (!has_integers()) return out;
-  const std::vector<double> x = FromUnit(u);
-  const Eigen::VectorXd back = ToUnit(x);
+  if (!has_discrete()) return out;
+  const Eigen::VectorXd back = ToUnit(FromUnit(u));
   for (int i = 0; i < dimension(); ++i) {
-    if (parameters_[i].type == ParameterType::kInteger) out[i] = back[i];
+    const ParameterBounds& p = parameters_[i];
+    if (p.type == ParameterType::kContinuous) continue;
+    out.segment(offsets_[i], UnitWidth(p)) = back.segment(offsets_[i], UnitWidth(p));
   }
   return out;
 }
@@ -175,28 +270,45 @@ Eigen::VectorXd SearchSpace::UnitJacobian(absl::Span<const double> x) const {
   Eigen::VectorXd j(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    j[i] = p.scale == Scale::kLog ? x[i] * LogRange(p) : High(p) - Low(p);
+    j[i] = IsCategorical(p)         ? 1.0
+           : p.scale == Scale::kLog ? x[i] * LogRange(p)
+                                    : High(p) - Low(p);
   }
   return j;
 }
 
 Eigen::VectorXd SearchSpace::GradientToUnit(absl::Span<const double> gradient,
                                             absl::Span<const double> x) const {
-  return Eigen::Map<const Eigen::VectorXd>(gradient.data(), dimension())
-      .cwiseProduct(UnitJacobian(x));
+  const Eigen::VectorXd jacobian = UnitJacobian(x);
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(unit_dimension_);
+  for (int i = 0; i < dimension(); ++i) {
+    if (!IsCategorical(parameters_[i])) out[offsets_[i]] = gradient[i] * jacobian[i];
+  }
+  return out;
 }
 
 Eigen::VectorXd SearchSpace::GradientFromUnit(const Eigen::VectorXd& gradient,
                                               absl::Span<const double> x) const {
-  return gradient.cwiseQuotient(UnitJacobian(x));
+  const Eigen::VectorXd jacobian = UnitJacobian(x);
+  Eigen::VectorXd out = Eigen::VectorXd::Zero(dimension());
+  for (int i = 0; i < dimension(); ++i) {
+    if (!IsCategorical(parameters_[i])) out[i] = gradient[offsets_[i]] / jacobian[i];
+  }
+  return out;
 }
 
 Eigen::VectorXd SearchSpace::LengthsFromUnit(const Eigen::VectorXd& lengths) const {
   Eigen::VectorXd out(dimension());
   for (int i = 0; i < dimension(); ++i) {
     const ParameterBounds& p = parameters_[i];
-    out[i] = lengths[i] *
-             (p.scale == Scale::kLog ? std::log10(High(p) / Low(p)) : High(p) - Low(p));
+    const double l = lengths[offsets_[i]];
+    if (IsCategorical(p)) {
+      out[i] = lengths.segment(offsets_[i], UnitWidth(p)).minCoeff();
+    } else if (p.scale == Scale::kLog) {
+      out[i] = l * std::log10(High(p) / Low(p));
+    } else {
+      out[i] = l * (High(p) - Low(p));
+    }
   }
   return out;
 }

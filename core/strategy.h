@@ -35,7 +35,13 @@ enum class TrialKind {
 enum class GradientMode { kNone, kEnhanced, kOnRequest };
 
 struct Problem {
+  // Coordinates of the unit cube: one per parameter, and one per choice of a
+  // categorical parameter.
   int dimension = 1;
+  // The number of parameters, when a categorical one spans several
+  // coordinates; 0 means `dimension`. The initial design's size, which the
+  // LAGO paper gives per dimension (5d), counts parameters.
+  int parameters = 0;
   GradientMode gradient_mode = GradientMode::kNone;
   // Cost of one gradient in units of one value (kappa), > 0.
   double gradient_cost = 1.0;

@@ -39,6 +39,13 @@ absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
                                                      "].type: ", out.parameters(i).type(),
                                                      " is not a parameter type"));
     }
+    // A categorical parameter's bounds may be left out: they are the indices
+    // of its first and last choice.
+    v1::Parameter& p = *out.mutable_parameters(i);
+    if (p.type() == v1::PARAMETER_TYPE_CATEGORICAL && p.lower() == 0.0 &&
+        p.upper() == 0.0 && p.choices_size() > 0) {
+      p.set_upper(p.choices_size() - 1);
+    }
   }
   RETURN_IF_ERROR(SearchSpaceOf(out).status());
   if (out.direction() == v1::DIRECTION_UNSPECIFIED)
@@ -56,13 +63,15 @@ absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
         "spec.gradient_mode: ", out.gradient_mode(), " is not a gradient mode"));
   }
   for (int i = 0; i < out.parameters_size(); ++i) {
-    if (out.parameters(i).type() == v1::PARAMETER_TYPE_INTEGER &&
+    const v1::ParameterType type = out.parameters(i).type();
+    if (type != v1::PARAMETER_TYPE_CONTINUOUS &&
         out.gradient_mode() != v1::GRADIENT_MODE_NONE) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spec.gradient_mode: ", v1::GradientMode_Name(out.gradient_mode()),
-          " needs every parameter continuous, and spec.parameters[", i, "] (",
-          out.parameters(i).name(),
-          ") is an integer, with no gradient along it; use GRADIENT_MODE_NONE"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.gradient_mode: ", v1::GradientMode_Name(out.gradient_mode()),
+                       " needs every parameter continuous, and spec.parameters[", i,
+                       "] (", out.parameters(i).name(), ") is ",
+                       type == v1::PARAMETER_TYPE_INTEGER ? "an integer" : "categorical",
+                       ", with no gradient along it; use GRADIENT_MODE_NONE"));
     }
   }
   RETURN_IF_ERROR(CheckNonNegative("spec.gradient_cost", out.gradient_cost()));
@@ -110,18 +119,24 @@ absl::StatusOr<core::SearchSpace> SearchSpaceOf(const v1::StudySpec& spec) {
   std::vector<core::ParameterBounds> bounds;
   bounds.reserve(spec.parameters_size());
   for (const v1::Parameter& p : spec.parameters()) {
-    bounds.push_back(
-        {p.name(), p.lower(), p.upper(),
-         p.scale() == v1::SCALE_LOG ? core::Scale::kLog : core::Scale::kLinear,
-         p.type() == v1::PARAMETER_TYPE_INTEGER ? core::ParameterType::kInteger
-                                                : core::ParameterType::kContinuous});
+    core::ParameterBounds b{
+        p.name(), p.lower(), p.upper(),
+        p.scale() == v1::SCALE_LOG ? core::Scale::kLog : core::Scale::kLinear};
+    if (p.type() == v1::PARAMETER_TYPE_INTEGER) b.type = core::ParameterType::kInteger;
+    if (p.type() == v1::PARAMETER_TYPE_CATEGORICAL) {
+      b.type = core::ParameterType::kCategorical;
+    }
+    b.choices.assign(p.choices().begin(), p.choices().end());
+    bounds.push_back(std::move(b));
   }
   return core::SearchSpace::Create(std::move(bounds));
 }
 
 core::Problem ProblemOf(const v1::StudySpec& spec) {
   core::Problem problem;
-  problem.dimension = spec.parameters_size();
+  absl::StatusOr<core::SearchSpace> space = SearchSpaceOf(spec);
+  problem.dimension = space.ok() ? space->unit_dimension() : spec.parameters_size();
+  problem.parameters = spec.parameters_size();
   switch (spec.gradient_mode()) {
     case v1::GRADIENT_MODE_ENHANCED:
       problem.gradient_mode = core::GradientMode::kEnhanced;
@@ -136,8 +151,7 @@ core::Problem ProblemOf(const v1::StudySpec& spec) {
   problem.gradient_cost = spec.gradient_cost() > 0.0 ? spec.gradient_cost() : 1.0;
   problem.seed = spec.seed();
   problem.options.insert(spec.strategy_options().begin(), spec.strategy_options().end());
-  if (absl::StatusOr<core::SearchSpace> space = SearchSpaceOf(spec);
-      space.ok() && space->has_integers()) {
+  if (space.ok() && space->has_discrete()) {
     problem.snap = [space = *std::move(space)](const Eigen::VectorXd& u) {
       return space.Snap(u);
     };

@@ -97,6 +97,19 @@ CREATE TABLE requests (
     "ALTER TABLE parameters ADD COLUMN scale TEXT NOT NULL DEFAULT 'linear';",
     // 3 -> 4: a parameter's type, 'continuous' or 'integer'.
     "ALTER TABLE parameters ADD COLUMN type TEXT NOT NULL DEFAULT 'continuous';",
+    // 4 -> 5: the labels of a categorical parameter (type 'categorical'), whose
+    // points hold the index `choice`.
+    R"sql(
+CREATE TABLE parameter_choices (
+  study_id INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  choice INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  PRIMARY KEY (study_id, position, choice),
+  FOREIGN KEY (study_id, position) REFERENCES parameters(study_id, position)
+    ON DELETE CASCADE
+);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -228,6 +241,17 @@ void FromMicros(int64_t us, google::protobuf::Timestamp* t) {
   t->set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
+const char* ParameterTypeText(v1::ParameterType type) {
+  switch (type) {
+    case v1::PARAMETER_TYPE_INTEGER:
+      return "integer";
+    case v1::PARAMETER_TYPE_CATEGORICAL:
+      return "categorical";
+    default:
+      return "continuous";
+  }
+}
+
 class SqliteStudyStore : public StudyStore {
  public:
   SqliteStudyStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
@@ -272,10 +296,21 @@ class SqliteStudyStore : public StudyStore {
         param.bind(4, spec.parameters(i).lower());
         param.bind(5, spec.parameters(i).upper());
         param.bind(6, spec.parameters(i).scale() == v1::SCALE_LOG ? "log" : "linear");
-        param.bind(7, spec.parameters(i).type() == v1::PARAMETER_TYPE_INTEGER
-                          ? "integer"
-                          : "continuous");
+        param.bind(7, ParameterTypeText(spec.parameters(i).type()));
         param.exec();
+      }
+      SQLite::Statement choice(*db_,
+                               "INSERT INTO parameter_choices (study_id, position, "
+                               "choice, label) VALUES (?, ?, ?, ?)");
+      for (int i = 0; i < spec.parameters_size(); ++i) {
+        for (int c = 0; c < spec.parameters(i).choices_size(); ++c) {
+          choice.reset();
+          choice.bind(1, id);
+          choice.bind(2, i);
+          choice.bind(3, c);
+          choice.bind(4, spec.parameters(i).choices(c));
+          choice.exec();
+        }
       }
       txn.commit();
       StudyRecord record;

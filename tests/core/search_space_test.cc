@@ -130,6 +130,124 @@ TEST(SearchSpaceTest, ErrorsNameTheParameterAndTheValue) {
               HasSubstr("at most 1024"));
 }
 
+ParameterBounds Categorical(const std::string& name, std::vector<std::string> choices) {
+  ParameterBounds p{name, 0.0, static_cast<double>(choices.size()) - 1.0};
+  p.type = ParameterType::kCategorical;
+  p.choices = std::move(choices);
+  return p;
+}
+
+TEST(SearchSpaceTest, CategoricalErrorsNameTheParameterAndTheLabel) {
+  ParameterBounds one = Categorical("c", {"a"});
+  one.upper = 1.0;
+  ParameterBounds wide = Categorical("c", {"a", "b", "c"});
+  wide.upper = 3.0;
+  ParameterBounds log = Categorical("c", {"a", "b"});
+  log.scale = Scale::kLog;
+  ParameterBounds with_choices{"x", 0.0, 1.0};
+  with_choices.choices = {"a", "b"};
+  struct Case {
+    std::vector<ParameterBounds> parameters;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{{"x", 0.0, 1.0}, one},
+       "spec.parameters[1] (c): 1 choices; a categorical parameter needs at least 2"},
+      {{Categorical("c", {"a", ""})},
+       "spec.parameters[0].choices[1]: \"\" must have 1 to "
+       "256 bytes"},
+      {{Categorical("c", {"a", std::string(257, 'z')})}, "choices[1]: \"zzz"},
+      {{Categorical("c", {"a", "b\nc"})},
+       "spec.parameters[0].choices[1]: \"b\nc\" holds a control character"},
+      {{Categorical("c", {"a", "b", "a"})},
+       "spec.parameters[0].choices[2]: \"a\" is used twice"},
+      {{wide},
+       "spec.parameters[0] (c): bounds [0, 3] must be [0, 2], the indices of its 3 "
+       "choices"},
+      {{log}, "spec.parameters[0] (c): a categorical parameter has no log scale"},
+      {{with_choices},
+       "spec.parameters[0].choices (x): 2 choices; only a categorical parameter has "
+       "choices"},
+  };
+  for (const Case& c : cases) {
+    auto space = SearchSpace::Create(c.parameters);
+    EXPECT_EQ(space.status().code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(std::string(space.status().message()), HasSubstr(c.message));
+  }
+  // The unit cube's coordinates are limited, one per choice.
+  std::vector<std::string> labels;
+  for (int i = 0; i < kMaxDimension; ++i) labels.push_back(std::to_string(i));
+  EXPECT_TRUE(SearchSpace::Create({Categorical("c", labels)}).ok());
+  EXPECT_THAT(
+      std::string(SearchSpace::Create({{"x", 0.0, 1.0}, Categorical("c", labels)})
+                      .status()
+                      .message()),
+      HasSubstr("more than 1024 coordinates, one per parameter and one per choice of a "
+                "categorical parameter (spec.parameters[1] (c) passes the limit)"));
+}
+
+// A categorical parameter is one-hot in the unit cube: between a continuous
+// and an integer parameter its 3 choices take coordinates 1 to 3, a point
+// holds the choice with the largest coordinate, and Snap moves the block to
+// that choice's corner exactly, leaving the other parameters' coordinates as
+// Snap leaves them on their own.
+TEST(SearchSpaceTest, CategoricalParametersAreOneHot) {
+  auto space =
+      SearchSpace::Create({{"x", -1.0, 1.0},
+                           Categorical("solvent", {"a", "b", "c"}),
+                           {"n", 0.0, 3.0, Scale::kLinear, ParameterType::kInteger}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  EXPECT_TRUE(space->has_discrete());
+  EXPECT_EQ(space->dimension(), 3);
+  EXPECT_EQ(space->unit_dimension(), 5);
+  EXPECT_EQ(space->unit_offset(1), 1);
+  EXPECT_EQ(space->unit_offset(2), 4);
+  Eigen::VectorXd expected(5);
+  expected << 0.75, 0.0, 0.0, 1.0, 0.625;
+  EXPECT_EQ(space->ToUnit(std::vector<double>{0.5, 2.0, 2.0}), expected);
+
+  Eigen::VectorXd u(5);
+  u << 0.3, 0.2, 0.7, 0.4, 0.6;
+  EXPECT_EQ(space->FromUnit(u), (std::vector<double>{-0.4, 1.0, 2.0}));
+  Eigen::VectorXd snapped(5);
+  snapped << 0.3, 0.0, 1.0, 0.0, 0.625;
+  EXPECT_EQ(space->Snap(u), snapped);
+  EXPECT_EQ(space->Snap(snapped), snapped);
+  EXPECT_EQ(space->ToUnit(space->FromUnit(snapped)), snapped);
+  // Equal coordinates go to the first choice.
+  u << 0.3, 0.5, 0.5, 0.5, 0.6;
+  EXPECT_EQ(space->FromUnit(u)[1], 0.0);
+
+  // Gradients and lengths: nothing along the choices, and the shortest of
+  // their lengthscales.
+  const std::vector<double> x = {0.5, 1.0, 2.0};
+  Eigen::VectorXd g_unit(5);
+  g_unit << 2.0, 0.0, 0.0, 0.0, 8.0;
+  EXPECT_EQ(space->GradientToUnit(std::vector<double>{1.0, 7.0, 2.0}, x), g_unit);
+  Eigen::VectorXd model_gradient(5);
+  model_gradient << 2.0, 5.0, -5.0, 3.0, 8.0;
+  EXPECT_EQ(space->GradientFromUnit(model_gradient, x), Eigen::Vector3d(1.0, 0.0, 2.0));
+  Eigen::VectorXd lengths(5);
+  lengths << 0.5, 0.9, 0.3, 2.0, 0.25;
+  EXPECT_EQ(space->LengthsFromUnit(lengths), Eigen::Vector3d(1.0, 0.3, 1.0));
+}
+
+TEST(SearchSpaceTest, PointsHoldTheIndexOfAChoice) {
+  auto space = SearchSpace::Create({{"x", 0.0, 1.0}, Categorical("c", {"a", "b", "c"})});
+  ASSERT_TRUE(space.ok());
+  EXPECT_TRUE(space->CheckPoint(std::vector<double>{0.5, 2.0}, "x").ok());
+  EXPECT_TRUE(space->CheckEvaluatedPoint(std::vector<double>{0.5, 0.0}, "x").ok());
+  // Even a prediction needs a choice: there is nothing between two of them.
+  EXPECT_THAT(
+      std::string(
+          space->CheckPoint(std::vector<double>{0.5, 0.5}, "points[0].x").message()),
+      HasSubstr("points[0].x[1] (c): 0.5 is not the index of a choice (0 to 2)"));
+  EXPECT_THAT(
+      std::string(
+          space->CheckPoint(std::vector<double>{0.5, 3.0}, "points[0].x").message()),
+      HasSubstr("points[0].x[1] (c): 3 is outside [0, 2]"));
+}
+
 // An integer parameter's relaxation spans [lower - 1/2, upper + 1/2]: each of
 // the whole numbers 0..3 owns a quarter of the unit interval, FromUnit rounds,
 // and Snap moves a point to the unit coordinate ToUnit gives its whole number,
@@ -138,7 +256,7 @@ TEST(SearchSpaceTest, IntegerParametersRoundToWholeNumbers) {
   auto space = SearchSpace::Create(
       {{"n", 0.0, 3.0, Scale::kLinear, ParameterType::kInteger}, {"x", -1.0, 1.0}});
   ASSERT_TRUE(space.ok()) << space.status();
-  EXPECT_TRUE(space->has_integers());
+  EXPECT_TRUE(space->has_discrete());
   for (int k = 0; k < 4; ++k) {
     for (double offset : {0.01, 0.125, 0.24}) {
       const Eigen::Vector2d u(0.25 * k + offset, 0.3);
@@ -179,7 +297,7 @@ TEST(SearchSpaceTest, IntegerParametersRoundToWholeNumbers) {
   // A continuous space is left as it is.
   auto plain = SearchSpace::Create({{"x", -1.0, 1.0}});
   ASSERT_TRUE(plain.ok());
-  EXPECT_FALSE(plain->has_integers());
+  EXPECT_FALSE(plain->has_discrete());
   EXPECT_EQ(plain->Snap(Eigen::VectorXd::Constant(1, 0.3)),
             Eigen::VectorXd::Constant(1, 0.3));
 }

@@ -26,6 +26,17 @@ v1::Study MakeStudy(const std::string& name) {
   return study;
 }
 
+// MakeStudy with a second, categorical parameter.
+v1::Study MakeCategoricalStudy(const std::string& name) {
+  v1::Study study = MakeStudy(name);
+  v1::Parameter* p = study.mutable_spec()->add_parameters();
+  p->set_name("solvent");
+  p->set_type(v1::PARAMETER_TYPE_CATEGORICAL);
+  p->set_upper(2.0);
+  for (const char* label : {"water", "ethanol", "ethyl acetate"}) p->add_choices(label);
+  return study;
+}
+
 class SqliteStoreTest : public ::testing::Test {
  protected:
   std::string db_path() const { return dir_.path() + "/lago.db"; }
@@ -39,8 +50,8 @@ TEST_F(SqliteStoreTest, OpensWithWalFullSyncAndTheCurrentSchema) {
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
   EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
             SqliteSchemaVersion());
-  for (const char* table : {"studies", "parameters", "trials", "observations",
-                            "strategy_state", "requests"}) {
+  for (const char* table : {"studies", "parameters", "parameter_choices", "trials",
+                            "observations", "strategy_state", "requests"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
 }
@@ -107,7 +118,7 @@ TEST_F(SqliteStoreTest, DuplicateNameIsAlreadyExists) {
 TEST_F(SqliteStoreTest, DeleteRemovesEveryRowOfTheStudy) {
   auto store = OpenSqliteStore(db_path());
   auto keep = (*store)->CreateStudy(MakeStudy("keep"));
-  auto gone = (*store)->CreateStudy(MakeStudy("gone"));
+  auto gone = (*store)->CreateStudy(MakeCategoricalStudy("gone"));
   StudyWrite write;
   write.study_id = gone->id;
   v1::Trial t;
@@ -120,7 +131,8 @@ TEST_F(SqliteStoreTest, DeleteRemovesEveryRowOfTheStudy) {
   ASSERT_TRUE((*store)->Commit(write).ok());
   ASSERT_TRUE((*store)->DeleteStudy(gone->id).ok());
   SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
-  for (const char* table : {"parameters", "trials", "observations", "strategy_state"}) {
+  for (const char* table :
+       {"parameters", "parameter_choices", "trials", "observations", "strategy_state"}) {
     EXPECT_EQ(db.execAndGet(std::string("SELECT count(*) FROM ") + table +
                             " WHERE study_id = " + std::to_string(gone->id))
                   .getInt(),
@@ -129,6 +141,25 @@ TEST_F(SqliteStoreTest, DeleteRemovesEveryRowOfTheStudy) {
   }
   EXPECT_EQ((*store)->DeleteStudy(gone->id).code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE((*(*store)->FindStudy("keep")).has_value());
+}
+
+TEST_F(SqliteStoreTest, ACategoricalParameterHasItsTypeAndLabelsInTables) {
+  auto store = OpenSqliteStore(db_path());
+  auto created = (*store)->CreateStudy(MakeCategoricalStudy("c"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT group_concat(type, ',') FROM (SELECT type FROM "
+                          "parameters ORDER BY position)")
+                .getString(),
+            "continuous,categorical");
+  EXPECT_EQ(db.execAndGet("SELECT group_concat(label, ',') FROM (SELECT label FROM "
+                          "parameter_choices WHERE position = 1 ORDER BY choice)")
+                .getString(),
+            "water,ethanol,ethyl acetate");
+  // The spec itself, labels included, comes back from the file.
+  auto found = (*store)->FindStudy("c");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->study.spec().parameters(1).choices(2), "ethyl acetate");
 }
 
 TEST_F(SqliteStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
@@ -202,6 +233,7 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
     db.exec("ALTER TABLE parameters DROP COLUMN scale");
     db.exec("ALTER TABLE parameters DROP COLUMN type");
+    db.exec("DROP TABLE parameter_choices");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
@@ -221,6 +253,8 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     // And continuous, from before integer parameters.
     EXPECT_EQ(db.execAndGet("SELECT group_concat(type) FROM parameters").getString(),
               "continuous");
+    // The table of categorical labels is back, empty.
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM parameter_choices").getInt(), 0);
   }
   // A trial written after the migration keeps its weight.
   StudyWrite write;
