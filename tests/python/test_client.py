@@ -431,10 +431,114 @@ class ClientTest(unittest.TestCase):
                 points.append(tuple(t.x))
                 study.observe(t, (t.x[0] - 1) ** 2 + t.x[1] ** 2)
         self.assertEqual(e.exception.code, grpc.StatusCode.FAILED_PRECONDITION)
-        self.assertIn("the integer grid holds no point left to evaluate", e.exception.details)
+        self.assertIn("no point of the search space is left to evaluate", e.exception.details)
         self.assertEqual(sorted(points), [(a, b) for a in (0.0, 1.0, 2.0)
                                           for b in (-1.0, 0.0, 1.0, 2.0)])
         self.assertEqual(study.best().x, [1.0, 0.0])
+
+    def test_categorical_parameters(self):
+        # A solvent among four, a temperature and a whole number of washes:
+        # each solvent has its own best temperature, and acetone is best. The
+        # run finds acetone near 40 degrees, never evaluates a point twice, and
+        # every trial holds the index of its choice in x and the label in params.
+        solvents = ["water", "ethanol", "acetone", "hexane"]
+        offset = {"water": 0.8, "ethanol": 0.3, "acetone": 0.0, "hexane": 2.0}
+        best_t = {"water": 80.0, "ethanol": 60.0, "acetone": 40.0, "hexane": 25.0}
+
+        def objective(p):
+            s = p["solvent"]
+            return offset[s] + ((p["t"] - best_t[s]) / 30.0) ** 2 + 0.05 * (p["washes"] - 2) ** 2
+
+        bounds = {"t": (20.0, 90.0), "solvent": solvents, "washes": (0, 4, "int")}
+        study = self.client.create_study("py-cat", bounds, seed=3)
+        pb = lago.client.study_pb2
+        spec = study.info().spec
+        self.assertEqual(spec.parameters[1].type, pb.PARAMETER_TYPE_CATEGORICAL)
+        self.assertEqual(list(spec.parameters[1].choices), solvents)
+        # The server sets the bounds to the indices of the first and last choice.
+        self.assertEqual((spec.parameters[1].lower, spec.parameters[1].upper), (0.0, 3.0))
+        points = []
+        for _ in range(40):
+            t = study.suggest()
+            self.assertIn(t.x[1], (0.0, 1.0, 2.0, 3.0))
+            self.assertEqual(t.params["solvent"], solvents[int(t.x[1])])
+            self.assertEqual(t.params["t"], t.x[0])
+            points.append(tuple(t.x))
+            study.observe(t, objective(t.params))
+        self.assertEqual(len(set(points)), len(points))
+        best = study.best()
+        self.assertEqual(best.params["solvent"], "acetone")
+        self.assertEqual(best.params["washes"], 2.0)
+        self.assertLess(best.value, 0.01)
+        # The model's optimum is a choice too, and by its label.
+        m = study.model_best()
+        self.assertIn(m.optimum_params["solvent"], solvents)
+        self.assertEqual(m.optimum_params["solvent"], solvents[int(m.optimum_x[1])])
+        # Predict and import take a label or an index; the gradient along a
+        # choice is 0.
+        pred = study.predict([[40.0, "acetone", 2], [40.0, 2, 2]])
+        self.assertEqual(pred.mean[0], pred.mean[1])
+        self.assertEqual(pred.mean_gradient[0][1], 0.0)
+        self.assertEqual(len(pred.lengthscales), 3)
+        imported = study.add_observations([[50.0, "ethanol", 1]], [0.5])
+        self.assertEqual((imported[0].x[1], imported[0].params["solvent"]), (1.0, "ethanol"))
+        with self.assertRaises(ValueError) as v:
+            study.predict([[40.0, "benzene", 2]])
+        self.assertIn("xs[0][1] (solvent): 'benzene' is not one of", str(v.exception))
+        with self.assertRaises(lago.LagoError) as e:
+            study.add_observations([[50.0, 1.5, 1]], [0.5])
+        self.assertIn("observations[0].x[1] (solvent): 1.5 is not the index of a choice "
+                      "(0 to 3)", e.exception.details)
+        # The labels are part of the spec, and in a table of the file.
+        self.assertEqual(self.client.create_study("py-cat", bounds, seed=3).name, "py-cat")
+        with self.assertRaises(lago.LagoError) as e:
+            self.client.create_study("py-cat", dict(bounds, solvent=solvents[::-1]), seed=3)
+        self.assertEqual(e.exception.code, grpc.StatusCode.ALREADY_EXISTS)
+        with sqlite3.connect(self.server.db) as db:
+            self.assertEqual(db.execute(
+                "SELECT label FROM parameter_choices JOIN studies ON studies.id = study_id "
+                "WHERE studies.name = 'py-cat' AND position = 1 ORDER BY choice").fetchall(),
+                [(s,) for s in solvents])
+            self.assertEqual(db.execute(
+                "SELECT type FROM parameters JOIN studies ON studies.id = study_id "
+                "WHERE studies.name = 'py-cat' AND position = 1").fetchall(), [("categorical",)])
+        # A handle opened by name knows the labels as well.
+        again = self.client.study("py-cat")
+        self.assertEqual(again.best().params["solvent"], "acetone")
+
+    def test_categorical_parameter_errors(self):
+        pb = lago.client.study_pb2
+        cases = [
+            ({"c": ["a"]}, {}, "spec.parameters[0] (c): 1 choices; a categorical parameter "
+             "needs at least 2"),
+            ({"c": ["a", "b", "a"]}, {}, "spec.parameters[0].choices[2]: \"a\" is used twice"),
+            ({"c": ["a", ""]}, {}, "spec.parameters[0].choices[1]: \"\" must have 1 to 256"),
+            ({"c": ["a", "b\tc"]}, {}, "holds a control character"),
+            ({"x": (0, 1), "c": ["a", "b"]}, {"gradient_mode": "enhanced"},
+             "spec.gradient_mode: GRADIENT_MODE_ENHANCED needs every parameter continuous, "
+             "and spec.parameters[1] (c) is categorical, with no gradient along it; use "
+             "GRADIENT_MODE_NONE"),
+        ]
+        for bounds, kwargs, message in cases:
+            with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
+                self.client.create_study("py-cat-bad", bounds, **kwargs)
+            self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(message, e.exception.details)
+        raw = [
+            (pb.Parameter(name="c", type=pb.PARAMETER_TYPE_CATEGORICAL, choices=["a", "b"],
+                          upper=5), "spec.parameters[0] (c): bounds [0, 5] must be [0, 1]"),
+            (pb.Parameter(name="x", upper=1, choices=["a", "b"]),
+             "spec.parameters[0].choices (x): 2 choices; only a categorical parameter"),
+        ]
+        for parameter, message in raw:
+            with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
+                self.client._call("CreateStudy", lago.client.pb.CreateStudyRequest(
+                    name="py-cat-bad", spec=pb.StudySpec(parameters=[parameter])))
+            self.assertIn(message, e.exception.details)
+        with self.assertRaises(ValueError) as v:
+            self.client.create_study("py-cat-bad", {"batch": [16, 32]})
+        self.assertIn("choice 16 is not a string", str(v.exception))
+        self.assertNotIn("py-cat-bad", [s.name for s in self.client.list_studies()])
 
     def test_minimize_in_scipy_style(self):
         def sphere(x):
@@ -493,6 +597,21 @@ class ClientTest(unittest.TestCase):
             lago.minimize(lambda x: (x[0] ** 2, [2 * x[0]]), [(0, 10, "int")], jac=True,
                           address=self.server.address)
         self.assertIn("use GRADIENT_MODE_NONE", e.exception.details)
+
+    def test_minimize_with_a_categorical_bound(self):
+        seen = set()
+        offset = {"sgd": 1.0, "adam": 0.0, "lbfgs": 0.5}
+
+        def fun(x):
+            self.assertIn(x[1], offset)
+            seen.add(tuple(x))
+            return offset[x[1]] + (x[0] - 0.3) ** 2
+
+        result = lago.minimize(fun, [(0.0, 1.0), ["sgd", "adam", "lbfgs"]], budget=25, seed=1,
+                               address=self.server.address)
+        self.assertEqual(result.x[1], "adam")
+        self.assertLess(result.fun, 1e-3)
+        self.assertEqual(len(seen), result.nfev)
 
     def test_minimize_with_gradients_and_early_stop(self):
         def value_and_gradient(x):
@@ -669,6 +788,34 @@ class CliTest(unittest.TestCase):
         proc = self.lago("create", "cli-int-bad", "--param", "n:0:4:int:int", check=False)
         self.assertEqual(proc.returncode, 2)
 
+    def test_a_categorical_parameter_from_the_terminal(self):
+        self.lago("create", "cli-cat", "--param", "x:0:1", "--param",
+                  "solvent:choice:water,ethyl acetate,hexane")
+        with lago.Client(self.server.address) as client:
+            p = client.get_study("cli-cat").spec.parameters[1]
+        self.assertEqual(p.type, lago.client.study_pb2.PARAMETER_TYPE_CATEGORICAL)
+        self.assertEqual(list(p.choices), ["water", "ethyl acetate", "hexane"])
+        out = self.lago("suggest", "cli-cat", "--json").stdout
+        trial = json.loads(out)
+        self.assertIn(trial["x"]["solvent"], ["water", "ethyl acetate", "hexane"])
+        self.lago("observe", "cli-cat", "1", "0.5")
+        out = self.lago("best", "cli-cat").stdout
+        self.assertIn(f"solvent={trial['x']['solvent']}", out)
+        csv_text = self.lago("export", "cli-cat").stdout
+        row = list(csv.DictReader(io.StringIO(csv_text)))[0]
+        self.assertEqual(row["solvent"], trial["x"]["solvent"])
+        out = self.lago("predict", "cli-cat", "--at", "0.5,hexane").stdout
+        self.assertIn("x=0.5 solvent=hexane: mean", out)
+        proc = self.lago("predict", "cli-cat", "--at", "0.5,benzene", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("--at 1[1] (solvent): 'benzene' is not one of", proc.stderr)
+        proc = self.lago("create", "cli-cat-bad", "--param", "c:choice:a", check=False)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("expected NAME:choice:LABEL1,LABEL2,...", proc.stderr)
+        proc = self.lago("create", "cli-cat-bad", "--param", "c:choice:a,a", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn('spec.parameters[0].choices[1]: "a" is used twice', proc.stderr)
+
     def test_strategy_options_and_predictions_from_the_terminal(self):
         out = self.lago("create", "cli-model", "--param", "a:0:1", "--gradient-mode",
                         "enhanced", "--option", "initial_points=2", "--option", "gamma=3").stdout
@@ -735,6 +882,11 @@ class CliTest(unittest.TestCase):
             study.suggest(client_id="rig<2>")
             client.create_study("web-empty", {"x": (0.0, 1.0)})
             best = study.best()
+            labels = ["plain", "<b>bold</b>"]
+            cat = client.create_study("web-cat", {"x": (0.0, 1.0), "style": labels})
+            for _ in range(4):
+                t = cat.suggest()
+                cat.observe(t, t.x[0] + t.x[1])
         _, url = self.web(self.server.address, "--refresh", "5")
         status, page = self.get(url)
         self.assertEqual(status, 200)
@@ -759,6 +911,14 @@ class CliTest(unittest.TestCase):
         status, page = self.get(url + "study/web-empty")
         self.assertEqual(status, 200)
         self.assertIn("No completed trials yet.", page)
+        # A categorical parameter shows its labels, escaped, in the parameter
+        # table and in every trial's row.
+        status, page = self.get(url + "study/web-cat")
+        self.assertEqual(status, 200)
+        self.assertIn('<td class="l">categorical</td><td class="l">plain, '
+                      "&lt;b&gt;bold&lt;/b&gt;</td>", page)
+        self.assertNotIn("<b>bold</b>", page)
+        self.assertEqual(page.count("<td>plain</td>") + page.count("<td>&lt;b&gt;bold"), 4)
         status, page = self.get(url + "study/nope")
         self.assertEqual(status, 404)
         self.assertIn("no study named &quot;nope&quot;", page)

@@ -11,22 +11,42 @@ import time
 
 from google.protobuf import json_format
 
-from lago.client import DEFAULT_ADDRESS, Client, LagoError, _valid_words
+from lago.client import DEFAULT_ADDRESS, Client, LagoError, _valid_words, labelled, unlabelled
 from lago.v1 import study_pb2
 
 
 def _parse_param(text):
+    name, _, rest = text.partition(":")
+    kind, _, labels = rest.partition(":")
+    if kind == "choice":
+        choices = labels.split(",")
+        if not name or len(choices) < 2 or not all(choices):
+            raise argparse.ArgumentTypeError(
+                f"--param {text!r}: expected NAME:choice:LABEL1,LABEL2,... (2 or more "
+                "labels, none empty)")
+        return (name, choices)
     parts = text.split(":")
     words = parts[3:]
     if len(parts) < 3 or not _valid_words(words):
         raise argparse.ArgumentTypeError(
             f"--param {text!r}: expected NAME:LOWER:UPPER, then :log (a log scale) "
-            "or :int (an integer) or both")
+            "or :int (an integer) or both; or NAME:choice:LABEL1,LABEL2,...")
     try:
         return (parts[0], float(parts[1]), float(parts[2])) + tuple(parts[3:])
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--param {text!r}: LOWER and UPPER must be numbers") from None
+
+
+def _parse_point(text):
+    """Comma-separated entries: numbers, or a categorical parameter's label."""
+    out = []
+    for v in text.split(","):
+        try:
+            out.append(float(v))
+        except ValueError:
+            out.append(v)
+    return out
 
 
 def _parse_floats(text):
@@ -44,7 +64,12 @@ def _time(seconds):
 
 
 def _fmt(v, digits=10):
-    return "" if v is None else f"{v:.{digits}g}"
+    return "" if v is None else v if isinstance(v, str) else f"{v:.{digits}g}"
+
+
+def _point_text(params, digits=10):
+    """name=value ..., a categorical parameter by its label."""
+    return " ".join(f"{n}={_fmt(v, digits)}" for n, v in params.items())
 
 
 def _print_study(s):
@@ -67,7 +92,8 @@ def _trial_rows(study, trials):
     for t in trials:
         grad = t.gradient or [None] * len(names)
         rows.append([t.id, t.state, t.kind, int(t.need_gradient), t.client_id, _fmt(t.value)]
-                    + [_fmt(v) for v in t.x] + [_fmt(g) for g in grad]
+                    + [_fmt(v) for v in labelled(study.spec.parameters, t.x).values()]
+                    + [_fmt(g) for g in grad]
                     + [t.failure_reason, t.why.get("winner", ""),
                        _fmt(t.why.get("acquisition_value")),
                        _fmt(t.why.get("acquisition_weight")),
@@ -98,16 +124,13 @@ def _cmd_create(client, a):
 def _cmd_suggest(client, a):
     study = client.study(a.study)
     trials = study.suggest(count=a.count, client_id=a.client_id)
-    info = study.info()
-    names = [p.name for p in info.spec.parameters]
     for t in trials:
         if a.json:
-            print(json.dumps({"trial": t.id, "x": dict(zip(names, t.x)), "kind": t.kind,
+            print(json.dumps({"trial": t.id, "x": t.params, "kind": t.kind,
                               "need_gradient": t.need_gradient}))
         else:
-            point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, t.x))
             grad = " (gradient wanted)" if t.need_gradient else ""
-            print(f"trial {t.id} [{t.kind}]{grad}: {point}")
+            print(f"trial {t.id} [{t.kind}]{grad}: {_point_text(t.params)}")
 
 
 def _cmd_observe(client, a):
@@ -143,37 +166,39 @@ def _cmd_trials(client, a):
 
 def _cmd_best(client, a):
     study = client.study(a.study)
-    names = [p.name for p in study.info().spec.parameters]
     model = study.model_best() if a.model else None
     best = model.best if model else study.best()
     if best is None:
         print("no completed trial yet")
         return
-    point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, best.x))
-    print(f"best: trial {best.id}, value {best.value:.10g}, {point}")
+    print(f"best: trial {best.id}, value {best.value:.10g}, {_point_text(best.params)}")
     if model is None:
         return
     print(f"model of {model.model_points} results at the best trial: "
           f"mean {model.at_best.mean:.10g} std {model.at_best.std:.6g}")
-    point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, model.optimum_x))
     print(f"model optimum: mean {model.at_optimum.mean:.10g} std {model.at_optimum.std:.6g}"
-          f", {point}")
+          f", {_point_text(model.optimum_params)}")
 
 
 def _cmd_predict(client, a):
     study = client.study(a.study)
-    names = [p.name for p in study.info().spec.parameters]
-    pred = study.predict(a.at)
+    names = [p.name for p in study.parameters]
+    try:
+        points = [labelled(study.parameters, unlabelled(study.parameters, x, f"--at {i + 1}"))
+                  for i, x in enumerate(a.at)]
+    except ValueError as e:
+        raise SystemExit(f"lago: {e}") from None
+    pred = study.predict([list(p.values()) for p in points])
     if a.json:
-        for i, x in enumerate(a.at):
-            print(json.dumps({"x": dict(zip(names, x)), "mean": pred.mean[i], "std": pred.std[i],
+        for i, x in enumerate(points):
+            print(json.dumps({"x": x, "mean": pred.mean[i], "std": pred.std[i],
                               "mean_gradient": pred.mean_gradient[i],
                               "std_gradient": pred.std_gradient[i]}))
         return
     scales = " ".join(f"{n}={v:.4g}" for n, v in zip(names, pred.lengthscales))
     print(f"model of {pred.model_points} results, lengthscales {scales}")
-    for i, x in enumerate(a.at):
-        point = " ".join(f"{n}={v:.10g}" for n, v in zip(names, x))
+    for i, x in enumerate(points):
+        point = _point_text(x)
         grad = ",".join(f"{g:.6g}" for g in pred.mean_gradient[i])
         print(f"{point}: mean {pred.mean[i]:.10g} std {pred.std[i]:.6g} gradient {grad}")
 
@@ -221,8 +246,7 @@ def _watch_frame(study, info, trials, history, now):
              f"cost {st.cost_spent:g} of {budget}; {rate:.1f} results per minute "
              f"(last {span:.0f} s)"]
     if best is not None:
-        names = [p.name for p in info.spec.parameters]
-        point = " ".join(f"{n}={v:.6g}" for n, v in zip(names, best.x))
+        point = _point_text(labelled(info.spec.parameters, best.x), 6)
         lines.append(f"best: {best.value:.10g} (trial {best.id}) at {point}")
     recent = sorted(trials, key=lambda t: t.id)[-8:]
     if recent:
@@ -311,9 +335,9 @@ def build_parser():
     c = sub.add_parser("create", help="create a study (or open an equal one)")
     c.add_argument("name")
     c.add_argument("--param", type=_parse_param, action="append", required=True,
-                   metavar="NAME:LOWER:UPPER[:log][:int]",
-                   help="a parameter, :log for a log scale, :int for an integer; "
-                   "repeat for each")
+                   metavar="NAME:LOWER:UPPER[:log][:int] | NAME:choice:A,B,...",
+                   help="a parameter, :log for a log scale, :int for an integer, or a "
+                   "categorical one with its labels; repeat for each")
     c.add_argument("--direction", choices=["minimize", "maximize"], default="minimize")
     c.add_argument("--strategy", default="",
                    help="lago (default), bo, trust-region, sobol or random")
@@ -359,8 +383,9 @@ def build_parser():
 
     pr = sub.add_parser("predict", help="the model's mean and std at given points")
     pr.add_argument("study")
-    pr.add_argument("--at", type=_parse_floats, action="append", required=True,
-                    metavar="X1,X2,...", help="a point in user units; repeat for each")
+    pr.add_argument("--at", type=_parse_point, action="append", required=True,
+                    metavar="X1,X2,...", help="a point in user units (a categorical "
+                    "parameter by its label); repeat for each")
     pr.add_argument("--json", action="store_true", help="one JSON object per point")
     pr.set_defaults(func=_cmd_predict)
 

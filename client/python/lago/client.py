@@ -58,7 +58,10 @@ class LagoError(Exception):
 class Trial:
     """One suggested (or imported) point and, once observed, its result.
 
-    ``x`` and ``gradient`` are in user units, in the order of the study's parameters.
+    ``x`` and ``gradient`` are in user units, in the order of the study's parameters;
+    a categorical parameter's entry in ``x`` is the index of its choice.
+    ``params`` is the point by parameter name, a categorical one as its label
+    (filled for trials that come through a Study).
     """
 
     id: int
@@ -75,9 +78,12 @@ class Trial:
     create_time: float = 0.0
     complete_time: Optional[float] = None
     why: Dict[str, object] = dataclasses.field(default_factory=dict)
+    params: Dict[str, Union[float, str]] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_proto(cls, t) -> "Trial":
+    def from_proto(cls, t, parameters=None) -> "Trial":
+        """The Trial of a lago.v1.Trial; with the study's parameters (a list of
+        lago.v1.Parameter), ``params`` too."""
         why = {"winner": t.why.winner}
         for field in ("acquisition_value", "acquisition_weight", "predicted_improvement",
                       "radius", "sequence_index"):
@@ -99,6 +105,7 @@ class Trial:
             complete_time=(t.complete_time.ToMicroseconds() / 1e6
                            if t.HasField("complete_time") else None),
             why=why,
+            params=labelled(parameters, t.x) if parameters is not None else {},
         )
 
 
@@ -149,11 +156,15 @@ class ModelBest:
     # The completed results the model holds, and its lengthscales (user units).
     model_points: int
     lengthscales: List[float]
+    # optimum_x by parameter name, a categorical entry as its label.
+    optimum_params: Dict[str, Union[float, str]] = dataclasses.field(default_factory=dict)
 
 
 # {name: (lower, upper)} or [(name, lower, upper)]; after upper, "log" for a
-# log-scale parameter and "int" for an integer one, in any order.
-ParameterSpec = Union[Dict[str, Tuple], Sequence[Tuple]]
+# log-scale parameter and "int" for an integer one, in any order. A list of
+# labels in place of the bounds makes a categorical parameter:
+# {"solvent": ["water", "ethanol"]} or [("solvent", ["water", "ethanol"])].
+ParameterSpec = Union[Dict[str, Union[Tuple, List[str]]], Sequence[Tuple]]
 
 _SCALES = {"linear": study_pb2.SCALE_LINEAR, "log": study_pb2.SCALE_LOG}
 _TYPES = {"int": study_pb2.PARAMETER_TYPE_INTEGER}
@@ -166,11 +177,24 @@ def _valid_words(words) -> bool:
             and sum(w in _SCALES for w in words) <= 1)
 
 
+def _categorical(name, choices) -> study_pb2.Parameter:
+    for c in choices:
+        if not isinstance(c, str):
+            raise ValueError(f"parameters[{name!r}]: choice {c!r} is not a string (a number "
+                             "that takes whole values is (lower, upper, \"int\"))")
+    return study_pb2.Parameter(name=name, type=study_pb2.PARAMETER_TYPE_CATEGORICAL,
+                               choices=list(choices))
+
+
 def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
     items = parameters.items() if isinstance(parameters, dict) else [
-        (p[0], tuple(p[1:])) for p in parameters]
+        (p[0], p[1] if len(p) == 2 and isinstance(p[1], list) else tuple(p[1:]))
+        for p in parameters]
     out = []
     for name, bounds in items:
+        if isinstance(bounds, list):
+            out.append(_categorical(name, bounds))
+            continue
         words = list(bounds[2:])
         if len(bounds) < 2 or len(words) > 2:
             raise ValueError(f"parameters[{name!r}]: {bounds!r} is not (lower, upper) "
@@ -183,6 +207,38 @@ def _parameters(parameters: ParameterSpec) -> List[study_pb2.Parameter]:
         out.append(study_pb2.Parameter(
             name=name, lower=float(bounds[0]), upper=float(bounds[1]), scale=_SCALES[scale],
             type=_TYPES["int"] if "int" in words else study_pb2.PARAMETER_TYPE_CONTINUOUS))
+    return out
+
+
+def labelled(parameters, x) -> Dict[str, Union[float, str]]:
+    """The point ``x`` (user units, in the order of ``parameters``, a list of
+    lago.v1.Parameter) by parameter name, a categorical entry as its label."""
+    out = {}
+    for p, v in zip(parameters, x):
+        if p.type == study_pb2.PARAMETER_TYPE_CATEGORICAL and v == int(v) and 0 <= v < len(p.choices):
+            out[p.name] = p.choices[int(v)]
+        else:
+            out[p.name] = v
+    return out
+
+
+def unlabelled(parameters, x, field: str = "x") -> List[float]:
+    """``x`` with every categorical entry given as a label replaced by its
+    index; ValueError naming ``field`` for a label that is not a choice."""
+    if len(x) != len(parameters):
+        raise ValueError(f"{field}: has {len(x)} entries; the study has "
+                         f"{len(parameters)} parameters")
+    out = []
+    for i, (p, v) in enumerate(zip(parameters, x)):
+        if isinstance(v, str):
+            if p.type != study_pb2.PARAMETER_TYPE_CATEGORICAL:
+                raise ValueError(f"{field}[{i}] ({p.name}): {v!r} is a label, and the "
+                                 "parameter is not categorical")
+            if v not in p.choices:
+                raise ValueError(f"{field}[{i}] ({p.name}): {v!r} is not one of "
+                                 f"{list(p.choices)}")
+            v = list(p.choices).index(v)
+        out.append(float(v))
     return out
 
 
@@ -277,7 +333,10 @@ class Client:
         models then work in log(x), while points, values and gradients stay
         in user units; "int" makes it an integer (whole bounds; every point
         holds a whole number there, as a float; gradient_mode "none" only).
-        Both may follow: (1, 1024, "log", "int").
+        Both may follow: (1, 1024, "log", "int"). A list of labels in place of
+        the bounds, {"solvent": ["water", "ethanol", "acetone"]}, makes a
+        categorical parameter (gradient_mode "none" only): a Trial's ``x``
+        holds the index of its choice and ``params`` the label.
         ``direction``: "minimize" or "maximize". ``gradient_mode``: "none",
         "enhanced" or "on_request". ``budget`` in cost units (0: unlimited).
         Raises LagoError(ALREADY_EXISTS) when the name has a different spec.
@@ -300,12 +359,12 @@ class Client:
             lease_seconds=lease_seconds,
         )
         response = self._call("CreateStudy", pb.CreateStudyRequest(name=name, spec=spec))
-        return Study(self, response.study.name)
+        return Study(self, response.study.name, response.study.spec.parameters)
 
     def study(self, name: str) -> "Study":
         """The existing study ``name``; raises LagoError(NOT_FOUND) when there is none."""
-        self._call("GetStudy", pb.GetStudyRequest(name=name))
-        return Study(self, name)
+        response = self._call("GetStudy", pb.GetStudyRequest(name=name))
+        return Study(self, name, response.study.spec.parameters)
 
     def get_study(self, name: str):
         """The study as a lago.v1.Study message (spec, state, stats)."""
@@ -332,9 +391,21 @@ class Client:
 class Study:
     """A handle on one study of a Client."""
 
-    def __init__(self, client: Client, name: str):
+    def __init__(self, client: Client, name: str, parameters=None):
         self.client = client
         self.name = name
+        self._parameters = list(parameters) if parameters is not None else None
+
+    @property
+    def parameters(self) -> list:
+        """The study's parameters as lago.v1.Parameter messages (read once: a
+        study's parameters never change)."""
+        if self._parameters is None:
+            self._parameters = list(self.info().spec.parameters)
+        return self._parameters
+
+    def _trial(self, t) -> Trial:
+        return Trial.from_proto(t, self.parameters)
 
     def __repr__(self):
         return f"Study({self.name!r} at {self.client.address})"
@@ -352,7 +423,7 @@ class Study:
         """
         request = pb.SuggestTrialsRequest(study=self.name, client_id=client_id,
                                           count=count or 1, request_id=uuid.uuid4().hex)
-        trials = [Trial.from_proto(t) for t in self.client._call("SuggestTrials", request).trials]
+        trials = [self._trial(t) for t in self.client._call("SuggestTrials", request).trials]
         return trials if count is not None else trials[0]
 
     def observe(self, trial: Union[Trial, int], value: float,
@@ -368,22 +439,22 @@ class Study:
             request_id=uuid.uuid4().hex)
         if noise_std is not None:
             request.noise_std = float(noise_std)
-        return Trial.from_proto(self.client._call("ObserveTrial", request).trial)
+        return self._trial(self.client._call("ObserveTrial", request).trial)
 
     def fail(self, trial: Union[Trial, int], reason: str = "") -> Trial:
         """Reports that the evaluation of a trial failed."""
         request = pb.ObserveTrialRequest(study=self.name, trial_id=_trial_id(trial), failed=True,
                                          failure_reason=reason, request_id=uuid.uuid4().hex)
-        return Trial.from_proto(self.client._call("ObserveTrial", request).trial)
+        return self._trial(self.client._call("ObserveTrial", request).trial)
 
     def heartbeat(self, trial: Union[Trial, int]) -> Trial:
         """Renews the lease of a pending trial."""
         request = pb.HeartbeatRequest(study=self.name, trial_id=_trial_id(trial))
-        return Trial.from_proto(self.client._call("Heartbeat", request).trial)
+        return self._trial(self.client._call("Heartbeat", request).trial)
 
     def abandon(self, trial: Union[Trial, int], reason: str = "") -> Trial:
         request = pb.AbandonTrialRequest(study=self.name, trial_id=_trial_id(trial), reason=reason)
-        return Trial.from_proto(self.client._call("AbandonTrial", request).trial)
+        return self._trial(self.client._call("AbandonTrial", request).trial)
 
     def trials(self, states: Optional[Iterable[str]] = None) -> List[Trial]:
         """Every trial in id order, optionally only those in ``states``
@@ -397,7 +468,7 @@ class Study:
         while True:
             response = self.client._call("ListTrials", pb.ListTrialsRequest(
                 study=self.name, states=wanted, page_size=1000, page_token=token))
-            out.extend(Trial.from_proto(t) for t in response.trials)
+            out.extend(self._trial(t) for t in response.trials)
             token = response.next_page_token
             if not token:
                 return out
@@ -405,7 +476,7 @@ class Study:
     def best(self) -> Optional[Trial]:
         """The completed trial with the best value, or None before the first result."""
         response = self.client._call("GetBest", pb.GetBestRequest(study=self.name))
-        return Trial.from_proto(response.best) if response.HasField("best") else None
+        return self._trial(response.best) if response.HasField("best") else None
 
     def model_best(self) -> ModelBest:
         """The best completed trial, the model's posterior at its point, and
@@ -417,12 +488,13 @@ class Study:
         m = response.model
         has_best = response.HasField("best")
         return ModelBest(
-            best=Trial.from_proto(response.best) if has_best else None,
+            best=self._trial(response.best) if has_best else None,
             at_best=Prediction.from_proto(m.at_best) if has_best else None,
             optimum_x=list(m.optimum_x),
             at_optimum=Prediction.from_proto(m.at_optimum),
             model_points=m.model_points,
-            lengthscales=list(m.lengthscales))
+            lengthscales=list(m.lengthscales),
+            optimum_params=labelled(self.parameters, m.optimum_x))
 
     def predict(self, xs: Sequence[Sequence[float]]) -> Predictions:
         """The posterior of the study's model (the GP that ``lago``, ``bo`` and
@@ -430,9 +502,9 @@ class Study:
         bounds. Asks in calls of at most 1000 points (a result that arrives
         between two calls joins the model of the later one). Raises
         LagoError(FAILED_PRECONDITION) for a strategy without a model and before
-        the first result."""
+        the first result. A categorical entry may be a label or an index."""
         out = Predictions([], [], [], [], 0, [])
-        xs = [[float(c) for c in x] for x in xs]
+        xs = [unlabelled(self.parameters, x, f"xs[{i}]") for i, x in enumerate(xs)]
         if not xs:
             raise ValueError("xs: no points")
         for start in range(0, len(xs), _MAX_PREDICT):
@@ -450,18 +522,19 @@ class Study:
 
     def add_observations(self, xs: Sequence[Sequence[float]], values: Sequence[float],
                          gradients: Optional[Sequence[Sequence[float]]] = None) -> List[Trial]:
-        """Adds results for points that were never suggested (a warm start)."""
+        """Adds results for points that were never suggested (a warm start). A
+        categorical entry of a point may be a label or an index."""
         if len(xs) != len(values) or (gradients is not None and len(gradients) != len(xs)):
             raise ValueError("xs, values and gradients must have the same length")
         observations = []
         for i, (x, v) in enumerate(zip(xs, values)):
-            o = pb.Observation(x=[float(c) for c in x], value=float(v))
+            o = pb.Observation(x=unlabelled(self.parameters, x, f"xs[{i}]"), value=float(v))
             if gradients is not None and gradients[i] is not None:
                 o.gradient.extend(float(g) for g in gradients[i])
             observations.append(o)
         request = pb.AddObservationsRequest(study=self.name, observations=observations,
                                             request_id=uuid.uuid4().hex)
-        return [Trial.from_proto(t)
+        return [self._trial(t)
                 for t in self.client._call("AddObservations", request).trials]
 
     def stop(self):

@@ -35,7 +35,9 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
 
     bounds: one ``(lower, upper)`` per variable, followed by ``"log"`` for a
     variable searched on a log scale (lower > 0), ``"int"`` for one that takes
-    whole numbers (then without ``jac``), or both.
+    whole numbers (then without ``jac``), or both; or a list of labels for a
+    categorical variable (then without ``jac``), which ``fun`` and the result's
+    ``x`` hold as the chosen label.
 
     jac: None or False (values only); True (``fun`` returns ``(value, gradient)``);
     or a callable ``jac(x, *args)`` called only when a trial asks for a gradient.
@@ -47,7 +49,8 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     stops early. disp: print one line per evaluation. options: the strategy's
     options (strategy_options), e.g. {"early_stop": "1"}.
     """
-    bounds = [(float(b[0]), float(b[1])) + tuple(b[2:]) for b in bounds]
+    bounds = [list(b) if isinstance(b, list) else (float(b[0]), float(b[1])) + tuple(b[2:])
+              for b in bounds]
     d = len(bounds)
     if budget is None:
         budget = 20.0 * d
@@ -56,7 +59,8 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
     client = Client(address)
     try:
         handle = client.create_study(
-            name, [(f"x{i}",) + b for i, b in enumerate(bounds)],
+            name, [(f"x{i}", b) if isinstance(b, list) else (f"x{i}",) + b
+                   for i, b in enumerate(bounds)],
             strategy=strategy, seed=seed, budget=float(budget), strategy_options=options,
             gradient_mode="enhanced" if with_gradient else "none")
         nfev = njev = nit = 0
@@ -71,7 +75,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
                     message = "the strategy stopped early: nothing left worth evaluating"
                     break
                 raise
-            x = list(trial.x)
+            x = list(trial.params.values())
             gradient = None
             try:
                 if jac is True:
@@ -109,7 +113,7 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
             return OptimizeResult(x=None, fun=None, jac=None, nfev=nfev, njev=njev, nit=nit,
                                   success=False, status=2, message="no successful evaluation",
                                   study=name)
-        return OptimizeResult(x=best.x, fun=best.value, jac=best.gradient, nfev=nfev,
+        return OptimizeResult(x=list(best.params.values()), fun=best.value, jac=best.gradient, nfev=nfev,
                               njev=njev, nit=nit, success=True, status=status,
                               message=message, study=name)
     finally:

@@ -29,7 +29,8 @@ def _e(value) -> str:
 
 
 def _num(v, digits=6) -> str:
-    return "" if v is None else f"{v:.{digits}g}"
+    """A number to `digits` significant digits; a categorical label as it is."""
+    return "" if v is None else v if isinstance(v, str) else f"{v:.{digits}g}"
 
 
 def _page(title, body, refresh) -> str:
@@ -144,17 +145,17 @@ def study_page(client, name, refresh) -> str:
             f"{st.completed}, pending {st.pending}, stale {st.stale}, failed {st.failed}, "
             f"abandoned {st.abandoned})</p>",
             '<table><tr><th class="l">parameter</th><th>lower</th><th>upper</th>'
-            '<th class="l">scale</th><th class="l">type</th></tr>'
+            '<th class="l">scale</th><th class="l">type</th><th class="l">choices</th></tr>'
             + "".join(f'<tr><td class="l">{_e(p.name)}</td><td>{p.lower:g}</td>'
                       f'<td>{p.upper:g}</td><td class="l">'
                       f'{_enum_text(study_pb2.Scale, p.scale, "SCALE_")}</td>'
                       '<td class="l">'
                       f'{_enum_text(study_pb2.ParameterType, p.type, "PARAMETER_TYPE_")}'
-                      '</td></tr>'
+                      f'</td><td class="l">{_e(", ".join(p.choices))}</td></tr>'
                       for p in spec.parameters) + "</table>"]
     best = study.best()
     if best is not None:
-        point = ", ".join(f"{_e(n)} = {v:.10g}" for n, v in zip(names, best.x))
+        point = ", ".join(f"{_e(n)} = {_e(_num(v, 10))}" for n, v in best.params.items())
         body.append(f"<p><b>Best:</b> {best.value:.10g} (trial {best.id}) at {point}</p>")
     body.append("<h2>Convergence</h2>")
     body.append(convergence_svg(trials, maximize))
@@ -174,7 +175,8 @@ def study_page(client, name, refresh) -> str:
 
 def _trial_row(t: Trial) -> str:
     why = t.why
-    cells = [str(t.id), t.state, t.kind, _num(t.value, 10)] + [_num(v, 8) for v in t.x]
+    cells = [str(t.id), t.state, t.kind, _num(t.value, 10)] + [
+        _num(v, 8) for v in (t.params.values() if t.params else t.x)]
     cells += [why.get("winner", ""), _num(why.get("acquisition_value")),
               _num(why.get("predicted_improvement")), _num(why.get("radius")),
               t.client_id, t.failure_reason]
