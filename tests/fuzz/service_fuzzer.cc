@@ -94,6 +94,12 @@ void CheckStudies(StudyService& service) {
           Violation(absl::StrCat("trial ", t.id(), " x[", i, "] = ", t.x(i),
                                  " is outside the box"));
         }
+        // Integer and categorical entries hold whole numbers (for a
+        // categorical one, the index of a choice).
+        if (p.type() != v1::PARAMETER_TYPE_CONTINUOUS && t.x(i) != std::round(t.x(i))) {
+          Violation(absl::StrCat("trial ", t.id(), " x[", i, "] = ", t.x(i),
+                                 " is not a whole number"));
+        }
       }
       if (t.state() == v1::TRIAL_STATE_COMPLETED) {
         ++completed;
@@ -368,6 +374,54 @@ std::vector<std::string> SeedPrograms() {
       Append(&p, 3, del);
       out.push_back(std::move(p));
     }
+  }
+  // A continuous, a categorical and an integer parameter, values only.
+  for (const char* strategy : {"lago", "bo", "sobol"}) {
+    std::string p;
+    v1::CreateStudyRequest create;
+    create.set_name("m");
+    v1::StudySpec* spec = create.mutable_spec();
+    v1::Parameter* x = spec->add_parameters();
+    x->set_name("x");
+    x->set_upper(1.0);
+    v1::Parameter* c = spec->add_parameters();
+    c->set_name("c");
+    c->set_type(v1::PARAMETER_TYPE_CATEGORICAL);
+    for (const char* label : {"a", "b", "c"}) c->add_choices(label);
+    v1::Parameter* n = spec->add_parameters();
+    n->set_name("n");
+    n->set_type(v1::PARAMETER_TYPE_INTEGER);
+    n->set_upper(3.0);
+    spec->set_strategy(strategy);
+    spec->set_seed(5);
+    if (std::string(strategy) != "sobol") {
+      (*spec->mutable_strategy_options())["initial_points"] = "4";
+      (*spec->mutable_strategy_options())["candidates"] = "64";
+    }
+    Append(&p, 0, create);
+    for (int i = 1; i <= 6; ++i) {
+      v1::SuggestTrialsRequest suggest;
+      suggest.set_study("m");
+      suggest.set_request_id(absl::StrCat("r", i));
+      Append(&p, 5, suggest);
+      v1::ObserveTrialRequest observe;
+      observe.set_study("m");
+      observe.set_trial_id(i);
+      observe.set_value(0.25 * i);
+      observe.set_request_id(absl::StrCat("o", i));
+      Append(&p, 6, observe);
+    }
+    v1::AddObservationsRequest add;
+    add.set_study("m");
+    v1::Observation* o = add.add_observations();
+    for (double v : {0.5, 2.0, 1.0}) o->add_x(v);
+    o->set_value(-1.0);
+    Append(&p, 11, add);
+    v1::GetBestRequest best;
+    best.set_study("m");
+    best.set_include_model(true);
+    Append(&p, 10, best);
+    out.push_back(std::move(p));
   }
   return out;
 }
