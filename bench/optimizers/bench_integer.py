@@ -98,7 +98,7 @@ class Run:
         self.best, self.seen, self.repeats = math.inf, set(), 0
 
     def evaluate(self, x):
-        key = tuple(float(v) for v in x)
+        key = tuple(v if isinstance(v, str) else float(v) for v in x)
         self.repeats += key in self.seen
         self.seen.add(key)
         value = self.problem(list(key))
@@ -186,18 +186,18 @@ def _group(rows):
     return groups
 
 
-def markdown(summary, command):
-    lines = ["# Integer parameters: lago against rounding by the client, sobol and Optuna",
-             "", "Command:", "", "    " + command, "",
+def markdown(summary, command, methods=METHODS,
+             title="Integer parameters: lago against rounding by the client, sobol and Optuna"):
+    lines = [f"# {title}", "", "Command:", "", "    " + command, "",
              "Final log10 regret, median [first quartile, third quartile] over the "
              "seeds (floored at -12; lower is better), and the median number of "
              "evaluations that repeated an earlier point (of the run's evaluations):", "",
-             "| problem | " + " | ".join(METHODS) + " |",
-             "|---|" + "---|" * len(METHODS)]
-    for problem, methods in summary.items():
+             "| problem | " + " | ".join(methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for problem, by_method in summary.items():
         cells = []
-        for m in METHODS:
-            s = methods.get(m)
+        for m in methods:
+            s = by_method.get(m)
             cells.append("-" if s is None else
                          f"{s['median']:.2f} [{s['q1']:.2f}, {s['q3']:.2f}] "
                          f"(n={s['n']}); repeats {s['repeats_median']:g} of "
