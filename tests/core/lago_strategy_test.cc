@@ -1236,7 +1236,9 @@ TEST(LagoStrategyTest, CategoricalParametersAreSuggestedAsChoices) {
     for (int i = 0; i < 45; ++i) {
       const Suggestion s = loop.Step(f);
       const std::vector<double> x = space->FromUnit(s.x);
-      EXPECT_EQ(space->ToUnit(x), s.x) << name << " step " << i;
+      // The choice's corner exactly, as stored (a continuous coordinate's
+      // round trip through user units may differ in the last bit).
+      EXPECT_EQ(space->ToUnit(x).segment(1, 5), s.x.segment(1, 5)) << name << " " << i;
       EXPECT_EQ(s.x.segment(1, 5).sum(), 1.0) << name << " step " << i;
       for (const Eigen::VectorXd& y : seen) repeats += y == s.x;
       seen.push_back(s.x);
