@@ -69,12 +69,11 @@ class SearchSpace {
   bool has_discrete() const;
   const std::vector<ParameterBounds>& parameters() const { return parameters_; }
 
-  // INVALID_ARGUMENT when `x` has the wrong length, a non-finite entry or an
-  // entry outside its bounds; `field` names the request field in the message.
+  // INVALID_ARGUMENT when `x` has the wrong length, a non-finite entry, an
+  // entry outside its bounds or a categorical entry that is not the index of
+  // a choice; `field` names the request field in the message.
   absl::Status CheckPoint(absl::Span<const double> x, const std::string& field) const;
 
-  // (A categorical parameter's entry must be the index of a choice.)
-  //
   // CheckPoint, and INVALID_ARGUMENT when an integer parameter's entry is not
   // a whole number: for points that were evaluated.
   absl::Status CheckEvaluatedPoint(absl::Span<const double> x,

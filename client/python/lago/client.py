@@ -215,7 +215,8 @@ def labelled(parameters, x) -> Dict[str, Union[float, str]]:
     lago.v1.Parameter) by parameter name, a categorical entry as its label."""
     out = {}
     for p, v in zip(parameters, x):
-        if p.type == study_pb2.PARAMETER_TYPE_CATEGORICAL and v == int(v) and 0 <= v < len(p.choices):
+        categorical = p.type == study_pb2.PARAMETER_TYPE_CATEGORICAL
+        if categorical and v == int(v) and 0 <= v < len(p.choices):
             out[p.name] = p.choices[int(v)]
         else:
             out[p.name] = v
@@ -224,13 +225,15 @@ def labelled(parameters, x) -> Dict[str, Union[float, str]]:
 
 def unlabelled(parameters, x, field: str = "x") -> List[float]:
     """``x`` with every categorical entry given as a label replaced by its
-    index; ValueError naming ``field`` for a label that is not a choice."""
-    if len(x) != len(parameters):
-        raise ValueError(f"{field}: has {len(x)} entries; the study has "
-                         f"{len(parameters)} parameters")
+    index; ValueError naming ``field`` for a label that is not a choice. (The
+    server checks the length and the bounds.)"""
     out = []
-    for i, (p, v) in enumerate(zip(parameters, x)):
+    for i, v in enumerate(x):
+        p = parameters[i] if i < len(parameters) else None
         if isinstance(v, str):
+            if p is None:
+                raise ValueError(f"{field}[{i}]: {v!r} is a label beyond the study's "
+                                 f"{len(parameters)} parameters")
             if p.type != study_pb2.PARAMETER_TYPE_CATEGORICAL:
                 raise ValueError(f"{field}[{i}] ({p.name}): {v!r} is a label, and the "
                                  "parameter is not categorical")
