@@ -24,12 +24,9 @@ repeated a point evaluated before.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
-import tempfile
-import time
 import warnings
 
 import numpy as np
@@ -37,8 +34,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_integer import Run, markdown, summarize  # noqa: E402
-from bench_optimizers import start_server  # noqa: E402
+from bench_integer import Run, report, run_all  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 METHODS = ["lago", "lago-ordinal", "sobol", "optuna-tpe", "optuna-cmaes"]
@@ -178,50 +174,10 @@ def main():
     p.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
     a = p.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(a.server), "..", "python"))
-    rows, done = [], set()
-    if os.path.exists(a.out):
-        rows = [json.loads(line) for line in open(a.out)]
-        done = {(r["problem"], r["method"], r["seed"]) for r in rows}
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, address = start_server(a.server, tmp)
-        try:
-            with open(a.out, "a") as out:
-                for name in a.problems.split(","):
-                    problem = PROBLEM_MAKERS[name]()
-                    print(f"{name}: minimum {problem.minimum!r}", flush=True)
-                    budget = 20 * problem.dim
-                    for method in a.methods.split(","):
-                        for seed in range(a.seeds):
-                            if (name, method, seed) in done:
-                                continue
-                            start = time.time()
-                            run = (run_optuna(method, problem, seed, budget)
-                                   if method.startswith("optuna")
-                                   else run_server(method, problem, seed, budget, address))
-                            row = {"problem": name, "method": method, "seed": seed,
-                                   "final_log10_regret": run.regret(),
-                                   "repeats": run.repeats,
-                                   "evaluations": len(run.seen) + run.repeats,
-                                   "seconds": time.time() - start}
-                            rows.append(row)
-                            out.write(json.dumps(row) + "\n")
-                            out.flush()
-                            print(f"{name} {method} seed {seed}: "
-                                  f"{row['final_log10_regret']:.2f}, "
-                                  f"{run.repeats} repeats, {row['seconds']:.0f} s", flush=True)
-        finally:
-            proc.terminate()
-            proc.wait()
-    summary = summarize(rows, a.seeds)
-    command = "/usr/bin/python3 bench/optimizers/bench_categorical.py " + " ".join(sys.argv[1:])
-    title = "Categorical parameters: lago against integer indices, sobol and Optuna"
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"command": command, "summary": summary}, f, indent=1)
-    if a.md:
-        with open(a.md, "w") as f:
-            f.write(markdown(summary, command, METHODS, title))
-    print(markdown(summary, command, METHODS, title))
+    rows = run_all(a, a.problems.split(","), lambda name: PROBLEM_MAKERS[name](), run_server,
+                   run_optuna)
+    report(rows, a, METHODS, "Categorical parameters: lago against integer indices, sobol and "
+           "Optuna", "bench_categorical.py")
 
 
 if __name__ == "__main__":

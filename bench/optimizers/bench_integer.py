@@ -206,42 +206,31 @@ def markdown(summary, command, methods=METHODS,
     return "\n".join(lines) + "\n"
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--problems", default=",".join(MIXED))
-    p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--out", default=os.path.join(HERE, "integer.jsonl"))
-    p.add_argument("--md", default=None)
-    p.add_argument("--json", default=None)
-    p.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
-    a = p.parse_args()
-    sys.path.insert(0, os.path.join(os.path.dirname(a.server), "..", "python"))
-    done = set()
-    rows = []
+def run_all(a, problems, make_problem, server_run, optuna_run):
+    """Runs every (problem, method, seed) of `a` not yet in `a.out` (one JSON
+    row each, appended as it ends) through one lago-server, or Optuna for the
+    optuna-* methods, with a budget of 20 evaluations per variable; returns
+    every row of `a.out`."""
+    rows, done = [], set()
     if os.path.exists(a.out):
         rows = [json.loads(line) for line in open(a.out)]
         done = {(r["problem"], r["method"], r["seed"]) for r in rows}
-    problems = a.problems.split(",")
-    h_min = None
-    if "hartmann6-int3" in problems:
-        h_min = _hartmann6_int3_minimum()
-        print(f"hartmann6-int3 minimum {h_min!r}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         proc, address = start_server(a.server, tmp)
         try:
             with open(a.out, "a") as out:
                 for name in problems:
-                    problem = MIXED[name](h_min)
+                    problem = make_problem(name)
+                    print(f"{name}: minimum {problem.minimum!r}", flush=True)
                     budget = 20 * problem.dim
                     for method in a.methods.split(","):
                         for seed in range(a.seeds):
                             if (name, method, seed) in done:
                                 continue
                             start = time.time()
-                            run = (run_optuna(method, problem, seed, budget)
+                            run = (optuna_run(method, problem, seed, budget)
                                    if method.startswith("optuna")
-                                   else run_server(method, problem, seed, budget, address))
+                                   else server_run(method, problem, seed, budget, address))
                             row = {"problem": name, "method": method, "seed": seed,
                                    "final_log10_regret": run.regret(),
                                    "repeats": run.repeats,
@@ -256,15 +245,39 @@ def main():
         finally:
             proc.terminate()
             proc.wait()
+    return rows
+
+
+def report(rows, a, methods, title, script):
+    """The summary of `rows` to `a.json` and `a.md` (when given) and stdout."""
     summary = summarize(rows, a.seeds)
-    command = "/usr/bin/python3 bench/optimizers/bench_integer.py " + " ".join(sys.argv[1:])
+    command = f"/usr/bin/python3 bench/optimizers/{script} " + " ".join(sys.argv[1:])
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"command": command, "summary": summary}, f, indent=1)
+    text = markdown(summary, command, methods, title)
     if a.md:
         with open(a.md, "w") as f:
-            f.write(markdown(summary, command))
-    print(markdown(summary, command))
+            f.write(text)
+    print(text)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--problems", default=",".join(MIXED))
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--out", default=os.path.join(HERE, "integer.jsonl"))
+    p.add_argument("--md", default=None)
+    p.add_argument("--json", default=None)
+    p.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
+    a = p.parse_args()
+    sys.path.insert(0, os.path.join(os.path.dirname(a.server), "..", "python"))
+    problems = a.problems.split(",")
+    h_min = _hartmann6_int3_minimum() if "hartmann6-int3" in problems else None
+    rows = run_all(a, problems, lambda name: MIXED[name](h_min), run_server, run_optuna)
+    report(rows, a, METHODS, "Integer parameters: lago against rounding by the client, sobol "
+           "and Optuna", "bench_integer.py")
 
 
 if __name__ == "__main__":
