@@ -34,7 +34,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_integer import Run, report, run_all  # noqa: E402
+from bench_integer import Run, drive, report, run_all  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 METHODS = ["lago", "lago-ordinal", "sobol", "optuna-tpe", "optuna-cmaes"]
@@ -116,7 +116,6 @@ PROBLEM_MAKERS = {"hartmann6-cat8": hartmann6_cat8, "shifted-bowl-cat6": shifted
 
 
 def run_server(method, problem, seed, budget, address):
-    import lago
     run = Run(problem, budget)
     k = len(problem.choices)
     if method == "lago-ordinal":
@@ -124,19 +123,9 @@ def run_server(method, problem, seed, budget, address):
     else:
         params = [(f"c{i}", list(c)) for i, c in enumerate(problem.choices)]
     params += [(f"x{i}", a, b) for i, (a, b) in enumerate(problem.bounds, k)]
-    strategy = "sobol" if method == "sobol" else "lago"
-    with lago.Client(address, timeout=600) as client:
-        study = client.create_study(f"{problem.name}-{method}-{seed}", params,
-                                    strategy=strategy, seed=seed, budget=budget)
-        for _ in range(int(budget)):
-            try:
-                trial = study.suggest()
-            except lago.LagoError as e:
-                if e.code.name in ("RESOURCE_EXHAUSTED", "FAILED_PRECONDITION"):
-                    break
-                raise
-            labels = [problem.choices[i][int(trial.x[i])] for i in range(k)]
-            study.observe(trial, run.evaluate(labels + list(trial.x[k:])))
+    drive(address, f"{problem.name}-{method}-{seed}", params, method, seed, budget,
+          lambda trial: run.evaluate([problem.choices[i][int(trial.x[i])] for i in range(k)]
+                                     + list(trial.x[k:])))
     return run
 
 

@@ -110,7 +110,6 @@ class Run:
 
 
 def run_server(method, problem, seed, budget, address):
-    import lago
     run = Run(problem, budget)
     k = problem.k
     lo, hi = problem.int_bounds
@@ -120,10 +119,26 @@ def run_server(method, problem, seed, budget, address):
     else:
         params = ([(f"n{i}", lo, hi, "int") for i in range(k)]
                   + [(f"x{i}", a, b) for i, (a, b) in enumerate(problem.bounds[k:], k)])
+
+    def point(trial):
+        x = list(trial.x)
+        if method == "lago-relaxed":
+            x = [min(max(round(v), lo), hi) for v in x[:k]] + x[k:]
+        return x
+
+    drive(address, f"{problem.name}-{method}-{seed}", params, method, seed, budget,
+          lambda trial: run.evaluate(point(trial)))
+    return run
+
+
+def drive(address, name, params, method, seed, budget, evaluate):
+    """A study `name` of `params` (strategy sobol for the method sobol, lago
+    otherwise), suggested and observed until the budget is spent or the
+    strategy ends it: `evaluate(trial)` gives the value."""
+    import lago
     strategy = "sobol" if method == "sobol" else "lago"
     with lago.Client(address, timeout=600) as client:
-        study = client.create_study(f"{problem.name}-{method}-{seed}", params,
-                                    strategy=strategy, seed=seed, budget=budget)
+        study = client.create_study(name, params, strategy=strategy, seed=seed, budget=budget)
         for _ in range(int(budget)):
             try:
                 trial = study.suggest()
@@ -131,11 +146,7 @@ def run_server(method, problem, seed, budget, address):
                 if e.code.name in ("RESOURCE_EXHAUSTED", "FAILED_PRECONDITION"):
                     break
                 raise
-            x = list(trial.x)
-            if method == "lago-relaxed":
-                x = [min(max(round(v), lo), hi) for v in x[:k]] + x[k:]
-            study.observe(trial, run.evaluate(x))
-    return run
+            study.observe(trial, evaluate(trial))
 
 
 def run_optuna(method, problem, seed, budget):
