@@ -23,18 +23,15 @@ repeated a point evaluated before.
         --md bench/optimizers/categorical.md --json bench/optimizers/categorical.json
 """
 
-import argparse
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_integer import Run, drive, report, run_all  # noqa: E402
+from bench_integer import Run, drive, optuna_study, parse_args, report, run_all  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 METHODS = ["lago", "lago-ordinal", "sobol", "optuna-tpe", "optuna-cmaes"]
@@ -130,16 +127,8 @@ def run_server(method, problem, seed, budget, address):
 
 
 def run_optuna(method, problem, seed, budget):
-    import optuna
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     run = Run(problem, budget)
-    if method == "optuna-tpe":
-        sampler = optuna.samplers.TPESampler(seed=seed)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            sampler = optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
-    study = optuna.create_study(sampler=sampler)
+    study = optuna_study(method, seed)
     k = len(problem.choices)
 
     def objective(trial):
@@ -153,16 +142,7 @@ def run_optuna(method, problem, seed, budget):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--problems", default=",".join(PROBLEM_MAKERS))
-    p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--out", default=os.path.join(HERE, "categorical.jsonl"))
-    p.add_argument("--md", default=None)
-    p.add_argument("--json", default=None)
-    p.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
-    a = p.parse_args()
-    sys.path.insert(0, os.path.join(os.path.dirname(a.server), "..", "python"))
+    a = parse_args(__doc__, PROBLEM_MAKERS, METHODS, "categorical.jsonl")
     rows = run_all(a, a.problems.split(","), lambda name: PROBLEM_MAKERS[name](), run_server,
                    run_optuna)
     report(rows, a, METHODS, "Categorical parameters: lago against integer indices, sobol and "

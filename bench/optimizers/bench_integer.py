@@ -149,21 +149,29 @@ def drive(address, name, params, method, seed, budget, evaluate):
             study.observe(trial, evaluate(trial))
 
 
-def run_optuna(method, problem, seed, budget):
+def optuna_study(method, seed):
+    """A quiet Optuna study with the sampler of `method`: optuna-tpe,
+    optuna-cmaes or optuna-cmaes-margin."""
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    run = Run(problem, budget)
     if method == "optuna-tpe":
         sampler = optuna.samplers.TPESampler(seed=seed)
     else:
         # With a margin (Hamano et al. 2022) CMA-ES keeps a floor on the
         # probability of leaving the current whole number; without one its
-        # integers stay where its mean starts.
+        # integers stay where its mean starts. A categorical parameter it
+        # samples independently (at random).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             sampler = optuna.samplers.CmaEsSampler(
-                seed=seed, with_margin=method == "optuna-cmaes-margin")
-    study = optuna.create_study(sampler=sampler)
+                seed=seed, with_margin=method == "optuna-cmaes-margin",
+                warn_independent_sampling=False)
+    return optuna.create_study(sampler=sampler)
+
+
+def run_optuna(method, problem, seed, budget):
+    run = Run(problem, budget)
+    study = optuna_study(method, seed)
     lo, hi = problem.int_bounds
 
     def objective(trial):
@@ -273,17 +281,24 @@ def report(rows, a, methods, title, script):
     print(text)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(doc, problems, methods, out):
+    """The command line of a mixed-variable benchmark; puts the built Python
+    client beside --server on the path."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--problems", default=",".join(MIXED))
-    p.add_argument("--methods", default=",".join(METHODS))
-    p.add_argument("--out", default=os.path.join(HERE, "integer.jsonl"))
+    p.add_argument("--problems", default=",".join(problems))
+    p.add_argument("--methods", default=",".join(methods))
+    p.add_argument("--out", default=os.path.join(HERE, out))
     p.add_argument("--md", default=None)
     p.add_argument("--json", default=None)
     p.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
     a = p.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(a.server), "..", "python"))
+    return a
+
+
+def main():
+    a = parse_args(__doc__, MIXED, METHODS, "integer.jsonl")
     problems = a.problems.split(",")
     h_min = _hartmann6_int3_minimum() if "hartmann6-int3" in problems else None
     rows = run_all(a, problems, lambda name: MIXED[name](h_min), run_server, run_optuna)
