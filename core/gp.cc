@@ -52,7 +52,16 @@ void RankOneUpdate(Eigen::Ref<Eigen::MatrixXd> l, Eigen::Ref<Eigen::VectorXd> v)
 }  // namespace
 
 GaussianProcess::GaussianProcess(const GpOptions& options, Kernel kernel)
-    : options_(options), kernel_(std::move(kernel)) {}
+    : options_(options), kernel_(std::move(kernel)) {
+  const int d = kernel_.dimension();
+  gradient_index_.push_back(0);
+  if (options_.gradient_coordinates.empty()) {
+    for (int c = 0; c < d; ++c) gradient_index_.push_back(1 + c);
+  } else {
+    for (int c : options_.gradient_coordinates) gradient_index_.push_back(1 + c);
+  }
+  partial_ = static_cast<int>(gradient_index_.size()) != d + 1;
+}
 
 absl::StatusOr<GaussianProcess> GaussianProcess::Create(
     int dimension, const GpOptions& options, const GpHyperparameters& hyperparameters,
@@ -68,6 +77,15 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
   }
   for (size_t i = 0; i < points.size(); ++i) {
     RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
+  }
+  const std::vector<int>& coordinates = options.gradient_coordinates;
+  for (size_t k = 0; k < coordinates.size(); ++k) {
+    if (coordinates[k] < 0 || coordinates[k] >= dimension ||
+        (k > 0 && coordinates[k] <= coordinates[k - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
+                       " is not an increasing coordinate below ", dimension));
+    }
   }
   GaussianProcess gp(options, Kernel(options.kernel, hyperparameters.lengthscales,
                                      hyperparameters.output_scale));
@@ -117,7 +135,46 @@ void GaussianProcess::Standardize() {
 void GaussianProcess::StandardizedOutputs(const GpPoint& p,
                                           Eigen::Ref<Eigen::VectorXd> out) const {
   out(0) = (p.value - mean_) / scale_;
-  if (p.gradient.has_value()) out.tail(dimension()) = *p.gradient / scale_;
+  if (!p.gradient.has_value()) return;
+  for (size_t k = 1; k < gradient_index_.size(); ++k) {
+    out(k) = (*p.gradient)(gradient_index_[k] - 1) / scale_;
+  }
+}
+
+void GaussianProcess::TrainingCovariance(const GpPoint& a, const GpPoint& b,
+                                         Eigen::Ref<Eigen::MatrixXd> out) const {
+  const bool ga = a.gradient.has_value();
+  const bool gb = b.gradient.has_value();
+  if (!partial_ || (!ga && !gb)) {
+    kernel_.Covariance(a.x, ga, b.x, gb, out);
+    return;
+  }
+  Eigen::MatrixXd full(kernel_.Outputs(ga), kernel_.Outputs(gb));
+  kernel_.Covariance(a.x, ga, b.x, gb, full);
+  const std::vector<int> value = {0};
+  out = full(ga ? gradient_index_ : value, gb ? gradient_index_ : value);
+}
+
+void GaussianProcess::QueryCovariance(const Eigen::VectorXd& x, bool x_gradient,
+                                      const GpPoint& p,
+                                      Eigen::Ref<Eigen::MatrixXd> out) const {
+  const bool g = p.gradient.has_value();
+  if (!partial_ || !g) {
+    kernel_.Covariance(x, x_gradient, p.x, g, out);
+    return;
+  }
+  Eigen::MatrixXd full(kernel_.Outputs(x_gradient), kernel_.Outputs(true));
+  kernel_.Covariance(x, x_gradient, p.x, true, full);
+  out = full(Eigen::all, gradient_index_);
+}
+
+Eigen::MatrixXd GaussianProcess::FullWeights(const Eigen::Ref<const Eigen::MatrixXd>& w,
+                                             bool a_gradient, bool b_gradient) const {
+  const std::vector<int> value = {0};
+  Eigen::MatrixXd full =
+      Eigen::MatrixXd::Zero(kernel_.Outputs(a_gradient), kernel_.Outputs(b_gradient));
+  full(a_gradient ? gradient_index_ : value, b_gradient ? gradient_index_ : value) = w;
+  return full;
 }
 
 void GaussianProcess::UpdateAlpha() {
@@ -135,8 +192,7 @@ void GaussianProcess::Restandardize() {
   Standardize();
   for (int i = 0; i < num_points(); ++i) {
     StandardizedOutputs(
-        points_[i],
-        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+        points_[i], y_.segment(offsets_[i], Outputs(points_[i].gradient.has_value())));
   }
   UpdateAlpha();
 }
@@ -147,7 +203,7 @@ absl::Status GaussianProcess::Refactorize() {
   int rows = 0;
   for (const GpPoint& p : points_) {
     offsets_.push_back(rows);
-    rows += kernel_.Outputs(p.gradient.has_value());
+    rows += Outputs(p.gradient.has_value());
   }
   n_ = 0;  // Nothing of the old factor is kept.
   // Room for the points added before the next refit without reallocating.
@@ -156,8 +212,7 @@ absl::Status GaussianProcess::Refactorize() {
   y_.resize(n_);
   for (int i = 0; i < num_points(); ++i) {
     StandardizedOutputs(
-        points_[i],
-        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+        points_[i], y_.segment(offsets_[i], Outputs(points_[i].gradient.has_value())));
   }
   const double s2 = kernel_.output_scale();
   for (int step = 0; step <= options_.max_jitter_steps; ++step) {
@@ -166,17 +221,17 @@ absl::Status GaussianProcess::Refactorize() {
     // Lower triangle of K, block by block.
     for (int i = 0; i < num_points(); ++i) {
       const GpPoint& a = points_[i];
-      const int mi = kernel_.Outputs(a.gradient.has_value());
+      const int mi = Outputs(a.gradient.has_value());
       for (int j = 0; j <= i; ++j) {
         const GpPoint& b = points_[j];
-        kernel_.Covariance(a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
-                           k.block(offsets_[i], offsets_[j], mi,
-                                   kernel_.Outputs(b.gradient.has_value())));
+        TrainingCovariance(
+            a, b, k.block(offsets_[i], offsets_[j], mi, Outputs(b.gradient.has_value())));
       }
     }
     for (int i = 0; gradient_noise_ > 0.0 && i < num_points(); ++i) {
       if (points_[i].gradient.has_value()) {
-        k.diagonal().segment(offsets_[i] + 1, dimension()) *= 1.0 + gradient_noise_;
+        k.diagonal().segment(offsets_[i] + 1, num_gradient_coordinates()) *=
+            1.0 + gradient_noise_;
       }
     }
     k.diagonal().array() += options_.nugget + jitter;
@@ -221,18 +276,17 @@ absl::Status GaussianProcess::SetHyperparameters(
 absl::Status GaussianProcess::AddPoint(GpPoint point) {
   RETURN_IF_ERROR(CheckPoint(point, dimension(), points_.size()));
   const bool g = point.gradient.has_value();
-  const int m = kernel_.Outputs(g);
+  const int m = Outputs(g);
   // Cross-covariance of the existing outputs with the new ones.
   Eigen::MatrixXd b(n_, m);
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
-    kernel_.Covariance(
-        p.x, p.gradient.has_value(), point.x, g,
-        b.middleRows(offsets_[i], kernel_.Outputs(p.gradient.has_value())));
+    TrainingCovariance(p, point,
+                       b.middleRows(offsets_[i], Outputs(p.gradient.has_value())));
   }
   Eigen::MatrixXd c(m, m);
-  kernel_.Covariance(point.x, g, point.x, g, c);
-  if (g) c.diagonal().tail(dimension()) *= 1.0 + gradient_noise_;
+  TrainingCovariance(point, point, c);
+  if (g) c.diagonal().tail(m - 1) *= 1.0 + gradient_noise_;
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
   if (n_ > 0) SolveLower(L(), b);
@@ -275,7 +329,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
 
 void GaussianProcess::RemovePoint(int index) {
   const int o = offsets_[index];
-  const int m = kernel_.Outputs(points_[index].gradient.has_value());
+  const int m = Outputs(points_[index].gradient.has_value());
   const int tail = n_ - o - m;
   if (tail > 0) {
     // L33' L33'^T = L33 L33^T + L32 L32^T.
@@ -292,13 +346,12 @@ void GaussianProcess::RemovePoint(int index) {
   n_ = 0;
   for (const GpPoint& p : points_) {
     offsets_.push_back(n_);
-    n_ += kernel_.Outputs(p.gradient.has_value());
+    n_ += Outputs(p.gradient.has_value());
   }
   y_.resize(n_);
   for (int i = 0; i < num_points(); ++i) {
     StandardizedOutputs(
-        points_[i],
-        y_.segment(offsets_[i], kernel_.Outputs(points_[i].gradient.has_value())));
+        points_[i], y_.segment(offsets_[i], Outputs(points_[i].gradient.has_value())));
   }
   UpdateAlpha();
 }
@@ -308,9 +361,8 @@ Eigen::MatrixXd GaussianProcess::CrossCovariance(const Eigen::VectorXd& x,
   Eigen::MatrixXd k(kernel_.Outputs(gradient), n_);
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
-    kernel_.Covariance(
-        x, gradient, p.x, p.gradient.has_value(),
-        k.middleCols(offsets_[i], kernel_.Outputs(p.gradient.has_value())));
+    QueryCovariance(x, gradient, p,
+                    k.middleCols(offsets_[i], Outputs(p.gradient.has_value())));
   }
   return k;
 }
@@ -321,8 +373,13 @@ Eigen::MatrixXd GaussianProcess::CrossCovarianceWithValues(
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
     const bool g = p.gradient.has_value();
-    kernel_.CovarianceWithValues(p.x, g, x,
-                                 kx.middleRows(offsets_[i], kernel_.Outputs(g)));
+    if (partial_ && g) {
+      Eigen::MatrixXd full(kernel_.Outputs(true), x.cols());
+      kernel_.CovarianceWithValues(p.x, true, x, full);
+      kx.middleRows(offsets_[i], Outputs(true)) = full(gradient_index_, Eigen::all);
+      continue;
+    }
+    kernel_.CovarianceWithValues(p.x, g, x, kx.middleRows(offsets_[i], Outputs(g)));
   }
   return kx;
 }
@@ -365,8 +422,13 @@ Eigen::MatrixXd GaussianProcess::MeanHessian(const Eigen::VectorXd& x) const {
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& p = points_[i];
     const bool g = p.gradient.has_value();
-    kernel_.AccumulateValueHessian(x, p.x, g,
-                                   alpha_.segment(offsets_[i], kernel_.Outputs(g)), h);
+    if (partial_ && g) {
+      const Eigen::MatrixXd w = FullWeights(
+          alpha_.segment(offsets_[i], Outputs(true)).transpose(), false, true);
+      kernel_.AccumulateValueHessian(x, p.x, true, w.row(0).transpose(), h);
+      continue;
+    }
+    kernel_.AccumulateValueHessian(x, p.x, g, alpha_.segment(offsets_[i], Outputs(g)), h);
   }
   return h * scale_;
 }
@@ -416,21 +478,33 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   for (int c = 0; c < n_; ++c) {
     w.col(c).tail(n_ - c) = alpha_(c) * alpha_.tail(n_ - c) - w.col(c).tail(n_ - c);
   }
+  // A kernel block's derivatives weighted by a block of w (spread onto the
+  // kernel's outputs when some coordinates have no observed derivative).
+  auto accumulate = [&](const GpPoint& a, const GpPoint& b,
+                        const Eigen::Ref<const Eigen::MatrixXd>& weights,
+                        Eigen::Ref<Eigen::VectorXd> out) {
+    const bool ga = a.gradient.has_value();
+    const bool gb = b.gradient.has_value();
+    if (partial_ && (ga || gb)) {
+      kernel_.AccumulateHyperGradient(a.x, ga, b.x, gb, FullWeights(weights, ga, gb),
+                                      out);
+    } else {
+      kernel_.AccumulateHyperGradient(a.x, ga, b.x, gb, weights, out);
+    }
+  };
   Eigen::VectorXd below = Eigen::VectorXd::Zero(d + 1);
   for (int i = 0; i < num_points(); ++i) {
     const GpPoint& a = points_[i];
-    const int mi = kernel_.Outputs(a.gradient.has_value());
+    const int mi = Outputs(a.gradient.has_value());
     for (int j = 0; j < i; ++j) {
       const GpPoint& b = points_[j];
-      kernel_.AccumulateHyperGradient(
-          a.x, a.gradient.has_value(), b.x, b.gradient.has_value(),
-          w.block(offsets_[i], offsets_[j], mi, kernel_.Outputs(b.gradient.has_value())),
-          below);
+      accumulate(a, b,
+                 w.block(offsets_[i], offsets_[j], mi, Outputs(b.gradient.has_value())),
+                 below);
     }
     auto diagonal = w.block(offsets_[i], offsets_[i], mi, mi);
     diagonal.triangularView<Eigen::StrictlyUpper>() = diagonal.transpose();
-    kernel_.AccumulateHyperGradient(a.x, a.gradient.has_value(), a.x,
-                                    a.gradient.has_value(), diagonal, *gradient);
+    accumulate(a, a, diagonal, *gradient);
   }
   *gradient += 2.0 * below;
   // With gradient noise nu, a gradient row's diagonal is (1 + nu) k_rr, and
@@ -441,8 +515,9 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
     if (!a.gradient.has_value()) continue;
     Eigen::MatrixXd prior(d + 1, d + 1);
     kernel_.Covariance(a.x, true, a.x, true, prior);
-    for (int r = 0; r < d; ++r) {
-      const int row = offsets_[i] + 1 + r;
+    for (int k = 1; k < Outputs(true); ++k) {
+      const int r = gradient_index_[k] - 1;  // The coordinate.
+      const int row = offsets_[i] + k;
       const double extra = w(row, row) * gradient_noise_ * prior(r + 1, r + 1);
       (*gradient)(r) -= 2.0 * extra;
       (*gradient)(d) += extra;

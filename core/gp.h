@@ -1,9 +1,10 @@
 // A Gaussian process over values and gradients (LAGO.md section 2).
 //
 // Data: n points in the unit cube; each contributes its value and, when it has
-// one, its gradient, so the covariance matrix K has N = sum_i (1 + d [i has a
-// gradient]) rows. The prior mean is a constant for values and zero for
-// gradients; outputs are standardised (values minus the mean, values and
+// one, its gradient, so the covariance matrix K has N = sum_i (1 + g [i has a
+// gradient]) rows, with g = d, or fewer when GpOptions::gradient_coordinates
+// says which coordinates a gradient covers. The prior mean is a constant for values and
+// zero for gradients; outputs are standardised (values minus the mean, values and
 // gradients divided by the standard deviation of the values) unless told not
 // to. K carries a nugget on its diagonal; when the Cholesky factorisation still
 // fails, jitter is escalated and reported. With a gradient noise nu > 0 the
@@ -58,6 +59,12 @@ struct GpOptions {
   std::optional<double> prior_mean;
   // Jitter tries after the nugget: 1e-8, 1e-7, ... times the output scale.
   int max_jitter_steps = 6;
+  // The coordinates a gradient observation covers, increasing; empty means
+  // all. A point's gradient still has d entries, and those of the other
+  // coordinates (an integer or categorical parameter's) are not read: its
+  // outputs are its value and the derivatives along these coordinates only.
+  // Predictions of the gradient cover every coordinate.
+  std::vector<int> gradient_coordinates;
 };
 
 struct Prediction {
@@ -79,6 +86,11 @@ class GaussianProcess {
   int num_points() const { return static_cast<int>(points_.size()); }
   // Rows of K.
   int num_outputs() const { return n_; }
+  // The coordinates an observed gradient covers (all d unless
+  // GpOptions::gradient_coordinates says otherwise).
+  int num_gradient_coordinates() const {
+    return static_cast<int>(gradient_index_.size()) - 1;
+  }
   // The memory the model holds, in bytes (the factor with its spare
   // capacity, the output vectors and the points).
   int64_t MemoryBytes() const;
@@ -141,6 +153,21 @@ class GaussianProcess {
   Eigen::MatrixXd KInverseLower() const;
   // Standardised outputs of point i.
   void StandardizedOutputs(const GpPoint& p, Eigen::Ref<Eigen::VectorXd> out) const;
+  // Rows of K for a training point: 1, or 1 + num_gradient_coordinates().
+  int Outputs(bool gradient) const {
+    return gradient ? static_cast<int>(gradient_index_.size()) : 1;
+  }
+  // The covariance of two training points' outputs (Outputs(a_gradient) x
+  // Outputs(b_gradient)), and of f(x) (and grad f(x), all d, when
+  // `x_gradient`) with a training point's outputs.
+  void TrainingCovariance(const GpPoint& a, const GpPoint& b,
+                          Eigen::Ref<Eigen::MatrixXd> out) const;
+  void QueryCovariance(const Eigen::VectorXd& x, bool x_gradient, const GpPoint& p,
+                       Eigen::Ref<Eigen::MatrixXd> out) const;
+  // A weight block over training outputs, spread onto the kernel's full
+  // outputs (1 + d for a gradient point) with zeros elsewhere.
+  Eigen::MatrixXd FullWeights(const Eigen::Ref<const Eigen::MatrixXd>& w, bool a_gradient,
+                              bool b_gradient) const;
   auto L() const { return factor_.topLeftCorner(n_, n_); }
   auto L() { return factor_.topLeftCorner(n_, n_); }
   void Reserve(int rows);
@@ -149,6 +176,10 @@ class GaussianProcess {
   Kernel kernel_;
   std::vector<GpPoint> points_;
   std::vector<int> offsets_;  // First row of each point in K.
+  // Kernel outputs a gradient point keeps: 0 (the value), then 1 + c for
+  // every gradient coordinate c.
+  std::vector<int> gradient_index_;
+  bool partial_ = false;  // Some coordinates have no observed derivative.
   int n_ = 0;
   // The lower Cholesky factor lives in the top-left n_ x n_ corner of a
   // buffer with spare capacity, so that adding rows does not copy it.

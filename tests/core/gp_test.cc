@@ -1,7 +1,9 @@
 #include "core/gp.h"
 
+#include <cmath>
 #include <random>
 
+#include "Eigen/Cholesky"
 #include "core/blas_threads.h"
 #include "gtest/gtest.h"
 
@@ -382,6 +384,193 @@ TEST(GpTest, AddingADuplicateGradientPointUsesJitterOrIsRefused) {
   const absl::Status status = gp->AddPoint(points[0]);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(gp->num_outputs(), before) << "a refused point leaves the model as it was";
+}
+
+// Gradients that cover coordinates 0 and 2 of 3 (as when coordinate 1 is an
+// integer or categorical parameter's).
+GpOptions PartialGradients(GpOptions options = {}) {
+  options.gradient_coordinates = {0, 2};
+  return options;
+}
+
+TEST(GpTest, PartialGradientsEqualADenseModelOfTheSameOutputs) {
+  // The reference: K built entry by entry from the kernel's full blocks, the
+  // rows of the uncovered derivative dropped, and solved densely.
+  const std::vector<GpPoint> points = MixedPoints(9, 11);
+  const GpOptions options = PartialGradients(FixedStandardisation());
+  auto gp = GaussianProcess::Create(3, options, kHyper, points);
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_EQ(gp->num_gradient_coordinates(), 2);
+  const Kernel kernel(KernelType::kMatern52, kHyper.lengthscales, kHyper.output_scale);
+  // (point, kernel output) of every training output.
+  std::vector<std::pair<int, int>> outputs;
+  for (int i = 0; i < static_cast<int>(points.size()); ++i) {
+    outputs.push_back({i, 0});
+    if (points[i].gradient.has_value()) {
+      outputs.push_back({i, 1});
+      outputs.push_back({i, 3});
+    }
+  }
+  const int n = static_cast<int>(outputs.size());
+  ASSERT_EQ(gp->num_outputs(), n);
+  Eigen::MatrixXd k(n, n);
+  Eigen::VectorXd y(n);
+  Eigen::MatrixXd block(4, 4);
+  for (int r = 0; r < n; ++r) {
+    const GpPoint& a = points[outputs[r].first];
+    y[r] = outputs[r].second == 0 ? a.value - 0.3 : (*a.gradient)[outputs[r].second - 1];
+    for (int c = 0; c < n; ++c) {
+      const GpPoint& b = points[outputs[c].first];
+      kernel.Covariance(a.x, true, b.x, true, block);
+      k(r, c) = block(outputs[r].second, outputs[c].second);
+    }
+  }
+  k.diagonal().array() += options.nugget;
+  const Eigen::LDLT<Eigen::MatrixXd> ldlt(k);
+  const Eigen::VectorXd alpha = ldlt.solve(y);
+  const Eigen::MatrixXd x = Eigen::MatrixXd::Random(3, 5).array() * 0.5 + 0.5;
+  const Prediction batch = gp->Predict(x);
+  for (int q = 0; q < x.cols(); ++q) {
+    // Row 0: cov(f(x), outputs); rows 1..3: cov(d_i f(x), outputs).
+    Eigen::MatrixXd kx(4, n);
+    for (int c = 0; c < n; ++c) {
+      kernel.Covariance(x.col(q), true, points[outputs[c].first].x, true, block);
+      kx.col(c) = block.col(outputs[c].second);
+    }
+    const double mean = 0.3 + kx.row(0).dot(alpha);
+    const double variance =
+        kHyper.output_scale - kx.row(0).dot(ldlt.solve(kx.row(0).transpose()));
+    const Eigen::VectorXd dmean = kx.bottomRows(3) * alpha;
+    double m, v;
+    Eigen::VectorXd dm, dv;
+    gp->PredictWithGradients(x.col(q), &m, &v, &dm, &dv);
+    EXPECT_NEAR(m, mean, 1e-9);
+    EXPECT_NEAR(v, variance, 1e-9);
+    EXPECT_LT((dm - dmean).norm(), 1e-9);
+    EXPECT_NEAR(batch.mean[q], mean, 1e-9);
+    EXPECT_NEAR(batch.variance[q], variance, 1e-9);
+  }
+  EXPECT_NEAR(gp->LogMarginalLikelihood(),
+              -0.5 * y.dot(alpha) - 0.5 * ldlt.vectorD().array().log().sum() -
+                  0.5 * n * std::log(2.0 * M_PI),
+              1e-9 * std::abs(gp->LogMarginalLikelihood()));
+}
+
+TEST(GpTest, PartialGradientsInterpolateWhatTheyCoverAndIgnoreTheRest) {
+  const GpHyperparameters hyper = {Eigen::Vector3d(0.3, 0.35, 0.4), 1.0};
+  std::vector<GpPoint> points = MixedPoints(12, 1);
+  auto gp = GaussianProcess::Create(3, PartialGradients(), hyper, points);
+  ASSERT_TRUE(gp.ok());
+  // The uncovered entries are not read: garbage there changes nothing.
+  for (GpPoint& p : points) {
+    if (p.gradient.has_value()) (*p.gradient)[1] = 1e6;
+  }
+  auto garbage = GaussianProcess::Create(3, PartialGradients(), hyper, points);
+  ASSERT_TRUE(garbage.ok());
+  ExpectSameModel(*gp, *garbage);
+  double missed = 0.0;
+  for (const GpPoint& p : gp->points()) {
+    double mean, variance;
+    Eigen::VectorXd dmean, dvariance;
+    gp->PredictWithGradients(p.x, &mean, &variance, &dmean, &dvariance);
+    EXPECT_NEAR(mean, p.value, 1e-6);
+    if (!p.gradient.has_value()) continue;
+    EXPECT_NEAR(dmean[0], (*p.gradient)[0], 1e-6);
+    EXPECT_NEAR(dmean[2], (*p.gradient)[2], 1e-6);
+    missed = std::max(missed, std::abs(dmean[1] - (*p.gradient)[1]));
+    Eigen::VectorXd gmean;
+    Eigen::MatrixXd gcov;
+    gp->GradientPosterior(p.x, &gmean, &gcov);
+    EXPECT_LT(gcov(0, 0) + gcov(2, 2), 1e-6) << "covered: known there";
+    EXPECT_GT(gcov(1, 1), 1e-3) << "not covered: still uncertain";
+  }
+  EXPECT_GT(missed, 1e-3);  // d/dx_1 is inferred from values alone.
+}
+
+TEST(GpTest, PartialGradientsMatchFiniteDifferences) {
+  const std::vector<GpPoint> points = MixedPoints(10, 7);
+  GpOptions options = PartialGradients();
+  auto gp = GaussianProcess::Create(3, options, kHyper, MixedPoints(10, 2));
+  ASSERT_TRUE(gp.ok());
+  const Eigen::VectorXd x = Eigen::Vector3d(0.3, 0.6, 0.45);
+  double mean, variance;
+  Eigen::VectorXd dmean, dvariance;
+  gp->PredictWithGradients(x, &mean, &variance, &dmean, &dvariance);
+  const Eigen::MatrixXd hessian = gp->MeanHessian(x);
+  for (int j = 0; j < 3; ++j) {
+    const Eigen::VectorXd e = Eigen::VectorXd::Unit(3, j) * kStep;
+    double mp, vp, mm, vm;
+    Eigen::VectorXd dmp, dvp, dmm, dvm;
+    gp->PredictWithGradients(x + e, &mp, &vp, &dmp, &dvp);
+    gp->PredictWithGradients(x - e, &mm, &vm, &dmm, &dvm);
+    EXPECT_NEAR(dmean[j], (mp - mm) / (2 * kStep), kFdTolerance);
+    EXPECT_NEAR(dvariance[j], (vp - vm) / (2 * kStep), kFdTolerance);
+    const Eigen::VectorXd column = (dmp - dmm) / (2 * kStep);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_NEAR(hessian(i, j), column[i],
+                  kFdTolerance * std::max(1.0, std::abs(column[i])));
+    }
+  }
+  for (double noise : {0.0, 0.4}) {
+    auto at = [&](const Eigen::VectorXd& theta) {
+      auto model = GaussianProcess::Create(
+          3, options, {theta.head(3).array().exp(), std::exp(theta[3]), noise}, points);
+      EXPECT_TRUE(model.ok());
+      return *std::move(model);
+    };
+    Eigen::VectorXd theta(4);
+    theta << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+    Eigen::VectorXd gradient;
+    at(theta).LogMarginalLikelihood(&gradient);
+    for (int m = 0; m < 4; ++m) {
+      const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, m) * 1e-5;
+      const double numeric = (at(theta + e).LogMarginalLikelihood() -
+                              at(theta - e).LogMarginalLikelihood()) /
+                             2e-5;
+      EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
+          << m << " noise " << noise;
+    }
+  }
+}
+
+TEST(GpTest, PartialGradientsGrowAndShrinkAsAFullFactorisation) {
+  std::vector<GpPoint> points = MixedPoints(15, 5);
+  GpHyperparameters noisy = kHyper;
+  noisy.gradient_noise = 0.3;
+  const GpOptions options = PartialGradients(FixedStandardisation());
+  for (const GpHyperparameters& h : {kHyper, noisy}) {
+    auto full = GaussianProcess::Create(3, options, h, points);
+    auto grown = GaussianProcess::Create(
+        3, options, h, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+    ASSERT_TRUE(full.ok() && grown.ok());
+    for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+    EXPECT_EQ(grown->num_outputs(), full->num_outputs());
+    ExpectSameModel(*grown, *full);
+    grown->RemovePoint(6);
+    std::vector<GpPoint> rest = points;
+    rest.erase(rest.begin() + 6);
+    auto without = GaussianProcess::Create(3, options, h, rest);
+    ASSERT_TRUE(without.ok());
+    ExpectSameModel(*grown, *without);
+  }
+}
+
+TEST(GpTest, GradientCoordinatesMustBeIncreasingAndInRange) {
+  const std::vector<GpPoint> points = MixedPoints(4, 1);
+  for (std::vector<int> bad : {std::vector<int>{3}, {-1}, {2, 0}, {1, 1}}) {
+    GpOptions options;
+    options.gradient_coordinates = bad;
+    EXPECT_EQ(GaussianProcess::Create(3, options, kHyper, points).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  // Every coordinate listed is the default model.
+  GpOptions all;
+  all.gradient_coordinates = {0, 1, 2};
+  auto listed = GaussianProcess::Create(3, all, kHyper, points);
+  auto plain = GaussianProcess::Create(3, {}, kHyper, points);
+  ASSERT_TRUE(listed.ok() && plain.ok());
+  EXPECT_EQ(listed->num_outputs(), plain->num_outputs());
+  ExpectSameModel(*listed, *plain);
 }
 
 TEST(GpTest, MinScaledDistanceUsesTheLengthscales) {
