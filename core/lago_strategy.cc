@@ -656,6 +656,37 @@ class LagoStrategy : public Strategy {
  private:
   int dimension() const { return problem_.dimension; }
   bool value_only() const { return problem_.gradient_mode == GradientMode::kNone; }
+  int GradientCoordinates() const {
+    return problem_.gradient_coordinates.empty()
+               ? dimension()
+               : static_cast<int>(problem_.gradient_coordinates.size());
+  }
+  GpOptions ModelOptions() const {
+    GpOptions gp_options;
+    gp_options.kernel = options_.kernel;
+    gp_options.gradient_coordinates = problem_.gradient_coordinates;
+    return gp_options;
+  }
+
+  // The trust-region step from a base point (the box as offsets from it).
+  // With gradients and integer or categorical parameters, the step holds
+  // those parameters at the base: their coordinates have no observed
+  // derivative, and changing a choice is left to the global search. The
+  // subproblem is then solved over the others only.
+  TrustRegionStep LocalStep(const Eigen::VectorXd& g, const Eigen::MatrixXd& b,
+                            double radius, const Eigen::VectorXd& lower,
+                            const Eigen::VectorXd& upper) const {
+    const std::vector<int>& free = problem_.gradient_coordinates;
+    if (value_only() || free.empty() || static_cast<int>(free.size()) == dimension()) {
+      return SolveTrustRegion(g, b, radius, lower, upper);
+    }
+    TrustRegionStep step =
+        SolveTrustRegion(g(free), b(free, free), radius, lower(free), upper(free));
+    Eigen::VectorXd full = Eigen::VectorXd::Zero(dimension());
+    full(free) = step.step;
+    step.step = std::move(full);
+    return step;
+  }
 
   // The posterior of f at `point`. With `log_normal` (under lower_bound, with
   // shift = L - C) the GP is of g = log(f - shift), and f is a shifted
@@ -772,12 +803,11 @@ class LagoStrategy : public Strategy {
       for (const CompletedPoint& p : warped) {
         const bool g = !value_only() && p.gradient.has_value();
         points.push_back(GpPoint{p.x, p.value, g ? p.gradient : std::nullopt});
-        const int m = 1 + (g ? dimension() : 0);
+        const int m = 1 + (g ? GradientCoordinates() : 0);
         outputs += m;
         jacobian -= m * p.value;  // The warped value is log(f - lower + C).
       }
-      GpOptions gp_options;
-      gp_options.kernel = options_.kernel;
+      GpOptions gp_options = ModelOptions();
       FitOptions fit;
       fit.seed = problem_.seed;
       fit.starts = 2;
@@ -1112,8 +1142,8 @@ class LagoStrategy : public Strategy {
       }
       const Eigen::MatrixXd h = gp.MeanHessian(p->x);
       const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
-      const TrustRegionStep step = SolveTrustRegion(g, b, InitialRadius(s), -p->x,
-                                                    Eigen::VectorXd::Ones(d) - p->x);
+      const TrustRegionStep step =
+          LocalStep(g, b, InitialRadius(s), -p->x, Eigen::VectorXd::Ones(d) - p->x);
       if (step.step.norm() < kTerminationStep) continue;
       Eigen::VectorXd target = p->x + step.step;
       double improvement = step.predicted_improvement;
@@ -1241,8 +1271,7 @@ class LagoStrategy : public Strategy {
             ? s->lengthscales
             : Eigen::VectorXd::Constant(d, 0.3 * std::sqrt(static_cast<double>(d)));
     std::vector<GpPoint> points = ModelPoints(input.completed, lengthscales);
-    GpOptions gp_options;
-    gp_options.kernel = options_.kernel;
+    GpOptions gp_options = ModelOptions();
     const bool grown =
         options_.refit_growth > 0.0 && s->fit_points > 0 &&
         static_cast<double>(points.size()) >=
@@ -1543,7 +1572,7 @@ class LagoStrategy : public Strategy {
     const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
     if ((b - s->b).norm() <= 1e-12 * b.norm()) return false;
     SetBFromGp(b, s);
-    *local = SolveTrustRegion(s->gradient, s->b, s->radius, lower, upper);
+    *local = LocalStep(s->gradient, s->b, s->radius, lower, upper);
     return true;
   }
 
@@ -1628,8 +1657,7 @@ class LagoStrategy : public Strategy {
           const Eigen::MatrixXd h = gp.MeanHessian(base);
           b = 0.5 * (h + h.transpose());
         }
-        local =
-            SolveTrustRegion(dm, b, s->radius, -base, Eigen::VectorXd::Ones(d) - base);
+        local = LocalStep(dm, b, s->radius, -base, Eigen::VectorXd::Ones(d) - base);
         SnapStep(base, dm, b, &*local);
         if (local->step.norm() < kTerminationStep) {
           local.reset();
@@ -1640,7 +1668,7 @@ class LagoStrategy : public Strategy {
     } else if (variant_ != LagoVariant::kBo && locals_in_flight == 0 && !s->terminated) {
       const Eigen::VectorXd lower = -s->center;
       const Eigen::VectorXd upper = Eigen::VectorXd::Ones(d) - s->center;
-      local = SolveTrustRegion(s->gradient, s->b, s->radius, lower, upper);
+      local = LocalStep(s->gradient, s->b, s->radius, lower, upper);
       if (options_.model_check && !value_only() &&
           local->step.norm() >= kTerminationStep &&
           CheckWithModel(gp, lower, upper, &*local, s)) {
@@ -1846,6 +1874,15 @@ int64_t ModelCacheBytes() { return model_cache_bytes.load(); }
 absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
                                                            const Problem& problem) {
   ASSIGN_OR_RETURN(Options options, ParseOptions(problem));
+  const std::vector<int>& coordinates = problem.gradient_coordinates;
+  for (size_t k = 0; k < coordinates.size(); ++k) {
+    if (coordinates[k] < 0 || coordinates[k] >= problem.dimension ||
+        (k > 0 && coordinates[k] <= coordinates[k - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
+                       " is not an increasing coordinate below ", problem.dimension));
+    }
+  }
   ASSIGN_OR_RETURN(SobolSequence sobol,
                    SobolSequence::Create(problem.dimension, problem.seed));
   return std::unique_ptr<Strategy>(

@@ -73,6 +73,14 @@
 // rebuild would give, up to rounding, except that a point that would make K
 // singular stays out of the model instead of adding jitter to all of it.
 //
+// Integer and categorical parameters (Problem::snap): every suggestion is
+// snapped, searches score snapped points, and a local step is judged as
+// snapped. In a gradient mode their coordinates have no observed derivative
+// (Problem::gradient_coordinates): the GP takes the derivatives along the
+// continuous coordinates only, and a trust-region step holds the others at
+// its base point, so a change of choice or whole number comes from the
+// global search.
+//
 // Variants: kLago; kBo (only global proposals, no exclusion); kTrustRegion
 // (only local proposals; a terminated region restarts from the next Sobol
 // point).

@@ -204,6 +204,38 @@ bool SearchSpace::has_discrete() const {
   return false;
 }
 
+std::vector<int> SearchSpace::ContinuousCoordinates() const {
+  std::vector<int> out;
+  for (int i = 0; i < dimension(); ++i) {
+    if (parameters_[i].type == ParameterType::kContinuous) out.push_back(offsets_[i]);
+  }
+  return out;
+}
+
+absl::Status SearchSpace::CheckGradient(absl::Span<const double> gradient,
+                                        const std::string& field) const {
+  if (gradient.empty()) return absl::OkStatus();
+  if (static_cast<int>(gradient.size()) != dimension()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": has ", gradient.size(),
+                                                   " entries; the study has ",
+                                                   dimension(), " parameters"));
+  }
+  for (int i = 0; i < dimension(); ++i) {
+    const ParameterBounds& p = parameters_[i];
+    if (!std::isfinite(gradient[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "]: ", gradient[i], " is not finite"));
+    }
+    if (p.type != ParameterType::kContinuous && gradient[i] != 0.0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, "[", i, "] (", p.name, "): ", gradient[i], " along ",
+                       p.type == ParameterType::kInteger ? "an integer" : "a categorical",
+                       " parameter, which has no derivative; send 0 there"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // The range the unit cube spans: the bounds, widened by half a step for an

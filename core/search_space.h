@@ -68,11 +68,20 @@ class SearchSpace {
   // True when a parameter is an integer or categorical: points need Snap.
   bool has_discrete() const;
   const std::vector<ParameterBounds>& parameters() const { return parameters_; }
+  // The unit-cube coordinates of the continuous parameters, increasing: those
+  // a gradient covers.
+  std::vector<int> ContinuousCoordinates() const;
 
   // INVALID_ARGUMENT when `x` has the wrong length, a non-finite entry, an
   // entry outside its bounds or a categorical entry that is not the index of
   // a choice; `field` names the request field in the message.
   absl::Status CheckPoint(absl::Span<const double> x, const std::string& field) const;
+
+  // INVALID_ARGUMENT naming `field` and the entry when a gradient (empty:
+  // none) has the wrong length, a non-finite entry, or an entry other than 0
+  // along an integer or categorical parameter, which has no derivative.
+  absl::Status CheckGradient(absl::Span<const double> gradient,
+                             const std::string& field) const;
 
   // CheckPoint, and INVALID_ARGUMENT when an integer parameter's entry is not
   // a whole number: for points that were evaluated.

@@ -52,6 +52,11 @@ struct Problem {
   // parameter is continuous. Every suggestion is snapped, and searches score
   // snapped points.
   std::function<Eigen::VectorXd(const Eigen::VectorXd&)> snap;
+  // The coordinates an observed gradient covers, increasing: those of the
+  // continuous parameters. Empty means every coordinate. In a gradient mode,
+  // the others (an integer or categorical parameter's) have no derivative:
+  // the model learns them from values, and the trust region holds them.
+  std::vector<int> gradient_coordinates;
 };
 
 struct CompletedPoint {

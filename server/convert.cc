@@ -62,16 +62,15 @@ absl::StatusOr<v1::StudySpec> NormalizeSpec(const v1::StudySpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         "spec.gradient_mode: ", out.gradient_mode(), " is not a gradient mode"));
   }
-  for (int i = 0; i < out.parameters_size(); ++i) {
-    const v1::ParameterType type = out.parameters(i).type();
-    if (type != v1::PARAMETER_TYPE_CONTINUOUS &&
-        out.gradient_mode() != v1::GRADIENT_MODE_NONE) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("spec.gradient_mode: ", v1::GradientMode_Name(out.gradient_mode()),
-                       " needs every parameter continuous, and spec.parameters[", i,
-                       "] (", out.parameters(i).name(), ") is ",
-                       type == v1::PARAMETER_TYPE_INTEGER ? "an integer" : "categorical",
-                       ", with no gradient along it; use GRADIENT_MODE_NONE"));
+  if (out.gradient_mode() != v1::GRADIENT_MODE_NONE) {
+    bool continuous = false;
+    for (const v1::Parameter& p : out.parameters())
+      continuous |= p.type() == v1::PARAMETER_TYPE_CONTINUOUS;
+    if (!continuous) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.gradient_mode: ", v1::GradientMode_Name(out.gradient_mode()),
+          " needs a continuous parameter, and every parameter is an integer or "
+          "categorical, with no derivative; use GRADIENT_MODE_NONE"));
     }
   }
   RETURN_IF_ERROR(CheckNonNegative("spec.gradient_cost", out.gradient_cost()));
@@ -152,6 +151,7 @@ core::Problem ProblemOf(const v1::StudySpec& spec) {
   problem.seed = spec.seed();
   problem.options.insert(spec.strategy_options().begin(), spec.strategy_options().end());
   if (space.ok() && space->has_discrete()) {
+    problem.gradient_coordinates = space->ContinuousCoordinates();
     problem.snap = [space = *std::move(space)](const Eigen::VectorXd& u) {
       return space.Snap(u);
     };

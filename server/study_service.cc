@@ -72,23 +72,6 @@ absl::StatusOr<int> PageSize(int32_t requested) {
   return requested;
 }
 
-absl::Status CheckGradient(const google::protobuf::RepeatedField<double>& gradient,
-                           int dimension, const std::string& field) {
-  if (gradient.empty()) return absl::OkStatus();
-  if (gradient.size() != dimension) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": has ", gradient.size(),
-                                                   " entries; the study has ", dimension,
-                                                   " parameters"));
-  }
-  for (int i = 0; i < gradient.size(); ++i) {
-    if (!std::isfinite(gradient[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, "[", i, "]: ", gradient[i], " is not finite"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckNoise(bool has_noise, double noise, const std::string& field) {
   if (has_noise && (!std::isfinite(noise) || noise < 0.0)) {
     return absl::InvalidArgumentError(
@@ -613,8 +596,7 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
   std::lock_guard<std::mutex> lock(entry->mu);
   RETURN_IF_ERROR(entry->CheckAlive());
   if (!request.failed()) {
-    RETURN_IF_ERROR(
-        CheckGradient(request.gradient(), entry->space->dimension(), "gradient"));
+    RETURN_IF_ERROR(entry->space->CheckGradient(request.gradient(), "gradient"));
   }
   const std::string fingerprint = Fingerprint(kMethod, request);
   ASSIGN_OR_RETURN(auto replay,
@@ -896,8 +878,7 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".value: ", o.value(), " is not finite"));
     }
-    RETURN_IF_ERROR(
-        CheckGradient(o.gradient(), entry->space->dimension(), field + ".gradient"));
+    RETURN_IF_ERROR(entry->space->CheckGradient(o.gradient(), field + ".gradient"));
     RETURN_IF_ERROR(CheckNoise(o.has_noise_std(), o.noise_std(), field + ".noise_std"));
   }
   const std::string fingerprint = Fingerprint(kMethod, request);

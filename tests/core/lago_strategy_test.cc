@@ -1252,5 +1252,78 @@ TEST(LagoStrategyTest, CategoricalParametersAreSuggestedAsChoices) {
   }
 }
 
+// Gradients with integer and categorical parameters: a gradient covers the
+// continuous parameters' coordinates only (0 elsewhere, as the server sends
+// it). In both gradient modes lago, bo and the trust region hand out exact
+// choices and whole numbers, and ask for gradients (bo only in
+// gradient-enhanced mode, where every point has one); every local step keeps the choice
+// and the integer of a point already evaluated, and changes only t and x. lago finds the
+// best choice and integer and converges in t and x, and a strategy restarted before every
+// suggestion (a restarted server) makes the same suggestions.
+TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
+  ParameterBounds solvent{"solvent", 0.0, 3.0};
+  solvent.type = ParameterType::kCategorical;
+  solvent.choices = {"water", "ethanol", "acetone", "hexane"};
+  auto space =
+      SearchSpace::Create({{"t", 0.0, 1.0},
+                           solvent,
+                           {"n", 0.0, 4.0, Scale::kLinear, ParameterType::kInteger},
+                           {"x", -1.0, 1.0}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  ASSERT_EQ(space->unit_dimension(), 7);
+  const std::vector<int> continuous = {0, 6};
+  // Ethanol (choice 1) with n = 3, t = 0.6 and x = 0.25 is the minimum, 0.
+  const double offset[] = {0.4, 0.0, 0.3, 5.0};
+  const double centre[] = {0.2, 0.6, 0.8, 0.5};
+  const Objective f = [&](const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+    const std::vector<double> x = space->FromUnit(u);
+    const int c = static_cast<int>(x[1]);
+    *g = Eigen::VectorXd::Zero(u.size());
+    (*g)[0] = 6.0 * (x[0] - centre[c]);   // d/du_t = d/dt.
+    (*g)[6] = 2.0 * (x[3] - 0.25) * 2.0;  // d/du_x = 2 d/dx.
+    return offset[c] + 0.1 * (x[2] - 3) * (x[2] - 3) +
+           3.0 * (x[0] - centre[c]) * (x[0] - centre[c]) + (x[3] - 0.25) * (x[3] - 0.25);
+  };
+  auto discrete = [](const Eigen::VectorXd& u) {
+    return Eigen::VectorXd(u.segment(1, 5));
+  };
+  for (GradientMode mode : {GradientMode::kEnhanced, GradientMode::kOnRequest}) {
+    for (const char* name : {"lago", "bo", "trust-region"}) {
+      Problem problem = DiscreteProblem(*space, 6);
+      problem.gradient_mode = mode;
+      problem.gradient_coordinates = continuous;
+      Loop loop(name, problem);
+      loop.set_name(name);
+      Loop restarted(name, problem);
+      restarted.set_name(name);
+      std::vector<Eigen::VectorXd> seen;
+      int locals = 0, gradients = 0;
+      for (int i = 0; i < 50; ++i) {
+        const Suggestion s = loop.Step(f);
+        restarted.Restart();
+        const Suggestion r = restarted.Step(f);
+        EXPECT_EQ(r.x, s.x) << name << " step " << i;
+        const std::vector<double> x = space->FromUnit(s.x);
+        EXPECT_EQ(space->ToUnit(x).segment(1, 5), discrete(s.x)) << name << " " << i;
+        EXPECT_EQ(x[2], std::round(x[2])) << name << " step " << i;
+        gradients += s.need_gradient;
+        if (s.kind == TrialKind::kLocal) {
+          ++locals;
+          bool kept = false;
+          for (const Eigen::VectorXd& y : seen) kept |= discrete(y) == discrete(s.x);
+          EXPECT_TRUE(kept) << name << " step " << i << ": a local step changed a choice";
+        }
+        seen.push_back(s.x);
+      }
+      const bool bo = std::string(name) == "bo";
+      if (!bo) EXPECT_GT(locals, 0) << name;
+      if (!bo || mode == GradientMode::kEnhanced) EXPECT_GT(gradients, 0) << name;
+      if (std::string(name) == "lago" && mode == GradientMode::kEnhanced) {
+        EXPECT_LT(loop.best(), 1e-6) << name;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lago::core

@@ -335,5 +335,44 @@ TEST(SearchSpaceTest, CheckPointNamesTheEntry) {
       HasSubstr("x[0] (a): nan is not finite"));
 }
 
+// A gradient has one entry per parameter; along an integer or categorical
+// parameter it must be 0, and the continuous parameters' coordinates are the
+// ones it covers.
+TEST(SearchSpaceTest, GradientsHaveNoDerivativeAlongDiscreteParameters) {
+  ParameterBounds solvent{"solvent", 0.0, 2.0};
+  solvent.type = ParameterType::kCategorical;
+  solvent.choices = {"water", "ethanol", "acetone"};
+  auto space =
+      SearchSpace::Create({{"a", 0.0, 1.0},
+                           solvent,
+                           {"n", 0.0, 4.0, Scale::kLinear, ParameterType::kInteger},
+                           {"b", -1.0, 1.0}});
+  ASSERT_TRUE(space.ok());
+  EXPECT_EQ(space->ContinuousCoordinates(), (std::vector<int>{0, 5}));
+  EXPECT_TRUE(space->CheckGradient(std::vector<double>{}, "g").ok());
+  EXPECT_TRUE(space->CheckGradient(std::vector<double>{1.0, 0.0, 0.0, -2.0}, "g").ok());
+  EXPECT_THAT(
+      std::string(
+          space->CheckGradient(std::vector<double>{1.0, 0.5, 0.0, 0.0}, "g").message()),
+      HasSubstr("g[1] (solvent): 0.5 along a categorical parameter, which has no "
+                "derivative; send 0 there"));
+  EXPECT_THAT(
+      std::string(
+          space->CheckGradient(std::vector<double>{1.0, 0.0, -3.0, 0.0}, "g").message()),
+      HasSubstr("g[2] (n): -3 along an integer parameter"));
+  EXPECT_THAT(
+      std::string(space->CheckGradient(std::vector<double>{1.0, 0.0}, "g").message()),
+      HasSubstr("g: has 2 entries; the study has 4 parameters"));
+  EXPECT_THAT(
+      std::string(
+          space->CheckGradient(std::vector<double>{std::nan(""), 0.0, 0.0, 0.0}, "g")
+              .message()),
+      HasSubstr("g[0]: nan is not finite"));
+  // The unit gradient is 0 on the discrete coordinates.
+  const Eigen::VectorXd u = space->GradientToUnit(
+      std::vector<double>{1.0, 0.0, 0.0, -2.0}, std::vector<double>{0.5, 1.0, 2.0, 0.0});
+  EXPECT_EQ(u, (Eigen::VectorXd(6) << 1.0, 0.0, 0.0, 0.0, 0.0, -4.0).finished());
+}
+
 }  // namespace
 }  // namespace lago::core

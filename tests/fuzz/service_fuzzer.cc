@@ -375,8 +375,16 @@ std::vector<std::string> SeedPrograms() {
       out.push_back(std::move(p));
     }
   }
-  // A continuous, a categorical and an integer parameter, values only.
-  for (const char* strategy : {"lago", "bo", "sobol"}) {
+  // A continuous, a categorical and an integer parameter: values only, then
+  // with gradients (0 along the categorical and integer parameters, but for
+  // one observation that the server refuses).
+  const std::pair<const char*, v1::GradientMode> mixed[] = {
+      {"lago", v1::GRADIENT_MODE_UNSPECIFIED},
+      {"bo", v1::GRADIENT_MODE_UNSPECIFIED},
+      {"sobol", v1::GRADIENT_MODE_UNSPECIFIED},
+      {"lago", v1::GRADIENT_MODE_ENHANCED},
+      {"trust-region", v1::GRADIENT_MODE_ON_REQUEST}};
+  for (const auto& [strategy, mode] : mixed) {
     std::string p;
     v1::CreateStudyRequest create;
     create.set_name("m");
@@ -394,6 +402,7 @@ std::vector<std::string> SeedPrograms() {
     n->set_upper(3.0);
     spec->set_strategy(strategy);
     spec->set_seed(5);
+    spec->set_gradient_mode(mode);
     if (std::string(strategy) != "sobol") {
       (*spec->mutable_strategy_options())["initial_points"] = "4";
       (*spec->mutable_strategy_options())["candidates"] = "64";
@@ -409,6 +418,9 @@ std::vector<std::string> SeedPrograms() {
       observe.set_trial_id(i);
       observe.set_value(0.25 * i);
       observe.set_request_id(absl::StrCat("o", i));
+      if (mode != v1::GRADIENT_MODE_UNSPECIFIED) {
+        for (double g : {0.5 - 0.2 * i, i == 2 ? 1.0 : 0.0, 0.0}) observe.add_gradient(g);
+      }
       Append(&p, 6, observe);
     }
     v1::AddObservationsRequest add;

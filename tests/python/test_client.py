@@ -398,10 +398,10 @@ class ClientTest(unittest.TestCase):
         cases = [
             ({"n": (0.5, 4, "int")}, {},
              "spec.parameters[0] (n): lower 0.5 is not a whole number"),
-            ({"x": (0, 1), "n": (0, 4, "int")}, {"gradient_mode": "enhanced"},
-             "spec.gradient_mode: GRADIENT_MODE_ENHANCED needs every parameter continuous,"
-             " and spec.parameters[1] (n) is an integer"),
-            ({"n": (0, 4, "int")}, {"gradient_mode": "on_request"}, "use GRADIENT_MODE_NONE"),
+            ({"n": (0, 4, "int")}, {"gradient_mode": "on_request"},
+             "spec.gradient_mode: GRADIENT_MODE_ON_REQUEST needs a continuous parameter, and "
+             "every parameter is an integer or categorical, with no derivative; use "
+             "GRADIENT_MODE_NONE"),
         ]
         for bounds, kwargs, message in cases:
             with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
@@ -506,6 +506,55 @@ class ClientTest(unittest.TestCase):
         again = self.client.study("py-cat")
         self.assertEqual(again.best().params["solvent"], "acetone")
 
+    def test_gradients_with_integer_and_categorical_parameters(self):
+        # Gradients cover the continuous parameters; the entries along an
+        # integer or a categorical parameter are 0. Ethanol with 3 washes at
+        # t = 0.6, x = 0.25 is the minimum, 0. The run finds it, and its local
+        # steps keep the solvent and the washes of a point evaluated before.
+        solvents = ["water", "ethanol", "acetone", "hexane"]
+        offset = {"water": 0.4, "ethanol": 0.0, "acetone": 0.3, "hexane": 5.0}
+        best_t = {"water": 0.2, "ethanol": 0.6, "acetone": 0.8, "hexane": 0.5}
+
+        def objective(p):
+            s = p["solvent"]
+            value = (offset[s] + 0.1 * (p["washes"] - 3) ** 2 + 3 * (p["t"] - best_t[s]) ** 2
+                     + (p["x"] - 0.25) ** 2)
+            return value, [6 * (p["t"] - best_t[s]), 0.0, 0.0, 2 * (p["x"] - 0.25)]
+
+        bounds = {"t": (0.0, 1.0), "solvent": solvents, "washes": (0, 4, "int"),
+                  "x": (-1.0, 1.0)}
+        study = self.client.create_study("py-mixed-grad", bounds, gradient_mode="enhanced",
+                                         seed=6)
+        # A derivative along a choice or a whole number is refused, naming the
+        # entry, and the trial stays pending.
+        t = study.suggest()
+        value, gradient = objective(t.params)
+        for i, name, kind in ((1, "solvent", "a categorical"), (2, "washes", "an integer")):
+            bad = list(gradient)
+            bad[i] = 0.5
+            with self.subTest(name=name), self.assertRaises(lago.LagoError) as e:
+                study.observe(t, value, gradient=bad)
+            self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertIn(f"gradient[{i}] ({name}): 0.5 along {kind} parameter, which has no "
+                          "derivative; send 0 there", e.exception.details)
+        self.assertEqual([x.state for x in study.trials()], ["pending"])
+        study.observe(t, value, gradient=gradient)
+        seen = [t]
+        for _ in range(44):
+            t = study.suggest()
+            self.assertTrue(t.need_gradient)
+            if t.kind == "local":
+                self.assertTrue(any(p.x[1:3] == t.x[1:3] for p in seen), t)
+            value, gradient = objective(t.params)
+            study.observe(t, value, gradient=gradient)
+            seen.append(t)
+        self.assertGreater(sum(t.kind == "local" for t in seen), 0)
+        best = study.best()
+        self.assertEqual((best.params["solvent"], best.params["washes"]), ("ethanol", 3.0))
+        self.assertLess(best.value, 1e-6)
+        stored = {x.id: x for x in study.trials()}
+        self.assertEqual(stored[best.id].gradient[1:3], [0.0, 0.0])
+
     def test_categorical_parameter_errors(self):
         pb = lago.client.study_pb2
         cases = [
@@ -514,10 +563,8 @@ class ClientTest(unittest.TestCase):
             ({"c": ["a", "b", "a"]}, {}, "spec.parameters[0].choices[2]: \"a\" is used twice"),
             ({"c": ["a", ""]}, {}, "spec.parameters[0].choices[1]: \"\" must have 1 to 256"),
             ({"c": ["a", "b\tc"]}, {}, "holds a control character"),
-            ({"x": (0, 1), "c": ["a", "b"]}, {"gradient_mode": "enhanced"},
-             "spec.gradient_mode: GRADIENT_MODE_ENHANCED needs every parameter continuous, "
-             "and spec.parameters[1] (c) is categorical, with no gradient along it; use "
-             "GRADIENT_MODE_NONE"),
+            ({"n": (0, 4, "int"), "c": ["a", "b"]}, {"gradient_mode": "enhanced"},
+             "spec.gradient_mode: GRADIENT_MODE_ENHANCED needs a continuous parameter"),
         ]
         for bounds, kwargs, message in cases:
             with self.subTest(message=message), self.assertRaises(lago.LagoError) as e:
@@ -612,6 +659,14 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(result.x[1], "adam")
         self.assertLess(result.fun, 1e-3)
         self.assertEqual(len(seen), result.nfev)
+        # With jac, the gradient's entry for the label is 0.
+        result = lago.minimize(lambda x: (offset[x[1]] + (x[0] - 0.3) ** 2,
+                                          [2 * (x[0] - 0.3), 0.0]),
+                               [(0.0, 1.0), ["sgd", "adam", "lbfgs"]], jac=True, budget=30,
+                               seed=1, address=self.server.address)
+        self.assertEqual(result.x[1], "adam")
+        self.assertLess(result.fun, 1e-6)
+        self.assertEqual(result.njev, result.nfev)
 
     def test_minimize_with_gradients_and_early_stop(self):
         def value_and_gradient(x):

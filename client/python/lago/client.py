@@ -335,11 +335,12 @@ class Client:
         after upper, "log" puts a parameter on a log scale (lower > 0): the
         models then work in log(x), while points, values and gradients stay
         in user units; "int" makes it an integer (whole bounds; every point
-        holds a whole number there, as a float; gradient_mode "none" only).
-        Both may follow: (1, 1024, "log", "int"). A list of labels in place of
-        the bounds, {"solvent": ["water", "ethanol", "acetone"]}, makes a
-        categorical parameter (gradient_mode "none" only): a Trial's ``x``
-        holds the index of its choice and ``params`` the label.
+        holds a whole number there, as a float). Both may follow: (1, 1024,
+        "log", "int"). A list of labels in place of the bounds, {"solvent":
+        ["water", "ethanol", "acetone"]}, makes a categorical parameter: a
+        Trial's ``x`` holds the index of its choice and ``params`` the label.
+        A gradient has one entry per parameter, 0 along an integer or
+        categorical one; gradient modes need a continuous parameter.
         ``direction``: "minimize" or "maximize". ``gradient_mode``: "none",
         "enhanced" or "on_request". ``budget`` in cost units (0: unlimited).
         Raises LagoError(ALREADY_EXISTS) when the name has a different spec.

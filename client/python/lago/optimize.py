@@ -35,9 +35,10 @@ def minimize(fun: Callable, bounds: Sequence[Tuple[float, float]], *, args: tupl
 
     bounds: one ``(lower, upper)`` per variable, followed by ``"log"`` for a
     variable searched on a log scale (lower > 0), ``"int"`` for one that takes
-    whole numbers (then without ``jac``), or both; or a list of labels for a
-    categorical variable (then without ``jac``), which ``fun`` and the result's
-    ``x`` hold as the chosen label.
+    whole numbers, or both; or a list of labels for a categorical variable,
+    which ``fun`` and the result's ``x`` hold as the chosen label. With
+    ``jac``, the gradient's entry for an integer or categorical variable is 0,
+    and at least one variable is continuous.
 
     jac: None or False (values only); True (``fun`` returns ``(value, gradient)``);
     or a callable ``jac(x, *args)`` called only when a trial asks for a gradient.
