@@ -40,16 +40,23 @@ METHODS = ["lago", "lago-ordinal", "sobol", "optuna-tpe", "optuna-cmaes"]
 class Categorical:
     """A problem over `bounds` (real variables) and `choices` (one list of
     labels per categorical variable, placed first); `value(labels, x)` is the
-    objective."""
+    objective and `real_gradient(labels, x)` its gradient in x."""
 
-    def __init__(self, name, choices, bounds, value, minimum):
+    def __init__(self, name, choices, bounds, value, minimum, real_gradient):
         self.name, self.choices, self.bounds = name, choices, bounds
         self.value, self.minimum = value, minimum
+        self.real_gradient = real_gradient
         self.dim = len(choices) + len(bounds)
 
     def __call__(self, point):
         k = len(self.choices)
         return self.value(point[:k], [float(v) for v in point[k:]])
+
+    def gradient(self, point):
+        """One entry per variable, 0 along the categorical ones."""
+        k = len(self.choices)
+        return [0.0] * k + [float(g) for g in
+                            self.real_gradient(point[:k], [float(v) for v in point[k:]])]
 
 
 def _shuffled(values, seed):
@@ -77,7 +84,8 @@ def hartmann6_cat8():
             r = minimize(tail, rng.random(5), jac=True, method="L-BFGS-B", bounds=[(0, 1)] * 5)
             best = min(best, float(r.fun))
     return Categorical("hartmann6-cat8", [_shuffled(grid, 1)], [(0.0, 1.0)] * 5,
-                       lambda c, x: base([_value_of(c[0])] + x)[0], best)
+                       lambda c, x: base([_value_of(c[0])] + x)[0], best,
+                       lambda c, x: base([_value_of(c[0])] + x)[1][1:])
 
 
 def shifted_bowl_cat6():
@@ -90,7 +98,11 @@ def shifted_bowl_cat6():
         j = int(c[0][1:])
         return offsets[j] + float(np.sum((np.array(x) - centres[j]) ** 2)) / 4.0
 
-    return Categorical("shifted-bowl-cat6", [labels], [(-2.0, 2.0)] * 4, value, 0.0)
+    def real_gradient(c, x):
+        return (np.array(x) - centres[int(c[0][1:])]) / 2.0
+
+    return Categorical("shifted-bowl-cat6", [labels], [(-2.0, 2.0)] * 4, value, 0.0,
+                       real_gradient)
 
 
 def styblinski_tang6_cat2():
@@ -105,7 +117,8 @@ def styblinski_tang6_cat2():
     minimum = 2 * st([-3.0]) + 4 * (-39.16616570377142)
     return Categorical("styblinski-tang6-cat2", [_shuffled(grid, 3), _shuffled(grid, 4)],
                        [(-5.0, 5.0)] * 4,
-                       lambda c, x: st([_value_of(c[0]), _value_of(c[1])] + x), minimum)
+                       lambda c, x: st([_value_of(c[0]), _value_of(c[1])] + x), minimum,
+                       lambda c, x: 0.5 * (4 * np.asarray(x) ** 3 - 32 * np.asarray(x) + 5))
 
 
 PROBLEM_MAKERS = {"hartmann6-cat8": hartmann6_cat8, "shifted-bowl-cat6": shifted_bowl_cat6,

@@ -59,6 +59,11 @@ class Mixed:
         y = [self.scale * v for v in x[:self.k]] + list(x[self.k:])
         return self.base(y)[0]
 
+    def gradient(self, x):
+        """One entry per variable, 0 along the whole numbers."""
+        y = [self.scale * v for v in x[:self.k]] + list(x[self.k:])
+        return [0.0] * self.k + [float(g) for g in self.base(y)[1][self.k:]]
+
 
 def _hartmann6_int3_minimum():
     """The mixed minimum: every whole triple, the rest by L-BFGS-B from 4 starts."""
@@ -131,14 +136,18 @@ def run_server(method, problem, seed, budget, address):
     return run
 
 
-def drive(address, name, params, method, seed, budget, evaluate):
+def drive(address, name, params, method, seed, budget, evaluate, gradient=None,
+          gradient_mode="none"):
     """A study `name` of `params` (strategy sobol for the method sobol, lago
-    otherwise), suggested and observed until the budget is spent or the
-    strategy ends it: `evaluate(trial)` gives the value."""
+    otherwise), suggested and observed until the budget (in cost units: a
+    value costs 1, a gradient 1) is spent or the strategy ends it:
+    `evaluate(trial)` gives the value, and `gradient(trial)` the gradient
+    when the trial asks for one."""
     import lago
     strategy = "sobol" if method == "sobol" else "lago"
     with lago.Client(address, timeout=600) as client:
-        study = client.create_study(name, params, strategy=strategy, seed=seed, budget=budget)
+        study = client.create_study(name, params, strategy=strategy, seed=seed, budget=budget,
+                                    gradient_mode=gradient_mode)
         for _ in range(int(budget)):
             try:
                 trial = study.suggest()
@@ -146,7 +155,8 @@ def drive(address, name, params, method, seed, budget, evaluate):
                 if e.code.name in ("RESOURCE_EXHAUSTED", "FAILED_PRECONDITION"):
                     break
                 raise
-            study.observe(trial, evaluate(trial))
+            g = gradient(trial) if gradient is not None and trial.need_gradient else None
+            study.observe(trial, evaluate(trial), gradient=g)
 
 
 def optuna_study(method, seed):
