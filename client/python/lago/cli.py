@@ -361,7 +361,9 @@ def build_parser():
     o.add_argument("study")
     o.add_argument("trial", type=int)
     o.add_argument("value", type=float, nargs="?")
-    o.add_argument("--gradient", type=_parse_floats, help="comma-separated, user units")
+    o.add_argument("--gradient", type=_parse_floats,
+                   help="comma-separated, user units; 0 along integer and categorical "
+                   "parameters")
     o.add_argument("--failed", metavar="REASON", help="the evaluation failed")
     o.set_defaults(func=_cmd_observe)
 
