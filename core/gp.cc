@@ -78,15 +78,7 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
   for (size_t i = 0; i < points.size(); ++i) {
     RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
   }
-  const std::vector<int>& coordinates = options.gradient_coordinates;
-  for (size_t k = 0; k < coordinates.size(); ++k) {
-    if (coordinates[k] < 0 || coordinates[k] >= dimension ||
-        (k > 0 && coordinates[k] <= coordinates[k - 1])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
-                       " is not an increasing coordinate below ", dimension));
-    }
-  }
+  RETURN_IF_ERROR(CheckGradientCoordinates(options.gradient_coordinates, dimension));
   GaussianProcess gp(options, Kernel(options.kernel, hyperparameters.lengthscales,
                                      hyperparameters.output_scale));
   gp.points_ = std::move(points);
@@ -525,6 +517,19 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   }
   *gradient *= 0.5;
   return value;
+}
+
+absl::Status CheckGradientCoordinates(const std::vector<int>& coordinates,
+                                      int dimension) {
+  for (size_t k = 0; k < coordinates.size(); ++k) {
+    if (coordinates[k] < 0 || coordinates[k] >= dimension ||
+        (k > 0 && coordinates[k] <= coordinates[k - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
+                       " is not an increasing coordinate below ", dimension));
+    }
+  }
+  return absl::OkStatus();
 }
 
 double MinScaledDistance(const Eigen::VectorXd& x, const std::vector<GpPoint>& points,

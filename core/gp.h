@@ -193,6 +193,10 @@ class GaussianProcess {
   double gradient_noise_ = 0.0;
 };
 
+// INVALID_ARGUMENT unless `coordinates` (GpOptions::gradient_coordinates)
+// increase and lie in [0, dimension).
+absl::Status CheckGradientCoordinates(const std::vector<int>& coordinates, int dimension);
+
 // The smallest scaled distance ||(x - p) / l|| from x to any of `points`
 // (infinity when there are none): the minimum-distance rule keeps a point out
 // of the global model when this is below nu (authors: 0.1).

@@ -1874,15 +1874,8 @@ int64_t ModelCacheBytes() { return model_cache_bytes.load(); }
 absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
                                                            const Problem& problem) {
   ASSIGN_OR_RETURN(Options options, ParseOptions(problem));
-  const std::vector<int>& coordinates = problem.gradient_coordinates;
-  for (size_t k = 0; k < coordinates.size(); ++k) {
-    if (coordinates[k] < 0 || coordinates[k] >= problem.dimension ||
-        (k > 0 && coordinates[k] <= coordinates[k - 1])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
-                       " is not an increasing coordinate below ", problem.dimension));
-    }
-  }
+  RETURN_IF_ERROR(
+      CheckGradientCoordinates(problem.gradient_coordinates, problem.dimension));
   ASSIGN_OR_RETURN(SobolSequence sobol,
                    SobolSequence::Create(problem.dimension, problem.seed));
   return std::unique_ptr<Strategy>(

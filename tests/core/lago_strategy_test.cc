@@ -1323,6 +1323,10 @@ TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
       }
     }
   }
+  Problem bad = DiscreteProblem(*space, 6);
+  bad.gradient_coordinates = {6, 0};
+  EXPECT_EQ(MakeStrategy("lago", bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
