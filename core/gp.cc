@@ -143,8 +143,7 @@ void GaussianProcess::TrainingCovariance(const GpPoint& a, const GpPoint& b,
   }
   Eigen::MatrixXd full(kernel_.Outputs(ga), kernel_.Outputs(gb));
   kernel_.Covariance(a.x, ga, b.x, gb, full);
-  const std::vector<int> value = {0};
-  out = full(ga ? gradient_index_ : value, gb ? gradient_index_ : value);
+  out = full(ga ? gradient_index_ : value_index_, gb ? gradient_index_ : value_index_);
 }
 
 void GaussianProcess::QueryCovariance(const Eigen::VectorXd& x, bool x_gradient,
@@ -162,10 +161,10 @@ void GaussianProcess::QueryCovariance(const Eigen::VectorXd& x, bool x_gradient,
 
 Eigen::MatrixXd GaussianProcess::FullWeights(const Eigen::Ref<const Eigen::MatrixXd>& w,
                                              bool a_gradient, bool b_gradient) const {
-  const std::vector<int> value = {0};
   Eigen::MatrixXd full =
       Eigen::MatrixXd::Zero(kernel_.Outputs(a_gradient), kernel_.Outputs(b_gradient));
-  full(a_gradient ? gradient_index_ : value, b_gradient ? gradient_index_ : value) = w;
+  full(a_gradient ? gradient_index_ : value_index_,
+       b_gradient ? gradient_index_ : value_index_) = w;
   return full;
 }
 

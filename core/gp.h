@@ -179,6 +179,8 @@ class GaussianProcess {
   // Kernel outputs a gradient point keeps: 0 (the value), then 1 + c for
   // every gradient coordinate c.
   std::vector<int> gradient_index_;
+  // A value-only point's one output, for the same gathers.
+  std::vector<int> value_index_ = {0};
   bool partial_ = false;  // Some coordinates have no observed derivative.
   int n_ = 0;
   // The lower Cholesky factor lives in the top-left n_ x n_ corner of a
