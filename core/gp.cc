@@ -78,7 +78,8 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
   for (size_t i = 0; i < points.size(); ++i) {
     RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
   }
-  RETURN_IF_ERROR(CheckGradientCoordinates(options.gradient_coordinates, dimension));
+  RETURN_IF_ERROR(
+      CheckCoordinates(options.gradient_coordinates, dimension, "gradient_coordinates"));
   GaussianProcess gp(options, Kernel(options.kernel, hyperparameters.lengthscales,
                                      hyperparameters.output_scale));
   gp.points_ = std::move(points);
@@ -518,13 +519,13 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   return value;
 }
 
-absl::Status CheckGradientCoordinates(const std::vector<int>& coordinates,
-                                      int dimension) {
+absl::Status CheckCoordinates(const std::vector<int>& coordinates, int dimension,
+                              absl::string_view field) {
   for (size_t k = 0; k < coordinates.size(); ++k) {
     if (coordinates[k] < 0 || coordinates[k] >= dimension ||
         (k > 0 && coordinates[k] <= coordinates[k - 1])) {
       return absl::InvalidArgumentError(
-          absl::StrCat("gradient_coordinates: ", coordinates[k], " at position ", k,
+          absl::StrCat(field, ": ", coordinates[k], " at position ", k,
                        " is not an increasing coordinate below ", dimension));
     }
   }

@@ -26,6 +26,7 @@
 
 #include "Eigen/Core"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/kernel.h"
 
 namespace lago::core {
@@ -195,9 +196,10 @@ class GaussianProcess {
   double gradient_noise_ = 0.0;
 };
 
-// INVALID_ARGUMENT unless `coordinates` (GpOptions::gradient_coordinates)
-// increase and lie in [0, dimension).
-absl::Status CheckGradientCoordinates(const std::vector<int>& coordinates, int dimension);
+// INVALID_ARGUMENT naming `field` unless `coordinates` (as
+// GpOptions::gradient_coordinates) increase and lie in [0, dimension).
+absl::Status CheckCoordinates(const std::vector<int>& coordinates, int dimension,
+                              absl::string_view field);
 
 // The smallest scaled distance ||(x - p) / l|| from x to any of `points`
 // (infinity when there are none): the minimum-distance rule keeps a point out

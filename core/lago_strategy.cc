@@ -668,24 +668,78 @@ class LagoStrategy : public Strategy {
     return gp_options;
   }
 
-  // The trust-region step from a base point (the box as offsets from it).
-  // With gradients and integer or categorical parameters, the step holds
-  // those parameters at the base: their coordinates have no observed
-  // derivative, and changing a choice is left to the global search. The
-  // subproblem is then solved over the others only.
+  // True in a gradient mode where the gradient covers only some coordinates
+  // (there are integer or categorical parameters).
+  bool partial_gradient() const {
+    return !value_only() && !problem_.gradient_coordinates.empty() &&
+           static_cast<int>(problem_.gradient_coordinates.size()) < dimension();
+  }
+
+  // The trust-region step from `base`, inside the unit cube. With gradients
+  // and integer or categorical parameters, a categorical parameter's choice
+  // stays at the base (a change of choice is left to the global search), and
+  // the local model along an integer parameter's coordinate is the GP mean's
+  // (ModelAlongIntegers). The step is then the better by the model of two:
+  // the continuous parameters' step with the integers held, and the step of
+  // the integers in the subproblem over both, rounded to whole numbers, with
+  // the continuous parameters' step solved again beside the rounded one.
   TrustRegionStep LocalStep(const Eigen::VectorXd& g, const Eigen::MatrixXd& b,
-                            double radius, const Eigen::VectorXd& lower,
+                            double radius, const Eigen::VectorXd& base) const {
+    const Eigen::VectorXd lower = -base;
+    const Eigen::VectorXd upper = Eigen::VectorXd::Ones(dimension()) - base;
+    if (!partial_gradient()) return SolveTrustRegion(g, b, radius, lower, upper);
+    const std::vector<int>& continuous = problem_.gradient_coordinates;
+    const std::vector<int>& integers = problem_.integer_coordinates;
+    TrustRegionStep held = SolveOver(continuous, g, b, radius, lower, upper);
+    if (integers.empty() || !problem_.snap) return held;
+    std::vector<int> both = continuous;
+    both.insert(both.end(), integers.begin(), integers.end());
+    std::sort(both.begin(), both.end());
+    const TrustRegionStep relaxed = SolveOver(both, g, b, radius, lower, upper);
+    Eigen::VectorXd moved = Eigen::VectorXd::Zero(dimension());
+    moved(integers) = (problem_.snap(base + relaxed.step) - base)(integers);
+    if (moved.isZero(0.0)) return held;
+    TrustRegionStep step = SolveOver(continuous, g + b * moved, b, radius, lower, upper);
+    step.step += moved;
+    step.predicted_improvement = -ModelChange(g, b, step.step);
+    return step.predicted_improvement > held.predicted_improvement ? step : held;
+  }
+
+  // The trust-region subproblem over `coordinates` only, the others held.
+  TrustRegionStep SolveOver(const std::vector<int>& coordinates, const Eigen::VectorXd& g,
+                            const Eigen::MatrixXd& b, double radius,
+                            const Eigen::VectorXd& lower,
                             const Eigen::VectorXd& upper) const {
-    const std::vector<int>& free = problem_.gradient_coordinates;
-    if (value_only() || free.empty() || static_cast<int>(free.size()) == dimension()) {
+    if (static_cast<int>(coordinates.size()) == dimension()) {
       return SolveTrustRegion(g, b, radius, lower, upper);
     }
     TrustRegionStep step =
-        SolveTrustRegion(g(free), b(free, free), radius, lower(free), upper(free));
+        SolveTrustRegion(g(coordinates), b(coordinates, coordinates), radius,
+                         lower(coordinates), upper(coordinates));
     Eigen::VectorXd full = Eigen::VectorXd::Zero(dimension());
-    full(free) = step.step;
+    full(coordinates) = step.step;
     step.step = std::move(full);
     return step;
+  }
+
+  // In a gradient mode, an integer parameter's coordinate has no observed
+  // derivative: the local model at `x` takes its entry of g and its row and
+  // column of B from the GP mean (its gradient and Hessian at `x`), as in
+  // value-only mode. Nothing changes without integer parameters.
+  void ModelAlongIntegers(const GaussianProcess& gp, const Eigen::VectorXd& x,
+                          Eigen::VectorXd* g, Eigen::MatrixXd* b) const {
+    const std::vector<int>& integers = problem_.integer_coordinates;
+    if (!partial_gradient() || integers.empty()) return;
+    double m, v;
+    Eigen::VectorXd dm, dv;
+    gp.PredictWithGradients(x, &m, &v, &dm, &dv);
+    const Eigen::MatrixXd h = gp.MeanHessian(x);
+    const Eigen::MatrixXd hs = 0.5 * (h + h.transpose());
+    for (int i : integers) {
+      (*g)(i) = dm(i);
+      b->row(i) = hs.row(i);
+      b->col(i) = hs.col(i);
+    }
   }
 
   // The posterior of f at `point`. With `log_normal` (under lower_bound, with
@@ -925,8 +979,20 @@ class LagoStrategy : public Strategy {
     if (rho <= options_.eta) return false;
     s->center = p.x;
     s->f_center = p.value;
-    s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+    KeepGradient(p, s);
     return true;
+  }
+
+  // The gradient at a centre that moved to p with B kept: p's, and along the
+  // integer parameters the last centre's entries (the GP mean's), until the
+  // model gives p's own (ModelAlongIntegers).
+  void KeepGradient(const CompletedPoint& p, State* s) const {
+    Eigen::VectorXd g = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+    if (g.size() == dimension() && s->gradient.size() == dimension() &&
+        partial_gradient()) {
+      g(problem_.integer_coordinates) = s->gradient(problem_.integer_coordinates);
+    }
+    s->gradient = std::move(g);
   }
 
   // A local-phase result that is not a step from the centre (its base was
@@ -940,13 +1006,28 @@ class LagoStrategy : public Strategy {
     }
     s->center = p.x;
     s->f_center = p.value;
-    s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
+    KeepGradient(p, s);
   }
 
   // B learns the secant (step, y) by Options::update. A limited-memory BFGS
   // matrix replaces B once a pair has curvature; until then B stays (the GP
   // mean's Hessian).
-  void LearnB(const Eigen::VectorXd& step, const Eigen::VectorXd& y, State* s) const {
+  //
+  // With gradients over some coordinates only, B learns along those: the pair
+  // becomes (the step along them; y less B times the rest of the step), with
+  // y along the others set so that B's rows there do not change. Those rows
+  // (the integers') come from the GP mean at each centre.
+  void LearnB(const Eigen::VectorXd& full_step, const Eigen::VectorXd& full_y,
+              State* s) const {
+    Eigen::VectorXd step = full_step;
+    Eigen::VectorXd y = full_y;
+    if (partial_gradient()) {
+      step = Eigen::VectorXd::Zero(dimension());
+      step(problem_.gradient_coordinates) = full_step(problem_.gradient_coordinates);
+      y = s->b * step;
+      y(problem_.gradient_coordinates) =
+          (full_y - s->b * (full_step - step))(problem_.gradient_coordinates);
+    }
     if (options_.update == Update::kSr1) {
       Sr1Update(&s->b, step, y);
       return;
@@ -1141,9 +1222,9 @@ class LagoStrategy : public Strategy {
         gp.PredictWithGradients(p->x, &m, &v, &g, &dv);
       }
       const Eigen::MatrixXd h = gp.MeanHessian(p->x);
-      const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
-      const TrustRegionStep step =
-          LocalStep(g, b, InitialRadius(s), -p->x, Eigen::VectorXd::Ones(d) - p->x);
+      Eigen::MatrixXd b = 0.5 * (h + h.transpose());
+      ModelAlongIntegers(gp, p->x, &g, &b);
+      const TrustRegionStep step = LocalStep(g, b, InitialRadius(s), p->x);
       if (step.step.norm() < kTerminationStep) continue;
       Eigen::VectorXd target = p->x + step.step;
       double improvement = step.predicted_improvement;
@@ -1560,9 +1641,7 @@ class LagoStrategy : public Strategy {
   // the last digits near a minimum, where the GP mean is less exact than the
   // quadratic model: without it, B was reset at every step there and a
   // region in Hartmann 6 converged linearly for 60 steps.
-  bool CheckWithModel(const GaussianProcess& gp, const Eigen::VectorXd& lower,
-                      const Eigen::VectorXd& upper, TrustRegionStep* local,
-                      State* s) const {
+  bool CheckWithModel(const GaussianProcess& gp, TrustRegionStep* local, State* s) const {
     Eigen::MatrixXd x(dimension(), 2);
     x << s->center, s->center + local->step;
     const Prediction p = gp.Predict(x);
@@ -1572,7 +1651,7 @@ class LagoStrategy : public Strategy {
     const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
     if ((b - s->b).norm() <= 1e-12 * b.norm()) return false;
     SetBFromGp(b, s);
-    *local = LocalStep(s->gradient, s->b, s->radius, lower, upper);
+    *local = LocalStep(s->gradient, s->b, s->radius, s->center);
     return true;
   }
 
@@ -1613,6 +1692,7 @@ class LagoStrategy : public Strategy {
       s->gradient = dm;
     }
     if (value_only() || s->b.rows() != d) SetBFromGp(gp.MeanHessian(s->center), s);
+    ModelAlongIntegers(gp, s->center, &s->gradient, &s->b);
     if (s->reset_radius || !(s->radius > 0.0)) {
       s->radius = InitialRadius(*s);
       s->reset_radius = 0;
@@ -1657,7 +1737,8 @@ class LagoStrategy : public Strategy {
           const Eigen::MatrixXd h = gp.MeanHessian(base);
           b = 0.5 * (h + h.transpose());
         }
-        local = LocalStep(dm, b, s->radius, -base, Eigen::VectorXd::Ones(d) - base);
+        ModelAlongIntegers(gp, base, &dm, &b);
+        local = LocalStep(dm, b, s->radius, base);
         SnapStep(base, dm, b, &*local);
         if (local->step.norm() < kTerminationStep) {
           local.reset();
@@ -1666,12 +1747,9 @@ class LagoStrategy : public Strategy {
         }
       }
     } else if (variant_ != LagoVariant::kBo && locals_in_flight == 0 && !s->terminated) {
-      const Eigen::VectorXd lower = -s->center;
-      const Eigen::VectorXd upper = Eigen::VectorXd::Ones(d) - s->center;
-      local = LocalStep(s->gradient, s->b, s->radius, lower, upper);
+      local = LocalStep(s->gradient, s->b, s->radius, s->center);
       if (options_.model_check && !value_only() &&
-          local->step.norm() >= kTerminationStep &&
-          CheckWithModel(gp, lower, upper, &*local, s)) {
+          local->step.norm() >= kTerminationStep && CheckWithModel(gp, &*local, s)) {
         absl::StrAppend(&report->summary, " model-check: B from the GP");
       }
       SnapStep(s->center, s->gradient, s->b, &*local);
@@ -1874,8 +1952,19 @@ int64_t ModelCacheBytes() { return model_cache_bytes.load(); }
 absl::StatusOr<std::unique_ptr<Strategy>> MakeLagoStrategy(LagoVariant variant,
                                                            const Problem& problem) {
   ASSIGN_OR_RETURN(Options options, ParseOptions(problem));
-  RETURN_IF_ERROR(
-      CheckGradientCoordinates(problem.gradient_coordinates, problem.dimension));
+  RETURN_IF_ERROR(CheckCoordinates(problem.gradient_coordinates, problem.dimension,
+                                   "gradient_coordinates"));
+  RETURN_IF_ERROR(CheckCoordinates(problem.integer_coordinates, problem.dimension,
+                                   "integer_coordinates"));
+  for (int i : problem.integer_coordinates) {
+    if (std::binary_search(problem.gradient_coordinates.begin(),
+                           problem.gradient_coordinates.end(), i)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("integer_coordinates: ", i,
+                       " is in gradient_coordinates too, but an integer "
+                       "parameter has no derivative"));
+    }
+  }
   ASSIGN_OR_RETURN(SobolSequence sobol,
                    SobolSequence::Create(problem.dimension, problem.seed));
   return std::unique_ptr<Strategy>(

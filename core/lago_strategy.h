@@ -77,9 +77,12 @@
 // snapped, searches score snapped points, and a local step is judged as
 // snapped. In a gradient mode their coordinates have no observed derivative
 // (Problem::gradient_coordinates): the GP takes the derivatives along the
-// continuous coordinates only, and a trust-region step holds the others at
-// its base point, so a change of choice or whole number comes from the
-// global search.
+// continuous coordinates only. A trust-region step holds a categorical
+// parameter's choice at its base point, so a change of choice comes from the
+// global search; along an integer parameter (Problem::integer_coordinates)
+// the local model is the GP mean's, and the step moves the integer when its
+// rounded move, with the continuous step solved again beside it, promises
+// more than holding it.
 //
 // Variants: kLago; kBo (only global proposals, no exclusion); kTrustRegion
 // (only local proposals; a terminated region restarts from the next Sobol

@@ -204,10 +204,11 @@ bool SearchSpace::has_discrete() const {
   return false;
 }
 
-std::vector<int> SearchSpace::ContinuousCoordinates() const {
+std::vector<int> SearchSpace::CoordinatesOf(ParameterType type) const {
   std::vector<int> out;
   for (int i = 0; i < dimension(); ++i) {
-    if (parameters_[i].type == ParameterType::kContinuous) out.push_back(offsets_[i]);
+    if (parameters_[i].type != type) continue;
+    for (int j = 0; j < UnitWidth(parameters_[i]); ++j) out.push_back(offsets_[i] + j);
   }
   return out;
 }

@@ -68,9 +68,10 @@ class SearchSpace {
   // True when a parameter is an integer or categorical: points need Snap.
   bool has_discrete() const;
   const std::vector<ParameterBounds>& parameters() const { return parameters_; }
-  // The unit-cube coordinates of the continuous parameters, increasing: those
-  // a gradient covers.
-  std::vector<int> ContinuousCoordinates() const;
+  // The unit-cube coordinates of the parameters of one type, increasing (a
+  // categorical parameter's, one per choice). The continuous parameters' are
+  // those a gradient covers.
+  std::vector<int> CoordinatesOf(ParameterType type) const;
 
   // INVALID_ARGUMENT when `x` has the wrong length, a non-finite entry, an
   // entry outside its bounds or a categorical entry that is not the index of

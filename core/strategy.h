@@ -55,8 +55,13 @@ struct Problem {
   // The coordinates an observed gradient covers, increasing: those of the
   // continuous parameters. Empty means every coordinate. In a gradient mode,
   // the others (an integer or categorical parameter's) have no derivative:
-  // the model learns them from values, and the trust region holds them.
+  // the model learns them from values.
   std::vector<int> gradient_coordinates;
+  // The integer parameters' coordinates, increasing, none of them in
+  // gradient_coordinates. In a gradient mode the trust region moves them with
+  // the local model's entries along them taken from the GP mean, and holds
+  // the other uncovered coordinates (a categorical parameter's choice).
+  std::vector<int> integer_coordinates;
 };
 
 struct CompletedPoint {

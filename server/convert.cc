@@ -151,7 +151,8 @@ core::Problem ProblemOf(const v1::StudySpec& spec) {
   problem.seed = spec.seed();
   problem.options.insert(spec.strategy_options().begin(), spec.strategy_options().end());
   if (space.ok() && space->has_discrete()) {
-    problem.gradient_coordinates = space->ContinuousCoordinates();
+    problem.gradient_coordinates = space->CoordinatesOf(core::ParameterType::kContinuous);
+    problem.integer_coordinates = space->CoordinatesOf(core::ParameterType::kInteger);
     problem.snap = [space = *std::move(space)](const Eigen::VectorXd& u) {
       return space.Snap(u);
     };

@@ -1257,9 +1257,9 @@ TEST(LagoStrategyTest, CategoricalParametersAreSuggestedAsChoices) {
 // it). In both gradient modes lago, bo and the trust region hand out exact
 // choices and whole numbers, and ask for gradients (bo only in
 // gradient-enhanced mode, where every point has one); every local step keeps the choice
-// and the integer of a point already evaluated, and changes only t and x. lago finds the
-// best choice and integer and converges in t and x, and a strategy restarted before every
-// suggestion (a restarted server) makes the same suggestions.
+// of a point already evaluated (it may move the integer n). lago finds the best choice
+// and integer and converges in t and x, and a strategy restarted before every suggestion
+// (a restarted server) makes the same suggestions.
 TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
   ParameterBounds solvent{"solvent", 0.0, 3.0};
   solvent.type = ParameterType::kCategorical;
@@ -1287,11 +1287,13 @@ TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
   auto discrete = [](const Eigen::VectorXd& u) {
     return Eigen::VectorXd(u.segment(1, 5));
   };
+  auto choice = [](const Eigen::VectorXd& u) { return Eigen::VectorXd(u.segment(1, 4)); };
   for (GradientMode mode : {GradientMode::kEnhanced, GradientMode::kOnRequest}) {
     for (const char* name : {"lago", "bo", "trust-region"}) {
       Problem problem = DiscreteProblem(*space, 6);
       problem.gradient_mode = mode;
       problem.gradient_coordinates = continuous;
+      problem.integer_coordinates = {5};
       Loop loop(name, problem);
       loop.set_name(name);
       Loop restarted(name, problem);
@@ -1310,14 +1312,18 @@ TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
         if (s.kind == TrialKind::kLocal) {
           ++locals;
           bool kept = false;
-          for (const Eigen::VectorXd& y : seen) kept |= discrete(y) == discrete(s.x);
+          for (const Eigen::VectorXd& y : seen) kept |= choice(y) == choice(s.x);
           EXPECT_TRUE(kept) << name << " step " << i << ": a local step changed a choice";
         }
         seen.push_back(s.x);
       }
       const bool bo = std::string(name) == "bo";
-      if (!bo) EXPECT_GT(locals, 0) << name;
-      if (!bo || mode == GradientMode::kEnhanced) EXPECT_GT(gradients, 0) << name;
+      if (!bo) {
+        EXPECT_GT(locals, 0) << name;
+      }
+      if (!bo || mode == GradientMode::kEnhanced) {
+        EXPECT_GT(gradients, 0) << name;
+      }
       if (std::string(name) == "lago" && mode == GradientMode::kEnhanced) {
         EXPECT_LT(loop.best(), 1e-6) << name;
       }
@@ -1327,6 +1333,93 @@ TEST(LagoStrategyTest, GradientsCoverTheContinuousParametersOfAMixedSpace) {
   bad.gradient_coordinates = {6, 0};
   EXPECT_EQ(MakeStrategy("lago", bad).status().code(),
             absl::StatusCode::kInvalidArgument);
+  bad.gradient_coordinates = continuous;
+  bad.integer_coordinates = {5, 6};
+  EXPECT_EQ(MakeStrategy("lago", bad).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// With gradients along the continuous parameters only, a local step moves an
+// integer parameter along the GP mean: the trust-region ablation walks n from
+// its design's best point (n = 8) to values no other point had, reaches the
+// minimum at n = 13 and converges there. Holding the integers
+// (integer_coordinates unset), its local steps keep the n of their region's
+// start and end far from the minimum.
+TEST(LagoStrategyTest, LocalStepsMoveIntegersWithGradientsAlongTheRest) {
+  auto space =
+      SearchSpace::Create({{"n", 0.0, 40.0, Scale::kLinear, ParameterType::kInteger},
+                           {"x", -1.0, 1.0},
+                           {"y", -1.0, 1.0}});
+  ASSERT_TRUE(space.ok()) << space.status();
+  const Objective f = [&](const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+    const std::vector<double> x = space->FromUnit(u);
+    *g = Eigen::VectorXd::Zero(3);
+    (*g)[1] = 2.0 * (x[1] - 0.3) * 2.0;  // d/du_x = 2 d/dx.
+    (*g)[2] = 2.0 * (x[2] + 0.2) * 2.0;
+    return 0.01 * (x[0] - 13) * (x[0] - 13) + (x[1] - 0.3) * (x[1] - 0.3) +
+           (x[2] + 0.2) * (x[2] + 0.2) + 0.5 * (x[0] - 13) * (x[1] - 0.3) / 40.0;
+  };
+  for (bool move : {true, false}) {
+    Problem problem = DiscreteProblem(*space, 3);
+    problem.gradient_mode = GradientMode::kEnhanced;
+    problem.gradient_coordinates = {1, 2};
+    if (move) problem.integer_coordinates = {0};
+    Loop loop("trust-region", problem);
+    std::vector<double> others;  // n of the points that are not local steps
+    int new_integers = 0, locals = 0;
+    for (int i = 0; i < 40; ++i) {
+      const Suggestion s = loop.Step(f);
+      const double n = space->FromUnit(s.x)[0];
+      if (s.kind != TrialKind::kLocal) {
+        others.push_back(n);
+        continue;
+      }
+      ++locals;
+      new_integers += std::find(others.begin(), others.end(), n) == others.end();
+    }
+    EXPECT_GT(locals, 0) << move;
+    if (move) {
+      EXPECT_GT(new_integers, 0);
+      EXPECT_LT(loop.best(), 1e-10);
+    } else {
+      EXPECT_EQ(new_integers, 0);
+      EXPECT_GT(loop.best(), 1e-3);
+    }
+  }
+  // Three workers with speculative steps on Hartmann 6 with x0..x2 = n / 10
+  // for whole n: every point is on the grid, speculative steps (from the GP's
+  // prediction at a step in flight, their entries along the integers from the
+  // GP too) are made, and lago reaches the best point of the grid.
+  std::vector<ParameterBounds> bounds;
+  for (const char* n : {"n0", "n1", "n2"})
+    bounds.push_back({n, 0.0, 10.0, Scale::kLinear, ParameterType::kInteger});
+  for (const char* x : {"x3", "x4", "x5"}) bounds.push_back({x, 0.0, 1.0});
+  auto space2 = SearchSpace::Create(bounds);
+  ASSERT_TRUE(space2.ok()) << space2.status();
+  const Objective f2 = [&](const Eigen::VectorXd& u, Eigen::VectorXd* g) {
+    const std::vector<double> x = space2->FromUnit(u);
+    Eigen::VectorXd z = Eigen::Map<const Eigen::VectorXd>(x.data(), 6);
+    z.head(3) /= 10.0;
+    const double value = Hartmann6(z, g);
+    g->head(3).setZero();
+    return value;
+  };
+  Problem problem = DiscreteProblem(*space2, 1);
+  problem.gradient_mode = GradientMode::kEnhanced;
+  problem.gradient_coordinates = {3, 4, 5};
+  problem.integer_coordinates = {0, 1, 2};
+  problem.options["speculate"] = "2";
+  Workers w("lago", problem, 3);
+  w.Ask(3);
+  w.Run(f2, 60);
+  int speculative = 0;
+  for (const Suggestion& s : w.asked()) {
+    speculative += s.why.winner == "speculative";
+    EXPECT_EQ(space2->Snap(s.x), s.x);
+  }
+  EXPECT_GT(speculative, 0);
+  // The best point on the grid, n = (2, 2, 5), has f = -3.290.
+  EXPECT_LT(w.best(), -3.29);
 }
 
 }  // namespace

@@ -348,7 +348,10 @@ TEST(SearchSpaceTest, GradientsHaveNoDerivativeAlongDiscreteParameters) {
                            {"n", 0.0, 4.0, Scale::kLinear, ParameterType::kInteger},
                            {"b", -1.0, 1.0}});
   ASSERT_TRUE(space.ok());
-  EXPECT_EQ(space->ContinuousCoordinates(), (std::vector<int>{0, 5}));
+  EXPECT_EQ(space->CoordinatesOf(ParameterType::kContinuous), (std::vector<int>{0, 5}));
+  EXPECT_EQ(space->CoordinatesOf(ParameterType::kInteger), (std::vector<int>{4}));
+  EXPECT_EQ(space->CoordinatesOf(ParameterType::kCategorical),
+            (std::vector<int>{1, 2, 3}));
   EXPECT_TRUE(space->CheckGradient(std::vector<double>{}, "g").ok());
   EXPECT_TRUE(space->CheckGradient(std::vector<double>{1.0, 0.0, 0.0, -2.0}, "g").ok());
   EXPECT_THAT(
