@@ -725,20 +725,25 @@ class LagoStrategy : public Strategy {
   // In a gradient mode, an integer parameter's coordinate has no observed
   // derivative: the local model at `x` takes its entry of g and its row and
   // column of B from the GP mean (its gradient and Hessian at `x`), as in
-  // value-only mode. Nothing changes without integer parameters.
+  // value-only mode. A null `g` or `b` is one that is the GP mean's already.
+  // Nothing changes without integer parameters.
   void ModelAlongIntegers(const GaussianProcess& gp, const Eigen::VectorXd& x,
                           Eigen::VectorXd* g, Eigen::MatrixXd* b) const {
     const std::vector<int>& integers = problem_.integer_coordinates;
     if (!partial_gradient() || integers.empty()) return;
-    double m, v;
-    Eigen::VectorXd dm, dv;
-    gp.PredictWithGradients(x, &m, &v, &dm, &dv);
-    const Eigen::MatrixXd h = gp.MeanHessian(x);
-    const Eigen::MatrixXd hs = 0.5 * (h + h.transpose());
-    for (int i : integers) {
-      (*g)(i) = dm(i);
-      b->row(i) = hs.row(i);
-      b->col(i) = hs.col(i);
+    if (g != nullptr) {
+      double m, v;
+      Eigen::VectorXd dm, dv;
+      gp.PredictWithGradients(x, &m, &v, &dm, &dv);
+      (*g)(integers) = dm(integers);
+    }
+    if (b != nullptr) {
+      const Eigen::MatrixXd h = gp.MeanHessian(x);
+      const Eigen::MatrixXd hs = 0.5 * (h + h.transpose());
+      for (int i : integers) {
+        b->row(i) = hs.row(i);
+        b->col(i) = hs.col(i);
+      }
     }
   }
 
@@ -1216,14 +1221,14 @@ class LagoStrategy : public Strategy {
       Eigen::VectorXd g;
       if (!value_only() && p->gradient.has_value()) {
         g = *p->gradient;
+        ModelAlongIntegers(gp, p->x, &g, nullptr);
       } else {
         double m, v;
         Eigen::VectorXd dv;
         gp.PredictWithGradients(p->x, &m, &v, &g, &dv);
       }
       const Eigen::MatrixXd h = gp.MeanHessian(p->x);
-      Eigen::MatrixXd b = 0.5 * (h + h.transpose());
-      ModelAlongIntegers(gp, p->x, &g, &b);
+      const Eigen::MatrixXd b = 0.5 * (h + h.transpose());
       const TrustRegionStep step = LocalStep(g, b, InitialRadius(s), p->x);
       if (step.step.norm() < kTerminationStep) continue;
       Eigen::VectorXd target = p->x + step.step;
@@ -1737,7 +1742,7 @@ class LagoStrategy : public Strategy {
           const Eigen::MatrixXd h = gp.MeanHessian(base);
           b = 0.5 * (h + h.transpose());
         }
-        ModelAlongIntegers(gp, base, &dm, &b);
+        ModelAlongIntegers(gp, base, nullptr, &b);
         local = LocalStep(dm, b, s->radius, base);
         SnapStep(base, dm, b, &*local);
         if (local->step.norm() < kTerminationStep) {
