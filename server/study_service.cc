@@ -136,7 +136,12 @@ struct StudyService::StudyEntry {
   std::mutex mu;
   // Set under `mu` when the study is deleted; a holder must then answer NOT_FOUND.
   bool deleted = false;
+  // Set under `mu` when another process deleted the study: a holder must
+  // acquire it again.
+  bool dropped = false;
   int64_t id = 0;
+  // The stored revision this view was loaded at or last committed.
+  int64_t revision = 0;
   // Name, normalised spec, state and times as stored.
   v1::Study study;
   std::optional<core::SearchSpace> space;
@@ -184,6 +189,26 @@ struct StudyService::StudyEntry {
     cost_spent += CostOf(study.spec(), t);
     if (t.state() == v1::TRIAL_STATE_COMPLETED) completed.push_back(ToCompleted(t));
   }
+
+  // Makes the memory view that of `snapshot`, a snapshot of this study (`space`
+  // is set). INTERNAL, changing nothing, when its trial ids have a gap.
+  absl::Status Load(storage::StudySnapshot snapshot) {
+    for (size_t i = 0; i < snapshot.trials.size(); ++i) {
+      if (snapshot.trials[i].id() != static_cast<int64_t>(i + 1)) {
+        return absl::InternalError(
+            absl::StrCat("stored study \"", snapshot.record.study.name(),
+                         "\" has a gap in its trial ids at ", i + 1));
+      }
+    }
+    study = std::move(snapshot.record.study);
+    revision = snapshot.record.revision;
+    strategy_state = std::move(snapshot.strategy_state);
+    trials = std::move(snapshot.trials);
+    completed.clear();
+    cost_spent = 0.0;
+    for (const v1::Trial& t : trials) ApplyResult(t);
+    return absl::OkStatus();
+  }
 };
 
 StudyService::StudyService(std::unique_ptr<storage::StudyStore> store,
@@ -208,8 +233,7 @@ absl::StatusOr<std::shared_ptr<StudyService::StudyEntry>> StudyService::Acquire(
   ASSIGN_OR_RETURN(storage::StudySnapshot snapshot, store_->LoadStudy(record->id));
   auto entry = std::make_shared<StudyEntry>();
   entry->id = snapshot.record.id;
-  entry->study = std::move(snapshot.record.study);
-  const v1::StudySpec& spec = entry->study.spec();
+  const v1::StudySpec& spec = snapshot.record.study.spec();
   auto space = SearchSpaceOf(spec);
   if (!space.ok()) {
     return absl::InternalError(absl::StrCat(
@@ -222,18 +246,56 @@ absl::StatusOr<std::shared_ptr<StudyService::StudyEntry>> StudyService::Acquire(
         absl::StrCat("stored study \"", name, "\": ", strategy.status().message()));
   }
   entry->strategy = *std::move(strategy);
-  entry->strategy_state = std::move(snapshot.strategy_state);
-  entry->trials = std::move(snapshot.trials);
-  for (size_t i = 0; i < entry->trials.size(); ++i) {
-    if (entry->trials[i].id() != static_cast<int64_t>(i + 1)) {
-      return absl::InternalError(absl::StrCat(
-          "stored study \"", name, "\" has a gap in its trial ids at ", i + 1));
-    }
-    entry->ApplyResult(entry->trials[i]);
-  }
+  RETURN_IF_ERROR(entry->Load(std::move(snapshot)));
   std::lock_guard<std::mutex> lock(map_mu_);
   auto [it, inserted] = studies_.emplace(name, std::move(entry));
   return it->second;  // If another thread loaded it first, share its entry.
+}
+
+absl::StatusOr<bool> StudyService::Sync(const std::shared_ptr<StudyEntry>& entry) {
+  absl::StatusOr<int64_t> revision = store_->Revision(entry->id);
+  if (revision.ok() && *revision == entry->revision) return true;
+  if (!revision.ok() && !absl::IsNotFound(revision.status())) return revision.status();
+  if (revision.ok()) {
+    // Another process changed the study: reload it, unless the id now names
+    // another study.
+    absl::StatusOr<storage::StudySnapshot> snapshot = store_->LoadStudy(entry->id);
+    if (!snapshot.ok() && !absl::IsNotFound(snapshot.status())) return snapshot.status();
+    if (snapshot.ok() && snapshot->record.study.name() == entry->study.name() &&
+        CanonicalBytes(snapshot->record.study.spec()) ==
+            CanonicalBytes(entry->study.spec())) {
+      RETURN_IF_ERROR(entry->Load(*std::move(snapshot)));
+      return true;
+    }
+  }
+  entry->dropped = true;
+  std::lock_guard<std::mutex> lock(map_mu_);
+  auto it = studies_.find(entry->study.name());
+  if (it != studies_.end() && it->second == entry) studies_.erase(it);
+  return false;
+}
+
+absl::StatusOr<StudyService::HeldStudy> StudyService::Hold(const std::string& name,
+                                                           const char* field,
+                                                           bool change) {
+  // A study that another process deleted is acquired again: it may have been
+  // created again under the same name.
+  constexpr int kAttempts = 3;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    HeldStudy held;
+    ASSIGN_OR_RETURN(held.entry, Acquire(name, field));
+    held.lock = std::unique_lock<std::mutex>(held.entry->mu);
+    RETURN_IF_ERROR(held.entry->CheckAlive());
+    if (held.entry->dropped) continue;
+    if (change) {
+      ASSIGN_OR_RETURN(held.store_lock, store_->LockStudy(held.entry->id));
+    }
+    ASSIGN_OR_RETURN(bool current, Sync(held.entry));
+    if (current) return held;
+  }
+  return absl::AbortedError(
+      absl::StrCat(field, ": study \"", name, "\" was deleted by another server process ",
+                   kAttempts, " times while this call waited; retry"));
 }
 
 v1::Study StudyService::StudyView(const StudyEntry& entry, absl::Time now) const {
@@ -271,31 +333,35 @@ absl::StatusOr<v1::CreateStudyResponse> StudyService::CreateStudy(
   ASSIGN_OR_RETURN(v1::StudySpec spec, NormalizeSpec(request.spec()));
   std::lock_guard<std::mutex> create_lock(create_mu_);
   const absl::Time now = options_.clock();
-  ASSIGN_OR_RETURN(std::optional<storage::StudyRecord> existing,
-                   store_->FindStudy(request.name()));
   v1::CreateStudyResponse response;
-  if (existing.has_value()) {
-    if (CanonicalBytes(existing->study.spec()) != CanonicalBytes(spec)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "name: study \"", request.name(),
-          "\" already exists with a different spec; choose another name or delete it"));
+  // Another server process may create the name between the lookup and the
+  // insert; the second lookup then finds its study.
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<storage::StudyRecord> existing,
+                     store_->FindStudy(request.name()));
+    if (existing.has_value()) {
+      if (CanonicalBytes(existing->study.spec()) != CanonicalBytes(spec)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "name: study \"", request.name(),
+            "\" already exists with a different spec; choose another name or delete it"));
+      }
+      ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.name(), "name", /*change=*/false));
+      *response.mutable_study() = StudyView(*entry, now);
+      response.set_created(false);
+      return response;
     }
-    ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
-    std::lock_guard<std::mutex> lock(entry->mu);
-    RETURN_IF_ERROR(entry->CheckAlive());
-    *response.mutable_study() = StudyView(*entry, now);
-    response.set_created(false);
-    return response;
+    v1::Study study;
+    study.set_name(request.name());
+    *study.mutable_spec() = spec;
+    study.set_state(v1::STUDY_STATE_ACTIVE);
+    *study.mutable_create_time() = ToTimestamp(now);
+    *study.mutable_update_time() = ToTimestamp(now);
+    absl::StatusOr<storage::StudyRecord> record = store_->CreateStudy(study);
+    if (absl::IsAlreadyExists(record.status()) && attempt == 0) continue;
+    if (!record.ok()) return record.status();
+    break;
   }
-  v1::Study study;
-  study.set_name(request.name());
-  *study.mutable_spec() = spec;
-  study.set_state(v1::STUDY_STATE_ACTIVE);
-  *study.mutable_create_time() = ToTimestamp(now);
-  *study.mutable_update_time() = ToTimestamp(now);
-  ASSIGN_OR_RETURN(storage::StudyRecord record, store_->CreateStudy(study));
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
-  std::lock_guard<std::mutex> lock(entry->mu);
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.name(), "name", /*change=*/false));
   *response.mutable_study() = StudyView(*entry, now);
   response.set_created(true);
   return response;
@@ -303,9 +369,7 @@ absl::StatusOr<v1::CreateStudyResponse> StudyService::CreateStudy(
 
 absl::StatusOr<v1::GetStudyResponse> StudyService::GetStudy(
     const v1::GetStudyRequest& request) {
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.name(), "name", /*change=*/false));
   v1::GetStudyResponse response;
   *response.mutable_study() = StudyView(*entry, options_.clock());
   return response;
@@ -320,11 +384,9 @@ absl::StatusOr<v1::ListStudiesResponse> StudyService::ListStudies(
   v1::ListStudiesResponse response;
   const absl::Time now = options_.clock();
   for (int i = 0; i < static_cast<int>(records.size()) && i < page_size; ++i) {
-    auto entry = Acquire(records[i].study.name(), "page_token");
+    auto entry = Hold(records[i].study.name(), "page_token", /*change=*/false);
     if (absl::IsNotFound(entry.status())) continue;  // Deleted meanwhile.
     if (!entry.ok()) return entry.status();
-    std::lock_guard<std::mutex> lock((*entry)->mu);
-    if ((*entry)->deleted) continue;
     *response.add_studies() = StudyView(**entry, now);
   }
   if (static_cast<int>(records.size()) > page_size) {
@@ -335,10 +397,8 @@ absl::StatusOr<v1::ListStudiesResponse> StudyService::ListStudies(
 
 absl::StatusOr<v1::DeleteStudyResponse> StudyService::DeleteStudy(
     const v1::DeleteStudyRequest& request) {
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
   std::lock_guard<std::mutex> create_lock(create_mu_);
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.name(), "name", /*change=*/true));
   RETURN_IF_ERROR(store_->DeleteStudy(entry->id));
   entry->deleted = true;
   std::lock_guard<std::mutex> map_lock(map_mu_);
@@ -348,16 +408,15 @@ absl::StatusOr<v1::DeleteStudyResponse> StudyService::DeleteStudy(
 
 absl::StatusOr<v1::StopStudyResponse> StudyService::StopStudy(
     const v1::StopStudyRequest& request) {
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.name(), "name"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.name(), "name", /*change=*/true));
   const absl::Time now = options_.clock();
   if (entry->study.state() == v1::STUDY_STATE_ACTIVE) {
     storage::StudyWrite write;
     write.study_id = entry->id;
+    write.expected_revision = entry->revision;
     write.update_time_micros = ToMicros(now);
     write.state = v1::STUDY_STATE_STOPPED;
-    RETURN_IF_ERROR(store_->Commit(write));
+    ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
     entry->study.set_state(v1::STUDY_STATE_STOPPED);
     *entry->study.mutable_update_time() = ToTimestamp(now);
   }
@@ -416,9 +475,7 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     return absl::InvalidArgumentError(absl::StrCat(
         "count: ", request.count(), " is outside [0, ", kMaxSuggestCount, "]"));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
   const std::string fingerprint = Fingerprint(kMethod, request);
   ASSIGN_OR_RETURN(auto replay,
                    Replay<v1::SuggestTrialsResponse>(*store_, entry->id,
@@ -430,6 +487,7 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
   const absl::Duration lease = absl::Seconds(spec.lease_seconds());
   storage::StudyWrite write;
   write.study_id = entry->id;
+  write.expected_revision = entry->revision;
   write.update_time_micros = ToMicros(now);
 
   // A client that asks again gets its own pending trials back first.
@@ -559,7 +617,7 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     write.request =
         MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
   }
-  RETURN_IF_ERROR(store_->Commit(write));
+  ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
 
   // Durable: now the memory view follows.
   for (v1::Trial& t : write.trials) {
@@ -592,9 +650,7 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
   }
   RETURN_IF_ERROR(CheckNoise(request.has_noise_std(), request.noise_std(), "noise_std"));
   RETURN_IF_ERROR(CheckReason(request.failure_reason(), "failure_reason"));
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
   if (!request.failed()) {
     RETURN_IF_ERROR(entry->space->CheckGradient(request.gradient(), "gradient"));
   }
@@ -635,6 +691,7 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
   const v1::StudySpec& spec = entry->study.spec();
   storage::StudyWrite write;
   write.study_id = entry->id;
+  write.expected_revision = entry->revision;
   write.update_time_micros = ToMicros(now);
   const double spent = entry->cost_spent + CostOf(spec, updated);
   if (spec.budget() > 0.0 && spent >= spec.budget() &&
@@ -644,7 +701,7 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
   *response.mutable_trial() = updated;
   write.trials.push_back(updated);
   write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
-  RETURN_IF_ERROR(store_->Commit(write));
+  ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
 
   *trial = std::move(updated);
   entry->ApplyResult(*trial);
@@ -656,9 +713,7 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
 absl::StatusOr<v1::HeartbeatResponse> StudyService::Heartbeat(
     const v1::HeartbeatRequest& request) {
   RETURN_IF_ERROR(CheckTrialId(request.trial_id()));
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
   ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
   if (trial->state() != v1::TRIAL_STATE_PENDING) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -671,9 +726,10 @@ absl::StatusOr<v1::HeartbeatResponse> StudyService::Heartbeat(
       ToTimestamp(now + absl::Seconds(entry->study.spec().lease_seconds()));
   storage::StudyWrite write;
   write.study_id = entry->id;
+  write.expected_revision = entry->revision;
   write.update_time_micros = ToMicros(now);
   write.trials.push_back(renewed);
-  RETURN_IF_ERROR(store_->Commit(write));
+  ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
   *trial = std::move(renewed);
   v1::HeartbeatResponse response;
   *response.mutable_trial() = *trial;
@@ -684,9 +740,7 @@ absl::StatusOr<v1::AbandonTrialResponse> StudyService::AbandonTrial(
     const v1::AbandonTrialRequest& request) {
   RETURN_IF_ERROR(CheckTrialId(request.trial_id()));
   RETURN_IF_ERROR(CheckReason(request.reason(), "reason"));
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
   ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
   const absl::Time now = options_.clock();
   v1::AbandonTrialResponse response;
@@ -704,9 +758,10 @@ absl::StatusOr<v1::AbandonTrialResponse> StudyService::AbandonTrial(
   abandoned.set_failure_reason(request.reason());
   storage::StudyWrite write;
   write.study_id = entry->id;
+  write.expected_revision = entry->revision;
   write.update_time_micros = ToMicros(now);
   write.trials.push_back(abandoned);
-  RETURN_IF_ERROR(store_->Commit(write));
+  ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
   *trial = std::move(abandoned);
   *response.mutable_trial() = *trial;
   return response;
@@ -727,9 +782,7 @@ absl::StatusOr<v1::ListTrialsResponse> StudyService::ListTrials(
           absl::StrCat("states: ", s, " is not a trial state"));
     }
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/false));
   const absl::Time now = options_.clock();
   v1::ListTrialsResponse response;
   for (size_t i = static_cast<size_t>(std::min<int64_t>(after, entry->trials.size()));
@@ -791,9 +844,7 @@ double Sign(const v1::StudySpec& spec) {
 
 absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
     const v1::GetBestRequest& request) {
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/false));
   const v1::Trial* best = nullptr;
   for (const v1::Trial& t : entry->trials) {
     if (t.state() != v1::TRIAL_STATE_COMPLETED) continue;
@@ -833,9 +884,7 @@ absl::StatusOr<v1::PredictResponse> StudyService::Predict(
     return absl::InvalidArgumentError(absl::StrCat(
         "points: ", request.points_size(), " entries; 1 to ", kMaxPredict, " needed"));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/false));
   const core::SearchSpace& space = *entry->space;
   std::vector<Eigen::VectorXd> points;
   for (int i = 0; i < request.points_size(); ++i) {
@@ -867,9 +916,7 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
         absl::StrCat("observations: ", request.observations_size(), " entries; 1 to ",
                      kMaxImport, " needed"));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<StudyEntry> entry, Acquire(request.study(), "study"));
-  std::lock_guard<std::mutex> lock(entry->mu);
-  RETURN_IF_ERROR(entry->CheckAlive());
+  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
   for (int i = 0; i < request.observations_size(); ++i) {
     const v1::Observation& o = request.observations(i);
     const std::string field = absl::StrCat("observations[", i, "]");
@@ -891,6 +938,7 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
   const v1::StudySpec& spec = entry->study.spec();
   storage::StudyWrite write;
   write.study_id = entry->id;
+  write.expected_revision = entry->revision;
   write.update_time_micros = ToMicros(now);
   int64_t next_id = static_cast<int64_t>(entry->trials.size()) + 1;
   double spent = entry->cost_spent;
@@ -917,7 +965,7 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
     write.state = v1::STUDY_STATE_DONE;
   }
   write.request = MakeRequestRecord(request.request_id(), kMethod, fingerprint, response);
-  RETURN_IF_ERROR(store_->Commit(write));
+  ASSIGN_OR_RETURN(entry->revision, store_->Commit(write));
   for (v1::Trial& t : write.trials) {
     entry->ApplyResult(t);
     entry->trials.push_back(std::move(t));

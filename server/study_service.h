@@ -7,6 +7,12 @@
 // the short database commits, so a suggestion for one study never waits behind
 // another study's strategy.
 //
+// Several processes may serve one store. A call that changes a study also
+// holds the study's lock in the store (StudyStore::LockStudy), which excludes
+// the other processes, and every call first compares the study's stored
+// revision with the one its memory view was loaded at, and reloads the study
+// when another process changed it.
+//
 // Error codes follow proto/lago/v1/lago_service.proto; every message names the
 // request field and its bad value. A call that fails has changed nothing.
 #ifndef LAGO_SERVER_STUDY_SERVICE_H_
@@ -68,9 +74,27 @@ class StudyService {
  private:
   struct StudyEntry;
 
+  // A study held for one call: its mutex is locked, for a call that changes it
+  // also its lock in the store, and its memory view is the store's.
+  struct HeldStudy {
+    std::shared_ptr<StudyEntry> entry;
+    std::unique_lock<std::mutex> lock;
+    std::unique_ptr<storage::StudyLock> store_lock;
+    StudyEntry* operator->() const { return entry.get(); }
+    StudyEntry& operator*() const { return *entry; }
+  };
+
   // The loaded study, from the cache or the store. NOT_FOUND naming `field`.
   absl::StatusOr<std::shared_ptr<StudyEntry>> Acquire(const std::string& name,
                                                       const char* field);
+  // Acquires and holds the study; `change` for a call that may commit.
+  // NOT_FOUND naming `field` when there is no such study, also when it was
+  // deleted meanwhile.
+  absl::StatusOr<HeldStudy> Hold(const std::string& name, const char* field, bool change);
+  // Brings `entry` (locked) up to the store's revision. False when the study
+  // under its id is no longer the one loaded (deleted, perhaps created again);
+  // the entry is then dropped from the cache.
+  absl::StatusOr<bool> Sync(const std::shared_ptr<StudyEntry>& entry);
   v1::Study StudyView(const StudyEntry& entry, absl::Time now) const;
   // The strategy's model of a study at `points` (unit cube), and its optimum
   // when asked; the errors name the study. The caller holds the study's lock.

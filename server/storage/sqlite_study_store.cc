@@ -1,9 +1,13 @@
 // The embedded SQLite backend of StudyStore. The only file that includes SQLiteCpp.
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "absl/strings/numbers.h"
@@ -109,6 +113,13 @@ CREATE TABLE parameter_choices (
   FOREIGN KEY (study_id, position) REFERENCES parameters(study_id, position)
     ON DELETE CASCADE
 );
+)sql",
+    // 5 -> 6: a study's revision, new at each commit, from one sequence of the
+    // whole database, so that several server processes can share the file.
+    R"sql(
+ALTER TABLE studies ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE revision_sequence (last INTEGER NOT NULL);
+INSERT INTO revision_sequence (last) VALUES (0);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -254,7 +265,8 @@ const char* ParameterTypeText(v1::ParameterType type) {
 
 class SqliteStudyStore : public StudyStore {
  public:
-  SqliteStudyStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+  SqliteStudyStore(std::unique_ptr<SQLite::Database> db, std::string lock_path)
+      : db_(std::move(db)), lock_path_(std::move(lock_path)) {}
 
   absl::StatusOr<StudyRecord> CreateStudy(const v1::Study& study) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -268,10 +280,13 @@ class SqliteStudyStore : public StudyStore {
         coded.SetSerializationDeterministic(true);
         spec.SerializeToCodedStream(&coded);
       }
-      SQLite::Statement insert(*db_,
-                               "INSERT INTO studies (name, spec, strategy, direction, "
-                               "dimension, budget, seed, state, create_time_us, "
-                               "update_time_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      const int64_t revision = NextRevision();
+      SQLite::Statement insert(
+          *db_,
+          "INSERT INTO studies (name, spec, strategy, direction, "
+          "dimension, budget, seed, state, create_time_us, "
+          "update_time_us, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?)");
       insert.bind(1, study.name());
       insert.bind(2, spec_bytes.data(), static_cast<int>(spec_bytes.size()));
       insert.bind(3, spec.strategy());
@@ -283,6 +298,7 @@ class SqliteStudyStore : public StudyStore {
       insert.bind(8, StudyStateText(study.state()));
       insert.bind(9, static_cast<int64_t>(ToMicros(study.create_time())));
       insert.bind(10, static_cast<int64_t>(ToMicros(study.update_time())));
+      insert.bind(11, revision);
       insert.exec();
       const int64_t id = db_->getLastInsertRowid();
       SQLite::Statement param(*db_,
@@ -315,6 +331,7 @@ class SqliteStudyStore : public StudyStore {
       txn.commit();
       StudyRecord record;
       record.id = id;
+      record.revision = revision;
       record.study = study;
       return record;
     } catch (const SQLite::Exception& e) {
@@ -465,21 +482,46 @@ class SqliteStudyStore : public StudyStore {
     }
   }
 
-  absl::Status Commit(const StudyWrite& write) override {
+  absl::StatusOr<int64_t> Revision(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Statement query(*db_, "SELECT revision FROM studies WHERE id = ?");
+      query.bind(1, study_id);
+      if (!query.executeStep()) return absl::NotFoundError("study not found");
+      return query.getColumn(0).getInt64();
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "reading a study's revision");
+    }
+  }
+
+  absl::StatusOr<int64_t> Commit(const StudyWrite& write) override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      {
+        SQLite::Statement stored(*db_, "SELECT revision FROM studies WHERE id = ?");
+        stored.bind(1, write.study_id);
+        if (!stored.executeStep()) return absl::NotFoundError("study not found");
+        if (stored.getColumn(0).getInt64() != write.expected_revision) {
+          return absl::AbortedError(
+              absl::StrCat("the study changed meanwhile (revision ",
+                           stored.getColumn(0).getInt64(), ", the write expected ",
+                           write.expected_revision, "); nothing was written"));
+        }
+      }
+      const int64_t revision = NextRevision();
       SQLite::Statement study(*db_,
                               "UPDATE studies SET update_time_us = ?, state = "
-                              "coalesce(?, state) WHERE id = ?");
+                              "coalesce(?, state), revision = ? WHERE id = ?");
       study.bind(1, static_cast<int64_t>(write.update_time_micros));
       if (write.state.has_value()) {
         study.bind(2, StudyStateText(*write.state));
       } else {
         study.bind(2);
       }
-      study.bind(3, write.study_id);
-      if (study.exec() != 1) return absl::NotFoundError("study not found");
+      study.bind(3, revision);
+      study.bind(4, write.study_id);
+      study.exec();
       for (const v1::Trial& t : write.trials)
         WriteTrial(write.study_id, write.update_time_micros, t);
       if (write.strategy_state.has_value()) {
@@ -511,15 +553,56 @@ class SqliteStudyStore : public StudyStore {
         request.exec();
       }
       txn.commit();
-      return absl::OkStatus();
+      return revision;
     } catch (const SQLite::Exception& e) {
       return MapException(e, "writing a study");
     }
   }
 
+  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
+    // A descriptor of its own for each lock: open file description locks
+    // exclude each other also within one process, and closing it releases the
+    // lock, also when the process dies.
+    const int fd = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::InternalError(absl::StrCat("cannot open the lock file ", lock_path_,
+                                              ": ", std::strerror(errno)));
+    }
+    struct flock range = {};
+    range.l_type = F_WRLCK;
+    range.l_whence = SEEK_SET;
+    range.l_start = study_id;
+    range.l_len = 1;
+    while (::fcntl(fd, F_OFD_SETLKW, &range) != 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return absl::InternalError(absl::StrCat("cannot lock study ", study_id, " in ",
+                                              lock_path_, ": ", std::strerror(error)));
+    }
+    return std::unique_ptr<StudyLock>(new FileLock(fd));
+  }
+
  private:
   static constexpr const char* kSelectStudy =
-      "SELECT id, name, spec, state, create_time_us, update_time_us FROM studies";
+      "SELECT id, name, spec, state, create_time_us, update_time_us, revision FROM "
+      "studies";
+
+  class FileLock : public StudyLock {
+   public:
+    explicit FileLock(int fd) : fd_(fd) {}
+    ~FileLock() override { ::close(fd_); }
+
+   private:
+    const int fd_;
+  };
+
+  // The next revision of the whole database. Precondition: inside a write
+  // transaction. Throws SQLite::Exception.
+  int64_t NextRevision() {
+    db_->exec("UPDATE revision_sequence SET last = last + 1");
+    return db_->execAndGet("SELECT last FROM revision_sequence").getInt64();
+  }
 
   static std::string BlobOf(const SQLite::Column& column) {
     return std::string(static_cast<const char*>(column.getBlob()), column.getBytes());
@@ -536,6 +619,7 @@ class SqliteStudyStore : public StudyStore {
     record.study.set_state(ParseStudyState(query.getColumn(3).getString()));
     FromMicros(query.getColumn(4).getInt64(), record.study.mutable_create_time());
     FromMicros(query.getColumn(5).getInt64(), record.study.mutable_update_time());
+    record.revision = query.getColumn(6).getInt64();
     return record;
   }
 
@@ -595,6 +679,7 @@ class SqliteStudyStore : public StudyStore {
 
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;
+  const std::string lock_path_;
 };
 
 absl::Status Migrate(SQLite::Database& db) {
@@ -645,7 +730,8 @@ absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
     db->exec("PRAGMA foreign_keys=ON");
     absl::Status migrated = Migrate(*db);
     if (!migrated.ok()) return migrated;
-    return std::unique_ptr<StudyStore>(new SqliteStudyStore(std::move(db)));
+    return std::unique_ptr<StudyStore>(
+        new SqliteStudyStore(std::move(db), path + "-lock"));
   } catch (const SQLite::Exception& e) {
     if (e.getErrorCode() == SQLITE_NOTADB || e.getErrorCode() == SQLITE_CORRUPT) {
       return absl::FailedPreconditionError(

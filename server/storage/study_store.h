@@ -1,10 +1,13 @@
 // Where studies live. The service talks to this interface only, so a second
 // backend (PostgreSQL) can implement it without touching the service.
 //
-// Every method is thread-safe. Errors: UNAVAILABLE when the database stayed
-// busy past its timeout (retry), ALREADY_EXISTS for a duplicate study name,
-// RESOURCE_EXHAUSTED when the disk is full, INTERNAL otherwise. Messages never
-// carry SQL.
+// Every method is thread-safe, and several processes may open one store: a
+// study's revision tells a process when another one changed it, and LockStudy
+// serialises the changes of one study across processes. Errors: UNAVAILABLE
+// when the database stayed busy past its timeout (retry), ALREADY_EXISTS for a
+// duplicate study name, ABORTED when a commit's expected revision is not the
+// stored one, RESOURCE_EXHAUSTED when the disk is full, INTERNAL otherwise.
+// Messages never carry SQL.
 #ifndef LAGO_SERVER_STORAGE_STUDY_STORE_H_
 #define LAGO_SERVER_STORAGE_STUDY_STORE_H_
 
@@ -22,6 +25,10 @@ namespace lago::storage {
 
 struct StudyRecord {
   int64_t id = 0;
+  // Changes with every commit to the study. Revisions come from one sequence
+  // of the whole store, so a study deleted and created again under the same
+  // id never repeats one.
+  int64_t revision = 0;
   // Name, normalised spec, state and times; stats are derived, not stored.
   v1::Study study;
 };
@@ -49,12 +56,21 @@ struct StudySnapshot {
 // One atomic change to one study: all of it is durable, or none of it.
 struct StudyWrite {
   int64_t study_id = 0;
+  // The revision the write was computed from: the commit fails with ABORTED,
+  // changing nothing, when the study's stored revision is another.
+  int64_t expected_revision = 0;
   int64_t update_time_micros = 0;
   std::optional<v1::StudyState> state;
   // Inserted, or replaced by id, together with their observations.
   std::vector<v1::Trial> trials;
   std::optional<std::string> strategy_state;
   std::optional<RequestRecord> request;
+};
+
+// Held while it lives; see StudyStore::LockStudy.
+class StudyLock {
+ public:
+  virtual ~StudyLock() = default;
 };
 
 class StudyStore {
@@ -76,8 +92,17 @@ class StudyStore {
   virtual absl::StatusOr<StudySnapshot> LoadStudy(int64_t study_id) = 0;
   virtual absl::StatusOr<std::optional<RequestRecord>> FindRequest(
       int64_t study_id, absl::string_view request_id) = 0;
-  // Applies `write` in one transaction; on error nothing changed.
-  virtual absl::Status Commit(const StudyWrite& write) = 0;
+  // The study's current revision. NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<int64_t> Revision(int64_t study_id) = 0;
+  // Applies `write` in one transaction and returns the study's new revision;
+  // on error nothing changed.
+  virtual absl::StatusOr<int64_t> Commit(const StudyWrite& write) = 0;
+  // Waits for the study's exclusive lock, which excludes every other holder,
+  // in this process or any other that opened the same store, and holds it
+  // until the returned object is destroyed. A lock
+  // never outlives its process. The lock is only advisory: it does not stop a
+  // commit, whose expected revision is the safeguard.
+  virtual absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) = 0;
 };
 
 struct SqliteOptions {
@@ -85,8 +110,10 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
 };
 
-// Opens (creating if needed) the SQLite database at `path`: WAL, synchronous=FULL,
-// foreign keys, forward schema migrations, then PRAGMA integrity_check.
+// Opens (creating if needed) the SQLite database at `path`: PRAGMA
+// integrity_check, then WAL, synchronous=FULL, foreign keys and forward schema
+// migrations. Study locks are advisory locks (open file description locks, one
+// byte per study) on the file `path` + "-lock", created beside the database.
 // FAILED_PRECONDITION when the file fails the check or has a newer schema.
 absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
     const std::string& path, const SqliteOptions& options = {});

@@ -8,6 +8,9 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "client/cpp/lago_client.h"
 #include "gmock/gmock.h"
@@ -38,7 +41,11 @@ class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(); }
 
-  void StartServer() {
+  void StartServer() { Start(&server_, &client_); }
+
+  // A server on the test's database file, and a client of it.
+  void Start(std::unique_ptr<Server>* server_out,
+             std::unique_ptr<client::Client>* client_out) {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
     options.db_path = db_path();
@@ -48,12 +55,12 @@ class ServerTest : public ::testing::Test {
     options.service.clock = [now] { return absl::FromUnixSeconds(now->load()); };
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
+    *server_out = *std::move(server);
     client::ClientOptions client_options;
     client_options.deadline = absl::Seconds(20);
     client_options.max_attempts = 1;
-    client_ = client::Client::Create("127.0.0.1:" + std::to_string(server_->port()),
-                                     client_options);
+    *client_out = client::Client::Create(
+        "127.0.0.1:" + std::to_string((*server_out)->port()), client_options);
   }
 
   void RestartServer() {
@@ -633,6 +640,99 @@ TEST_F(ServerTest, ListStudiesPagesByName) {
   ASSERT_EQ(second->studies_size(), 1);
   EXPECT_EQ(second->studies(0).name(), "c");
   EXPECT_TRUE(second->next_page_token().empty());
+}
+
+// Two server processes on one database file: each sees what the other wrote,
+// and neither hands out a trial id or a point twice.
+TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) {
+  std::unique_ptr<Server> other_server;
+  std::unique_ptr<client::Client> other;
+  Start(&other_server, &other);
+  CreateStudy("s", TwoParameterSpec());
+  const v1::Trial first = SuggestOne("s");
+  auto second = other->Suggest("s");
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->size(), 1u);
+  EXPECT_EQ((*second)[0].id(), 2);
+  EXPECT_EQ((*second)[0].why().sequence_index(), 1);
+  // Each result goes to the trial of the other server.
+  auto observed = other->Observe("s", first.id(), 3.0);
+  ASSERT_TRUE(observed.ok()) << observed.status();
+  EXPECT_EQ(observed->x(0), first.x(0));
+  Observe("s", 2, -1.0);
+  for (client::Client* c : {client_.get(), other.get()}) {
+    auto trials = c->AllTrials("s");
+    ASSERT_TRUE(trials.ok()) << trials.status();
+    ASSERT_EQ(trials->size(), 2u);
+    EXPECT_EQ((*trials)[0].value(), 3.0);
+    EXPECT_EQ((*trials)[1].x(1), (*second)[0].x(1));
+    EXPECT_EQ((*trials)[1].value(), -1.0);
+    EXPECT_EQ((*c->Best("s"))->id(), 2);
+    v1::GetStudyRequest get;
+    get.set_name("s");
+    EXPECT_EQ(c->GetStudy(get)->study().stats().completed(), 2);
+  }
+  // Deleted by one server, gone from the other; created again with another
+  // spec, the other serves the new study.
+  v1::DeleteStudyRequest del;
+  del.set_name("s");
+  ASSERT_TRUE(other->DeleteStudy(del).ok());
+  EXPECT_EQ(client_->Suggest("s").status().code(), absl::StatusCode::kNotFound);
+  v1::StudySpec again = TwoParameterSpec();
+  again.mutable_parameters(0)->set_upper(50.0);
+  ASSERT_TRUE(other->CreateStudy("s", again).ok());
+  const v1::Trial renewed = SuggestOne("s");
+  EXPECT_EQ(renewed.id(), 1);
+  v1::GetStudyRequest get;
+  get.set_name("s");
+  EXPECT_EQ(client_->GetStudy(get)->study().spec().parameters(0).upper(), 50.0);
+  other.reset();
+  other_server->Shutdown(absl::Seconds(1));
+  other_server->Wait();
+}
+
+TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
+  std::unique_ptr<Server> other_server;
+  std::unique_ptr<client::Client> other;
+  Start(&other_server, &other);
+  CreateStudy("s", TwoParameterSpec());
+  constexpr int kWorkers = 4;
+  constexpr int kRounds = 15;
+  auto f = [](const v1::Trial& t) { return t.x(0) + 10.0 * t.x(1); };
+  std::atomic<int> errors{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      for (int round = 0; round < kRounds; ++round) {
+        client::Client* c = (w + round) % 2 == 0 ? client_.get() : other.get();
+        auto trials = c->Suggest("s", 1, absl::StrCat("worker-", w));
+        if (!trials.ok() || trials->size() != 1) {
+          ++errors;
+          continue;
+        }
+        // The result goes through the other server.
+        client::Client* teller = c == client_.get() ? other.get() : client_.get();
+        if (!teller->Observe("s", (*trials)[0].id(), f((*trials)[0])).ok()) ++errors;
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  auto trials = client_->AllTrials("s");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), static_cast<size_t>(kWorkers * kRounds));
+  std::set<int64_t> indices;
+  for (size_t i = 0; i < trials->size(); ++i) {
+    const v1::Trial& t = (*trials)[i];
+    EXPECT_EQ(t.id(), static_cast<int64_t>(i + 1));
+    EXPECT_EQ(t.state(), v1::TRIAL_STATE_COMPLETED) << t.id();
+    EXPECT_EQ(t.value(), f(t)) << "trial " << t.id() << " has another point's value";
+    indices.insert(t.why().sequence_index());
+  }
+  EXPECT_EQ(indices.size(), trials->size()) << "a Sobol point was handed out twice";
+  other.reset();
+  other_server->Shutdown(absl::Seconds(1));
+  other_server->Wait();
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <atomic>
+#include <chrono>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -79,6 +83,7 @@ TEST_F(SqliteStoreTest, StudiesAndTrialsSurviveAReopen) {
     id = record->id;
     StudyWrite write;
     write.study_id = id;
+    write.expected_revision = record->revision;
     write.update_time_micros = 1800000001000000;
     write.trials.push_back(trial);
     write.strategy_state = "next_index=1";
@@ -121,6 +126,7 @@ TEST_F(SqliteStoreTest, DeleteRemovesEveryRowOfTheStudy) {
   auto gone = (*store)->CreateStudy(MakeCategoricalStudy("gone"));
   StudyWrite write;
   write.study_id = gone->id;
+  write.expected_revision = gone->revision;
   v1::Trial t;
   t.set_id(1);
   t.add_x(0.5);
@@ -173,12 +179,84 @@ TEST_F(SqliteStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
   other.exec("BEGIN IMMEDIATE");
   StudyWrite write;
   write.study_id = record->id;
+  write.expected_revision = record->revision;
   write.strategy_state = "x";
-  const absl::Status status = (*store)->Commit(write);
+  const absl::Status status = (*store)->Commit(write).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("SELECT")));
   other.exec("ROLLBACK");
   EXPECT_EQ(lago::testing::DumpDatabase(db_path()), before);
+}
+
+TEST_F(SqliteStoreTest, ACommitFromAnotherRevisionIsAbortedAndChangesNothing) {
+  auto store = OpenSqliteStore(db_path());
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  write.strategy_state = "first";
+  auto revision = (*store)->Commit(write);
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  EXPECT_GT(*revision, record->revision);
+  EXPECT_EQ(*(*store)->Revision(record->id), *revision);
+
+  // A second process computed its write from the revision before.
+  const std::string before = lago::testing::DumpDatabase(db_path());
+  auto other = OpenSqliteStore(db_path());
+  ASSERT_TRUE(other.ok());
+  write.strategy_state = "second";
+  const absl::Status status = (*other)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("nothing was written"));
+  EXPECT_EQ(lago::testing::DumpDatabase(db_path()), before);
+  EXPECT_EQ((*(*other)->LoadStudy(record->id)).strategy_state, "first");
+  EXPECT_EQ((*other)->Revision(record->id + 1).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, AStudyCreatedAgainNeverRepeatsARevision) {
+  auto store = OpenSqliteStore(db_path());
+  auto first = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(first.ok());
+  StudyWrite write;
+  write.study_id = first->id;
+  write.expected_revision = first->revision;
+  auto committed = (*store)->Commit(write);
+  ASSERT_TRUE(committed.ok());
+  ASSERT_TRUE((*store)->DeleteStudy(first->id).ok());
+  // SQLite gives the freed id to the next study.
+  auto second = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_GT(second->revision, *committed);
+  write.study_id = second->id;
+  EXPECT_EQ((*store)->Commit(write).status().code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(SqliteStoreTest, AStudyLockExcludesOtherHoldersUntilReleased) {
+  auto store = OpenSqliteStore(db_path());
+  auto other = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok() && other.ok());
+  auto held = (*store)->LockStudy(1);
+  ASSERT_TRUE(held.ok()) << held.status();
+  // Another study's lock is free.
+  EXPECT_TRUE((*other)->LockStudy(2).ok());
+  // The same study waits, from another connection and from the same store.
+  std::atomic<int> acquired{0};
+  std::vector<std::thread> waiters;
+  for (StudyStore* s : {other->get(), store->get()}) {
+    waiters.emplace_back([s, &acquired] {
+      auto lock = s->LockStudy(1);
+      ASSERT_TRUE(lock.ok()) << lock.status();
+      ++acquired;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(acquired.load(), 0);
+  held->reset();
+  for (std::thread& t : waiters) t.join();
+  EXPECT_EQ(acquired.load(), 2);
 }
 
 TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
@@ -217,6 +295,7 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     id = record->id;
     StudyWrite write;
     write.study_id = id;
+    write.expected_revision = record->revision;
     write.update_time_micros = 1800000001000000;
     v1::Trial t;
     t.set_id(1);
@@ -234,6 +313,8 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     db.exec("ALTER TABLE parameters DROP COLUMN scale");
     db.exec("ALTER TABLE parameters DROP COLUMN type");
     db.exec("DROP TABLE parameter_choices");
+    db.exec("ALTER TABLE studies DROP COLUMN revision");
+    db.exec("DROP TABLE revision_sequence");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
@@ -243,6 +324,8 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   ASSERT_EQ(snapshot->trials.size(), 1u);
   EXPECT_EQ(snapshot->trials[0].why().acquisition_value(), 2.5);
   EXPECT_FALSE(snapshot->trials[0].why().has_acquisition_weight());
+  // Studies from before revisions are at revision 0.
+  EXPECT_EQ(snapshot->record.revision, 0);
   {
     SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
     EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
@@ -264,9 +347,12 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   t.set_id(2);
   t.mutable_why()->set_acquisition_weight(0.5);
   write.trials.push_back(t);
-  ASSERT_TRUE((*store)->Commit(write).ok());
+  auto revision = (*store)->Commit(write);
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  EXPECT_GT(*revision, 0);
   snapshot = (*store)->LoadStudy(id);
   ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->record.revision, *revision);
   ASSERT_EQ(snapshot->trials.size(), 2u);
   EXPECT_EQ(snapshot->trials[1].why().acquisition_weight(), 0.5);
 }
