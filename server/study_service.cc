@@ -191,7 +191,8 @@ struct StudyService::StudyEntry {
   }
 
   // Makes the memory view that of `snapshot`, a snapshot of this study (`space`
-  // is set). INTERNAL, changing nothing, when its trial ids have a gap.
+  // is set). INTERNAL, changing nothing, when its trial ids have a gap or its
+  // order of results does not list each result once.
   absl::Status Load(storage::StudySnapshot snapshot) {
     for (size_t i = 0; i < snapshot.trials.size(); ++i) {
       if (snapshot.trials[i].id() != static_cast<int64_t>(i + 1)) {
@@ -200,13 +201,31 @@ struct StudyService::StudyEntry {
                          "\" has a gap in its trial ids at ", i + 1));
       }
     }
+    std::vector<bool> applied(snapshot.trials.size(), false);
+    for (int64_t id : snapshot.result_order) {
+      if (id < 1 || id > static_cast<int64_t>(snapshot.trials.size()) ||
+          applied[id - 1] || !HasResult(snapshot.trials[id - 1])) {
+        return absl::InternalError(absl::StrCat("stored study \"",
+                                                snapshot.record.study.name(),
+                                                "\" lists trial ", id, " as a result"));
+      }
+      applied[id - 1] = true;
+    }
+    for (size_t i = 0; i < applied.size(); ++i) {
+      if (!applied[i] && HasResult(snapshot.trials[i])) {
+        return absl::InternalError(absl::StrCat("stored study \"",
+                                                snapshot.record.study.name(),
+                                                "\" has no result for trial ", i + 1));
+      }
+    }
     study = std::move(snapshot.record.study);
     revision = snapshot.record.revision;
     strategy_state = std::move(snapshot.strategy_state);
     trials = std::move(snapshot.trials);
     completed.clear();
     cost_spent = 0.0;
-    for (const v1::Trial& t : trials) ApplyResult(t);
+    // Results in the order they arrived, as the strategy saw them.
+    for (int64_t id : snapshot.result_order) ApplyResult(trials[id - 1]);
     return absl::OkStatus();
   }
 };

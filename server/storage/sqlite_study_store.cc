@@ -121,6 +121,13 @@ ALTER TABLE studies ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE revision_sequence (last INTEGER NOT NULL);
 INSERT INTO revision_sequence (last) VALUES (0);
 )sql",
+    // 6 -> 7: the order in which a study's results arrived, which its strategy
+    // sees. Rows from before take their insertion order.
+    R"sql(
+ALTER TABLE observations ADD COLUMN completion_index INTEGER;
+UPDATE observations SET completion_index = rowid;
+CREATE INDEX observations_by_completion ON observations (study_id, completion_index);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -446,6 +453,11 @@ class SqliteStudyStore : public StudyStore {
           FromMicros(trials.getColumn(19).getInt64(), t.mutable_complete_time());
         }
       }
+      SQLite::Statement order(*db_,
+                              "SELECT trial_id FROM observations WHERE study_id = ? "
+                              "ORDER BY completion_index, trial_id");
+      order.bind(1, study_id);
+      while (order.executeStep()) snapshot.result_order.push_back(order.getColumn(0));
       SQLite::Statement state(*db_,
                               "SELECT state FROM strategy_state WHERE study_id = ?");
       state.bind(1, study_id);
@@ -663,8 +675,10 @@ class SqliteStudyStore : public StudyStore {
     if (!has_result) return;
     SQLite::Statement obs(*db_,
                           "INSERT INTO observations (study_id, trial_id, failed, value, "
-                          "gradient, noise_std, failure_reason, observe_time_us) VALUES "
-                          "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, trial_id) DO "
+                          "gradient, noise_std, failure_reason, observe_time_us, "
+                          "completion_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT "
+                          "coalesce(max(completion_index), 0) + 1 FROM observations "
+                          "WHERE study_id = ?1)) ON CONFLICT (study_id, trial_id) DO "
                           "NOTHING");
     obs.bind(1, study_id);
     obs.bind(2, static_cast<int64_t>(t.id()));
@@ -730,8 +744,16 @@ absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
     db->exec("PRAGMA foreign_keys=ON");
     absl::Status migrated = Migrate(*db);
     if (!migrated.ok()) return migrated;
-    return std::unique_ptr<StudyStore>(
-        new SqliteStudyStore(std::move(db), path + "-lock"));
+    // The study locks' file, created now so that a folder where it cannot be
+    // made fails at start rather than at the first change.
+    const std::string lock_path = path + "-lock";
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot open the lock file ", lock_path, ": ", std::strerror(errno)));
+    }
+    ::close(fd);
+    return std::unique_ptr<StudyStore>(new SqliteStudyStore(std::move(db), lock_path));
   } catch (const SQLite::Exception& e) {
     if (e.getErrorCode() == SQLITE_NOTADB || e.getErrorCode() == SQLITE_CORRUPT) {
       return absl::FailedPreconditionError(

@@ -49,6 +49,9 @@ struct StudySnapshot {
   // Every trial in id order, with its observation merged in. A stored trial is
   // PENDING, COMPLETED, FAILED or ABANDONED; STALE is derived from the lease.
   std::vector<v1::Trial> trials;
+  // The ids of the trials with a result (COMPLETED or FAILED), in the order
+  // the results were stored.
+  std::vector<int64_t> result_order;
   // Empty before the first suggestion.
   std::string strategy_state;
 };

@@ -435,6 +435,45 @@ TEST_F(ServerTest, ASuggestionWhoseClientGaveUpStoresNothing) {
   EXPECT_EQ(trials->size(), 3u);
 }
 
+// Results that arrive out of trial order reach the strategy in the order they
+// arrived, also after a restart: the next suggestion is the one an
+// uninterrupted server makes.
+TEST_F(ServerTest, ARestartKeepsTheOrderInWhichResultsArrived) {
+  v1::StudySpec spec = TwoParameterSpec();
+  spec.set_strategy("lago");
+  spec.set_gradient_mode(v1::GRADIENT_MODE_ENHANCED);
+  (*spec.mutable_strategy_options())["initial_points"] = "4";
+  auto f = [](const v1::Trial& t) {
+    const double a = t.x(0) - 1.0, b = t.x(1) + 2.0;
+    return std::make_pair(a * a + 4.0 * b * b, std::vector<double>{2.0 * a, 8.0 * b});
+  };
+  auto observe = [&](const std::string& study, const v1::Trial& t) {
+    const auto [value, gradient] = f(t);
+    Observe(study, t.id(), value, gradient);
+  };
+  for (const char* study : {"a", "b"}) {
+    CreateStudy(study, spec);
+    // Two trials in flight; the newer one always reports first.
+    v1::Trial older = SuggestOne(study, "w1");
+    v1::Trial newer = SuggestOne(study, "w2");
+    for (int round = 0; round < 8; ++round) {
+      observe(study, newer);
+      v1::Trial next = SuggestOne(study, "w2");
+      observe(study, older);
+      older = next;
+      newer = SuggestOne(study, "w1");
+    }
+  }
+  const v1::Trial uninterrupted = SuggestOne("b", "w3");
+  RestartServer();
+  const v1::Trial restarted = SuggestOne("a", "w3");
+  EXPECT_EQ(restarted.id(), uninterrupted.id());
+  EXPECT_EQ(restarted.kind(), uninterrupted.kind());
+  ASSERT_EQ(restarted.x_size(), 2);
+  EXPECT_EQ(restarted.x(0), uninterrupted.x(0));
+  EXPECT_EQ(restarted.x(1), uninterrupted.x(1));
+}
+
 TEST_F(ServerTest, AStrategyThatStopsEarlyLeavesTheStudyDone) {
   v1::StudySpec spec;
   v1::Parameter* x = spec.add_parameters();

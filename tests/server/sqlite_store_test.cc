@@ -304,7 +304,17 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     t.mutable_why()->set_winner("global");
     t.mutable_why()->set_acquisition_value(2.5);
     write.trials.push_back(t);
-    ASSERT_TRUE((*store)->Commit(write).ok());
+    // Trial 3's result arrives before trial 2's.
+    for (int id : {3, 2}) {
+      t.set_id(id);
+      t.set_state(v1::TRIAL_STATE_COMPLETED);
+      t.set_value(id);
+      write.trials.push_back(t);
+      auto revision = (*store)->Commit(write);
+      ASSERT_TRUE(revision.ok()) << revision.status();
+      write.expected_revision = *revision;
+      write.trials.clear();
+    }
   }
   {
     // The same file as a server before schema version 2 left it.
@@ -315,14 +325,18 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     db.exec("DROP TABLE parameter_choices");
     db.exec("ALTER TABLE studies DROP COLUMN revision");
     db.exec("DROP TABLE revision_sequence");
+    db.exec("DROP INDEX observations_by_completion");
+    db.exec("ALTER TABLE observations DROP COLUMN completion_index");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
   ASSERT_TRUE(store.ok()) << store.status();
   auto snapshot = (*store)->LoadStudy(id);
   ASSERT_TRUE(snapshot.ok()) << snapshot.status();
-  ASSERT_EQ(snapshot->trials.size(), 1u);
+  ASSERT_EQ(snapshot->trials.size(), 3u);
   EXPECT_EQ(snapshot->trials[0].why().acquisition_value(), 2.5);
+  // Results from before their order was stored keep the order of their rows.
+  EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{3, 2}));
   EXPECT_FALSE(snapshot->trials[0].why().has_acquisition_weight());
   // Studies from before revisions are at revision 0.
   EXPECT_EQ(snapshot->record.revision, 0);
@@ -344,7 +358,9 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   write.study_id = id;
   write.update_time_micros = 1800000002000000;
   v1::Trial t = snapshot->trials[0];
-  t.set_id(2);
+  t.set_id(4);
+  t.set_state(v1::TRIAL_STATE_COMPLETED);
+  t.set_value(4.0);
   t.mutable_why()->set_acquisition_weight(0.5);
   write.trials.push_back(t);
   auto revision = (*store)->Commit(write);
@@ -353,8 +369,9 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   snapshot = (*store)->LoadStudy(id);
   ASSERT_TRUE(snapshot.ok());
   EXPECT_EQ(snapshot->record.revision, *revision);
-  ASSERT_EQ(snapshot->trials.size(), 2u);
-  EXPECT_EQ(snapshot->trials[1].why().acquisition_weight(), 0.5);
+  ASSERT_EQ(snapshot->trials.size(), 4u);
+  EXPECT_EQ(snapshot->trials[3].why().acquisition_weight(), 0.5);
+  EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{3, 2, 4}));
 }
 
 TEST_F(SqliteStoreTest, RefusesANewerSchema) {
