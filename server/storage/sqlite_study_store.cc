@@ -114,19 +114,21 @@ CREATE TABLE parameter_choices (
     ON DELETE CASCADE
 );
 )sql",
-    // 5 -> 6: a study's revision, new at each commit, from one sequence of the
-    // whole database, so that several server processes can share the file.
+    // 5 -> 6: a study's revision, one up at each commit, so that several
+    // server processes can share the file. A new study starts above the
+    // revisions of every deleted one, which `revision_sequence` keeps.
     R"sql(
 ALTER TABLE studies ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE revision_sequence (last INTEGER NOT NULL);
 INSERT INTO revision_sequence (last) VALUES (0);
 )sql",
     // 6 -> 7: the order in which a study's results arrived, which its strategy
-    // sees. Rows from before take their insertion order.
+    // sees: the revision of the commit that stored each, then its trial id.
+    // Rows from before keep their row order, below every revision.
     R"sql(
-ALTER TABLE observations ADD COLUMN completion_index INTEGER;
-UPDATE observations SET completion_index = rowid;
-CREATE INDEX observations_by_completion ON observations (study_id, completion_index);
+ALTER TABLE observations ADD COLUMN completion_revision INTEGER NOT NULL DEFAULT 0;
+UPDATE observations SET completion_revision =
+  rowid - (SELECT max(rowid) FROM observations) - 1;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -382,6 +384,12 @@ class SqliteStudyStore : public StudyStore {
     std::lock_guard<std::mutex> lock(mu_);
     try {
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      // A study created later under this id starts above its revisions.
+      SQLite::Statement keep(*db_,
+                             "UPDATE revision_sequence SET last = max(last, "
+                             "coalesce((SELECT revision FROM studies WHERE id = ?), 0))");
+      keep.bind(1, study_id);
+      keep.exec();
       SQLite::Statement del(*db_, "DELETE FROM studies WHERE id = ?");
       del.bind(1, study_id);
       if (del.exec() != 1) return absl::NotFoundError("study not found");
@@ -455,7 +463,7 @@ class SqliteStudyStore : public StudyStore {
       }
       SQLite::Statement order(*db_,
                               "SELECT trial_id FROM observations WHERE study_id = ? "
-                              "ORDER BY completion_index, trial_id");
+                              "ORDER BY completion_revision, trial_id");
       order.bind(1, study_id);
       while (order.executeStep()) snapshot.result_order.push_back(order.getColumn(0));
       SQLite::Statement state(*db_,
@@ -497,11 +505,20 @@ class SqliteStudyStore : public StudyStore {
   absl::StatusOr<int64_t> Revision(int64_t study_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     try {
-      SQLite::Statement query(*db_, "SELECT revision FROM studies WHERE id = ?");
+      // Every call asks this, so the statement is prepared once.
+      if (revision_query_ == nullptr) {
+        revision_query_ = std::make_unique<SQLite::Statement>(
+            *db_, "SELECT revision FROM studies WHERE id = ?");
+      }
+      SQLite::Statement& query = *revision_query_;
       query.bind(1, study_id);
-      if (!query.executeStep()) return absl::NotFoundError("study not found");
-      return query.getColumn(0).getInt64();
+      std::optional<int64_t> revision;
+      if (query.executeStep()) revision = query.getColumn(0).getInt64();
+      query.reset();  // Ends the read.
+      if (!revision.has_value()) return absl::NotFoundError("study not found");
+      return *revision;
     } catch (const SQLite::Exception& e) {
+      if (revision_query_ != nullptr) revision_query_->tryReset();
       return MapException(e, "reading a study's revision");
     }
   }
@@ -510,32 +527,29 @@ class SqliteStudyStore : public StudyStore {
     std::lock_guard<std::mutex> lock(mu_);
     try {
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-      {
-        SQLite::Statement stored(*db_, "SELECT revision FROM studies WHERE id = ?");
-        stored.bind(1, write.study_id);
-        if (!stored.executeStep()) return absl::NotFoundError("study not found");
-        if (stored.getColumn(0).getInt64() != write.expected_revision) {
-          return absl::AbortedError(
-              absl::StrCat("the study changed meanwhile (revision ",
-                           stored.getColumn(0).getInt64(), ", the write expected ",
-                           write.expected_revision, "); nothing was written"));
-        }
-      }
-      const int64_t revision = NextRevision();
       SQLite::Statement study(*db_,
                               "UPDATE studies SET update_time_us = ?, state = "
-                              "coalesce(?, state), revision = ? WHERE id = ?");
+                              "coalesce(?, state), revision = revision + 1 WHERE id = ? "
+                              "AND revision = ?");
       study.bind(1, static_cast<int64_t>(write.update_time_micros));
       if (write.state.has_value()) {
         study.bind(2, StudyStateText(*write.state));
       } else {
         study.bind(2);
       }
-      study.bind(3, revision);
-      study.bind(4, write.study_id);
-      study.exec();
+      study.bind(3, write.study_id);
+      study.bind(4, write.expected_revision);
+      if (study.exec() != 1) {
+        SQLite::Statement stored(*db_, "SELECT revision FROM studies WHERE id = ?");
+        stored.bind(1, write.study_id);
+        if (!stored.executeStep()) return absl::NotFoundError("study not found");
+        return absl::AbortedError(absl::StrCat(
+            "the study changed meanwhile (revision ", stored.getColumn(0).getInt64(),
+            ", the write expected ", write.expected_revision, "); nothing was written"));
+      }
+      const int64_t revision = write.expected_revision + 1;
       for (const v1::Trial& t : write.trials)
-        WriteTrial(write.study_id, write.update_time_micros, t);
+        WriteTrial(write.study_id, write.update_time_micros, revision, t);
       if (write.strategy_state.has_value()) {
         SQLite::Statement state(
             *db_,
@@ -609,8 +623,8 @@ class SqliteStudyStore : public StudyStore {
     const int fd_;
   };
 
-  // The next revision of the whole database. Precondition: inside a write
-  // transaction. Throws SQLite::Exception.
+  // The first revision of a new study: above every revision a deleted study
+  // had. Precondition: inside a write transaction. Throws SQLite::Exception.
   int64_t NextRevision() {
     db_->exec("UPDATE revision_sequence SET last = last + 1");
     return db_->execAndGet("SELECT last FROM revision_sequence").getInt64();
@@ -636,7 +650,8 @@ class SqliteStudyStore : public StudyStore {
   }
 
   // Precondition: inside a write transaction. Throws SQLite::Exception.
-  void WriteTrial(int64_t study_id, int64_t now_us, const v1::Trial& t) {
+  void WriteTrial(int64_t study_id, int64_t now_us, int64_t revision,
+                  const v1::Trial& t) {
     SQLite::Statement trial(
         *db_,
         "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, client_id, "
@@ -676,10 +691,8 @@ class SqliteStudyStore : public StudyStore {
     SQLite::Statement obs(*db_,
                           "INSERT INTO observations (study_id, trial_id, failed, value, "
                           "gradient, noise_std, failure_reason, observe_time_us, "
-                          "completion_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT "
-                          "coalesce(max(completion_index), 0) + 1 FROM observations "
-                          "WHERE study_id = ?1)) ON CONFLICT (study_id, trial_id) DO "
-                          "NOTHING");
+                          "completion_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON "
+                          "CONFLICT (study_id, trial_id) DO NOTHING");
     obs.bind(1, study_id);
     obs.bind(2, static_cast<int64_t>(t.id()));
     obs.bind(3, t.state() == v1::TRIAL_STATE_FAILED ? 1 : 0);
@@ -688,11 +701,14 @@ class SqliteStudyStore : public StudyStore {
     if (t.has_noise_std()) obs.bind(6, t.noise_std());
     obs.bind(7, t.failure_reason());
     obs.bind(8, static_cast<int64_t>(ToMicros(t.complete_time())));
+    obs.bind(9, revision);
     obs.exec();
   }
 
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;
+  // Revision's statement, prepared at its first use.
+  std::unique_ptr<SQLite::Statement> revision_query_;
   const std::string lock_path_;
 };
 

@@ -25,9 +25,9 @@ namespace lago::storage {
 
 struct StudyRecord {
   int64_t id = 0;
-  // Changes with every commit to the study. Revisions come from one sequence
-  // of the whole store, so a study deleted and created again under the same
-  // id never repeats one.
+  // One up with every commit to the study. A new study starts above every
+  // revision a deleted study had, so a study deleted and created again under
+  // the same id never repeats one.
   int64_t revision = 0;
   // Name, normalised spec, state and times; stats are derived, not stored.
   v1::Study study;

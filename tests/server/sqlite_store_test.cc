@@ -325,8 +325,7 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     db.exec("DROP TABLE parameter_choices");
     db.exec("ALTER TABLE studies DROP COLUMN revision");
     db.exec("DROP TABLE revision_sequence");
-    db.exec("DROP INDEX observations_by_completion");
-    db.exec("ALTER TABLE observations DROP COLUMN completion_index");
+    db.exec("ALTER TABLE observations DROP COLUMN completion_revision");
     db.exec("DELETE FROM schema_version WHERE version > 1");
   }
   auto store = OpenSqliteStore(db_path());
