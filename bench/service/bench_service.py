@@ -21,7 +21,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,31 +114,40 @@ def run_workers(target, args_for, workers):
     }
 
 
-def bench_lago(server, workers, rounds, dimension, tmp):
+def bench_lago(server, workers, rounds, dimension, tmp, servers=1, tag=None):
+    """The Lago workload against `servers` lago-server processes on one fresh
+    database file; worker w talks to server w % servers."""
     import lago
-    db = os.path.join(tmp, f"lago-{workers}.db")
-    port_file = os.path.join(tmp, f"port-{workers}")
-    log = open(os.path.join(tmp, f"lago-{workers}.log"), "w")
-    proc = subprocess.Popen([server, "--listen=127.0.0.1:0", f"--db={db}",
-                             f"--port-file={port_file}", "--log-level=warning"],
-                            stdout=log, stderr=log)
+    tag = tag or str(workers)
+    db = os.path.join(tmp, f"lago-{tag}.db")
+    procs, addresses, logs = [], [], []
     try:
-        while not os.path.exists(port_file):
-            if proc.poll() is not None:
-                raise RuntimeError("lago-server exited")
-            time.sleep(0.02)
-        address = f"127.0.0.1:{open(port_file).read().strip()}"
-        with lago.Client(address) as client:
+        for i in range(servers):
+            port_file = os.path.join(tmp, f"port-{tag}-{i}")
+            logs.append(open(os.path.join(tmp, f"lago-{tag}-{i}.log"), "w"))
+            procs.append(subprocess.Popen(
+                [server, "--listen=127.0.0.1:0", f"--db={db}", f"--port-file={port_file}",
+                 "--log-level=warning"], stdout=logs[-1], stderr=logs[-1]))
+            while not os.path.exists(port_file):
+                if procs[-1].poll() is not None:
+                    raise RuntimeError("lago-server exited")
+                time.sleep(0.02)
+            addresses.append(f"127.0.0.1:{open(port_file).read().strip()}")
+        with lago.Client(addresses[0]) as client:
             client.create_study("bench", {f"x{i}": (0.0, 1.0) for i in range(dimension)},
                                 strategy="sobol", seed=1)
-        result = run_workers(lago_worker, lambda w: (address, "bench", rounds, w), workers)
-        with lago.Client(address) as client:
+        result = run_workers(
+            lago_worker, lambda w: (addresses[w % servers], "bench", rounds, w), workers)
+        with lago.Client(addresses[0]) as client:
             stats = client.get_study("bench").stats
             result["stored_observations"] = stats.completed
+        result["servers"] = servers
     finally:
-        proc.terminate()
-        proc.wait()
-        log.close()
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+        for log in logs:
+            log.close()
     return result
 
 

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""What sharing a database file costs: the bench_service workload (W workers,
+sobol strategy, suggest + observe rounds through the Python client) against
+
+- `baseline`: one server built before studies had revisions and locks (pass it
+  with --baseline-server; build it from the commit before),
+- `one-server`: one server of this tree,
+- `two-servers`: two servers of this tree on one database file, worker w
+  talking to server w % 2 (not run with one worker, which would leave a
+  server idle),
+
+in one run, with the configurations interleaved and repeated, so that a drift of
+the shared machine falls on all of them. Reported: the median round trips per
+second over the repeats and its ratio to the baseline, latencies of the median
+repeat, and errors and lost observations summed over all repeats.
+
+    /usr/bin/python3 bench/service/bench_shared_database.py \\
+        --baseline-server /tmp/base/build/server/lago-server --out bench/service
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from bench_service import bench_lago  # noqa: E402
+
+
+def markdown(report):
+    lines = [
+        "# Service benchmark: several servers on one database file",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        f"Date {report['date']}; {report['machine']['cpus']} CPUs; "
+        f"{report['rounds']} rounds per worker; {report['repeats']} repeats of each "
+        "configuration, interleaved; sobol strategy, "
+        f"{report['dimension']} parameters.",
+        "",
+        "| workers | configuration | servers | round trips/s (median) | ratio to baseline "
+        "| all repeats | suggest p50 / p99 ms | observe p50 / p99 ms | errors | lost |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["rows"]:
+        m = row["median_run"]
+        lines.append(
+            f"| {row['workers']} | {row['configuration']} | {row['servers']} | "
+            f"{row['median_round_trips_per_second']:.1f} | {row['ratio_to_baseline']:.2f} | "
+            + ", ".join(f"{v:.0f}" for v in row["round_trips_per_second"]) + " | "
+            f"{m['ask_p50_ms']:.2f} / {m['ask_p99_ms']:.2f} | "
+            f"{m['tell_p50_ms']:.2f} / {m['tell_p99_ms']:.2f} | {row['errors']} | "
+            f"{row['lost_observations']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
+    parser.add_argument("--baseline-server", required=True,
+                        help="a lago-server built before revisions and study locks")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--rounds", type=int, default=400, help="rounds per worker")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dimension", type=int, default=4)
+    parser.add_argument("--out", help="folder for the results: NAME.json and NAME.md")
+    parser.add_argument("--name", default="shared_database", help="their file name")
+    parser.add_argument("--fail-on-errors", action="store_true",
+                        help="exit 1 when a call failed or an observation is missing")
+    args = parser.parse_args()
+
+    build = os.path.dirname(os.path.dirname(os.path.abspath(args.server)))
+    sys.path.insert(0, os.path.join(build, "python"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [os.path.join(build, "python")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+
+    configurations = [("baseline", args.baseline_server, 1), ("one-server", args.server, 1),
+                      ("two-servers", args.server, 2)]
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="lago-bench-shared-") as tmp:
+        for repeat in range(args.repeats):
+            for w in args.workers:
+                # Rotate the order, so that no configuration always runs first.
+                for k in range(len(configurations)):
+                    name, server, servers = configurations[(k + repeat) % len(configurations)]
+                    if servers > w:
+                        continue  # Worker w talks to server w % servers: some would idle.
+                    result = bench_lago(server, w, args.rounds, args.dimension, tmp,
+                                        servers=servers, tag=f"{name}-{w}-{repeat}")
+                    print(json.dumps(dict(configuration=name, repeat=repeat, **result)),
+                          flush=True)
+                    runs.setdefault((w, name), []).append(result)
+
+    rows = []
+    for w in args.workers:
+        base = statistics.median(r["round_trips_per_second"] for r in runs[(w, "baseline")])
+        for name, _, servers in configurations:
+            if (w, name) not in runs:
+                continue
+            results = runs[(w, name)]
+            rates = [r["round_trips_per_second"] for r in results]
+            median = statistics.median(rates)
+            median_run = sorted(results, key=lambda r: r["round_trips_per_second"])[
+                len(results) // 2]
+            rows.append({
+                "workers": w, "configuration": name, "servers": servers,
+                "round_trips_per_second": rates,
+                "median_round_trips_per_second": median,
+                "ratio_to_baseline": median / base,
+                "median_run": median_run,
+                "errors": sum(r["errors"] for r in results),
+                "error_samples": sorted({e for r in results for e in r["error_samples"]})[:3],
+                "lost_observations": sum(r["rounds"] - r["stored_observations"]
+                                         for r in results),
+            })
+    report = {
+        "command": " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "rounds": args.rounds, "repeats": args.repeats, "dimension": args.dimension,
+        "rows": rows,
+    }
+    text = markdown(report)
+    print(text)
+    bad = [r for r in rows if r["errors"] or r["lost_observations"]]
+    if args.fail_on_errors and bad:
+        print(f"bench_shared_database: errors or lost observations: {bad}", file=sys.stderr)
+        sys.exit(1)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, args.name + ".json"), "w") as f:
+            json.dump(report, f, indent=2)
+        with open(os.path.join(args.out, args.name + ".md"), "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
