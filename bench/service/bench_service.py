@@ -114,6 +114,15 @@ def run_workers(target, args_for, workers):
     }
 
 
+def use_client_beside(server):
+    """Imports the Python client of the build tree that holds `server`, here and
+    in the worker processes."""
+    build = os.path.dirname(os.path.dirname(os.path.abspath(server)))
+    sys.path.insert(0, os.path.join(build, "python"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [os.path.join(build, "python")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+
+
 def bench_lago(server, workers, rounds, dimension, tmp, servers=1, tag=None):
     """The Lago workload against `servers` lago-server processes on one fresh
     database file; worker w talks to server w % servers."""
@@ -203,11 +212,7 @@ def main():
                         help="exit 1 when a Lago call failed or an observation is missing")
     args = parser.parse_args()
 
-    # The Python client lives next to the server in the build tree.
-    build = os.path.dirname(os.path.dirname(os.path.abspath(args.server)))
-    sys.path.insert(0, os.path.join(build, "python"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(build, "python")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    use_client_beside(args.server)
 
     import optuna
     report = {

@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from bench_service import bench_lago  # noqa: E402
+from bench_service import bench_lago, use_client_beside  # noqa: E402
 
 
 def markdown(report):
@@ -76,10 +76,7 @@ def main():
                         help="exit 1 when a call failed or an observation is missing")
     args = parser.parse_args()
 
-    build = os.path.dirname(os.path.dirname(os.path.abspath(args.server)))
-    sys.path.insert(0, os.path.join(build, "python"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(build, "python")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    use_client_beside(args.server)
 
     configurations = [("baseline", args.baseline_server, 1), ("one-server", args.server, 1),
                       ("two-servers", args.server, 2)]
