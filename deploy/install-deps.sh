@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libnlopt-cxx-dev libsqlitecpp-dev libsqlite3-dev sqlite3
+  libpq-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev libopenblas-dev liblapacke-dev
   python3 python3-grpcio python3-protobuf python3-numpy python3-scipy
   python3-optuna python3-cmaes python3-sklearn python3-matplotlib python3-yaml openssl

@@ -65,13 +65,16 @@ std::string BlasKernels() {
 
 constexpr char kUsage[] = R"(Usage: lago-server [flags]
 
-Serves the Lago optimisation service over gRPC, keeping every study in SQLite.
+Serves the Lago optimisation service over gRPC, keeping every study in SQLite
+or in PostgreSQL.
 
 Flags (each also read from the environment variable in brackets):
   --listen=HOST:PORT     address to serve on; port 0 picks a free one
                          (default 127.0.0.1:50051) [LAGO_LISTEN]
-  --db=PATH              SQLite database file, created when missing; its folder is
-                         created too (default data/lago.db) [LAGO_DB]
+  --db=PATH|URI          SQLite database file, created when missing; its folder is
+                         created too (default data/lago.db); or a PostgreSQL
+                         database, postgresql://USER@HOST:PORT/DBNAME (the
+                         password from PGPASSWORD or ~/.pgpass) [LAGO_DB]
   --log-level=LEVEL      debug, info, warning or error (default info) [LAGO_LOG_LEVEL]
   --shutdown-grace=SEC   on SIGTERM/SIGINT, seconds that calls in flight get to
                          finish (default 10) [LAGO_SHUTDOWN_GRACE]
@@ -215,7 +218,9 @@ int main(int argc, char** argv) {
                              "\" is not true or false"));
   }
   const std::filesystem::path folder =
-      std::filesystem::path(options.db_path).parent_path();
+      lago::storage::IsPostgresUri(options.db_path)
+          ? std::filesystem::path()
+          : std::filesystem::path(options.db_path).parent_path();
   if (!folder.empty()) {
     std::error_code error;
     std::filesystem::create_directories(folder, error);
@@ -236,8 +241,7 @@ int main(int argc, char** argv) {
   lago::server::Log(
       lago::server::LogLevel::kInfo,
       absl::StrCat("lago-server serving on ", options.listen_address, " (port ",
-                   (*server)->port(), "), database ", options.db_path, " (schema ",
-                   lago::storage::SqliteSchemaVersion(), "), ",
+                   (*server)->port(), "), ", (*server)->StoreDescription(), ", ",
                    (*server)->SecuritySummary(), BlasKernels()));
   if (!flags["port-file"].value.empty()) {
     const std::string path = flags["port-file"].value;

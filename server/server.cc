@@ -70,6 +70,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
 struct Server::Impl {
   std::unique_ptr<TokenTable> tokens;
   std::string security;
+  std::string store_description;
   std::unique_ptr<StudyService> service;
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<grpc::Service> grpc_service;
@@ -93,11 +94,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     ASSIGN_OR_RETURN(TokenTable table, TokenTable::Load(options.token_file));
     tokens = std::make_unique<TokenTable>(std::move(table));
   }
-  storage::SqliteOptions sqlite_options;
-  sqlite_options.busy_timeout_ms = options.busy_timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<storage::StudyStore> store,
-                   storage::OpenSqliteStore(options.db_path, sqlite_options));
+                   storage::OpenStore(options.db_path, options.busy_timeout_ms));
   auto impl = std::make_unique<Impl>();
+  impl->store_description = store->Description();
   impl->tokens = std::move(tokens);
   impl->security = absl::StrCat(
       options.tls_cert_file.empty() ? "plaintext" : "TLS",
@@ -133,6 +133,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 int Server::port() const { return impl_->port; }
 
 std::string Server::SecuritySummary() const { return impl_->security; }
+
+std::string Server::StoreDescription() const { return impl_->store_description; }
 
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(impl_->shutdown_once, [&] {

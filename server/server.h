@@ -15,7 +15,9 @@ namespace lago::server {
 struct ServerOptions {
   // host:port; port 0 picks a free port (see Server::port()).
   std::string listen_address = "127.0.0.1:50051";
-  // SQLite database file; created with its tables when missing.
+  // SQLite database file, created with its tables when missing, or a
+  // PostgreSQL URI (postgresql://...), whose database must exist; Lago creates
+  // its tables in it.
   std::string db_path = "data/lago.db";
   // Largest request or response in bytes; a larger one gets RESOURCE_EXHAUSTED.
   int max_message_bytes = 16 << 20;
@@ -59,6 +61,8 @@ class Server {
   // What the server does about security, for the start-up log line (never a
   // secret): "TLS, 3 tokens" and the like.
   std::string SecuritySummary() const;
+  // The study store, for the start-up log line (never a password).
+  std::string StoreDescription() const;
 
  private:
   struct Impl;

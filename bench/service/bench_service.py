@@ -123,12 +123,13 @@ def use_client_beside(server):
         [os.path.join(build, "python")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
 
 
-def bench_lago(server, workers, rounds, dimension, tmp, servers=1, tag=None):
+def bench_lago(server, workers, rounds, dimension, tmp, servers=1, tag=None, db=None):
     """The Lago workload against `servers` lago-server processes on one fresh
-    database file; worker w talks to server w % servers."""
+    database (a file in `tmp` unless `db` names an empty one); worker w talks to
+    server w % servers."""
     import lago
     tag = tag or str(workers)
-    db = os.path.join(tmp, f"lago-{tag}.db")
+    db = db or os.path.join(tmp, f"lago-{tag}.db")
     procs, addresses, logs = [], [], []
     try:
         for i in range(servers):

@@ -8,6 +8,9 @@ sobol strategy, suggest + observe rounds through the Python client) against
 - `two-servers`: two servers of this tree on one database file, worker w
   talking to server w % 2 (not run with one worker, which would leave a
   server idle),
+- with --postgres ADMIN_URI, `postgres-one-server` and `postgres-two-servers`:
+  the same on a new database of that PostgreSQL server (created for each run
+  with psql, and dropped after it),
 
 in one run, with the configurations interleaved and repeated, so that a drift of
 the shared machine falls on all of them. Reported: the median round trips per
@@ -16,6 +19,8 @@ repeat, and errors and lost observations summed over all repeats.
 
     /usr/bin/python3 bench/service/bench_shared_database.py \\
         --baseline-server /tmp/base/build/server/lago-server --out bench/service
+
+Without --baseline-server, ratios are to `one-server`.
 """
 
 import argparse
@@ -23,9 +28,11 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -35,7 +42,7 @@ from bench_service import bench_lago, use_client_beside  # noqa: E402
 
 def markdown(report):
     lines = [
-        "# Service benchmark: several servers on one database file",
+        "# Service benchmark: several servers on one database",
         "",
         f"Command: `{report['command']}`",
         "",
@@ -44,7 +51,7 @@ def markdown(report):
         "configuration, interleaved; sobol strategy, "
         f"{report['dimension']} parameters.",
         "",
-        "| workers | configuration | servers | round trips/s (median) | ratio to baseline "
+        f"| workers | configuration | servers | round trips/s (median) | ratio to {report['reference']} "
         "| all repeats | suggest p50 / p99 ms | observe p50 / p99 ms | errors | lost |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -52,7 +59,7 @@ def markdown(report):
         m = row["median_run"]
         lines.append(
             f"| {row['workers']} | {row['configuration']} | {row['servers']} | "
-            f"{row['median_round_trips_per_second']:.1f} | {row['ratio_to_baseline']:.2f} | "
+            f"{row['median_round_trips_per_second']:.1f} | {row['ratio_to_reference']:.2f} | "
             + ", ".join(f"{v:.0f}" for v in row["round_trips_per_second"]) + " | "
             f"{m['ask_p50_ms']:.2f} / {m['ask_p99_ms']:.2f} | "
             f"{m['tell_p50_ms']:.2f} / {m['tell_p99_ms']:.2f} | {row['errors']} | "
@@ -61,10 +68,28 @@ def markdown(report):
     return "\n".join(lines)
 
 
+def psql(uri, sql):
+    subprocess.run(["psql", uri, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, capture_output=True)
+
+
+def new_postgres_database(admin_uri):
+    """The URI of a new, empty database beside ADMIN_URI's."""
+    name = "lago_bench_" + uuid.uuid4().hex[:12]
+    psql(admin_uri, f"CREATE DATABASE {name}")
+    return admin_uri.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres_database(admin_uri, uri):
+    psql(admin_uri, f"DROP DATABASE {uri.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
-    parser.add_argument("--baseline-server", required=True,
+    parser.add_argument("--postgres", metavar="ADMIN_URI",
+                        help="also run on PostgreSQL: a URI whose user may create databases")
+    parser.add_argument("--baseline-server",
                         help="a lago-server built before revisions and study locks")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--rounds", type=int, default=400, help="rounds per worker")
@@ -78,27 +103,41 @@ def main():
 
     use_client_beside(args.server)
 
-    configurations = [("baseline", args.baseline_server, 1), ("one-server", args.server, 1),
-                      ("two-servers", args.server, 2)]
+    # (name, server binary, servers, on PostgreSQL)
+    configurations = [("one-server", args.server, 1, False),
+                      ("two-servers", args.server, 2, False)]
+    if args.baseline_server:
+        configurations.insert(0, ("baseline", args.baseline_server, 1, False))
+    if args.postgres:
+        configurations += [("postgres-one-server", args.server, 1, True),
+                           ("postgres-two-servers", args.server, 2, True)]
+    reference = "baseline" if args.baseline_server else "one-server"
     runs = {}
     with tempfile.TemporaryDirectory(prefix="lago-bench-shared-") as tmp:
         for repeat in range(args.repeats):
             for w in args.workers:
                 # Rotate the order, so that no configuration always runs first.
                 for k in range(len(configurations)):
-                    name, server, servers = configurations[(k + repeat) % len(configurations)]
+                    name, server, servers, postgres = configurations[
+                        (k + repeat) % len(configurations)]
                     if servers > w:
                         continue  # Worker w talks to server w % servers: some would idle.
-                    result = bench_lago(server, w, args.rounds, args.dimension, tmp,
-                                        servers=servers, tag=f"{name}-{w}-{repeat}")
+                    db = new_postgres_database(args.postgres) if postgres else None
+                    try:
+                        result = bench_lago(server, w, args.rounds, args.dimension, tmp,
+                                            servers=servers, tag=f"{name}-{w}-{repeat}",
+                                            db=db)
+                    finally:
+                        if db:
+                            drop_postgres_database(args.postgres, db)
                     print(json.dumps(dict(configuration=name, repeat=repeat, **result)),
                           flush=True)
                     runs.setdefault((w, name), []).append(result)
 
     rows = []
     for w in args.workers:
-        base = statistics.median(r["round_trips_per_second"] for r in runs[(w, "baseline")])
-        for name, _, servers in configurations:
+        base = statistics.median(r["round_trips_per_second"] for r in runs[(w, reference)])
+        for name, _, servers, _ in configurations:
             if (w, name) not in runs:
                 continue
             results = runs[(w, name)]
@@ -110,7 +149,7 @@ def main():
                 "workers": w, "configuration": name, "servers": servers,
                 "round_trips_per_second": rates,
                 "median_round_trips_per_second": median,
-                "ratio_to_baseline": median / base,
+                "ratio_to_reference": median / base,
                 "median_run": median_run,
                 "errors": sum(r["errors"] for r in results),
                 "error_samples": sorted({e for r in results for e in r["error_samples"]})[:3],
@@ -122,6 +161,7 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "rounds": args.rounds, "repeats": args.repeats, "dimension": args.dimension,
+        "reference": reference,
         "rows": rows,
     }
     text = markdown(report)

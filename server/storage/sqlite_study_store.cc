@@ -1,8 +1,6 @@
 // The embedded SQLite backend of StudyStore. The only file that includes SQLiteCpp.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -10,20 +8,15 @@
 #include <cstring>
 #include <mutex>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
+#include "server/storage/columns.h"
 #include "server/storage/study_store.h"
 
 namespace lago::storage {
 namespace {
 
-// Forward migrations: entry i takes the schema from version i to i + 1.
-// Points and gradients are JSON arrays with 17 significant digits (exact for a
-// double, and queryable with SQLite's json functions); times are microseconds
-// since the Unix epoch.
+// Forward migrations: entry i takes the schema from version i to i + 1. Column
+// values are written as server/storage/columns.h says.
 const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE studies (
@@ -156,122 +149,6 @@ absl::Status MapException(const SQLite::Exception& e, absl::string_view what) {
       absl::StrCat(what, ": storage error ", code, " (", sqlite3_errstr(code), ")"));
 }
 
-std::string FormatArray(const google::protobuf::RepeatedField<double>& values) {
-  std::string out = "[";
-  for (int i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ",";
-    absl::StrAppendFormat(&out, "%.17g", values[i]);
-  }
-  out += "]";
-  return out;
-}
-
-absl::Status ParseArray(absl::string_view text,
-                        google::protobuf::RepeatedField<double>* out) {
-  out->Clear();
-  if (!absl::ConsumePrefix(&text, "[") || !absl::ConsumeSuffix(&text, "]")) {
-    return absl::InternalError("stored array is not a JSON array");
-  }
-  if (text.empty()) return absl::OkStatus();
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    double v = 0.0;
-    if (!absl::SimpleAtod(part, &v))
-      return absl::InternalError("stored array has a bad number");
-    out->Add(v);
-  }
-  return absl::OkStatus();
-}
-
-const char* StudyStateText(v1::StudyState s) {
-  switch (s) {
-    case v1::STUDY_STATE_DONE:
-      return "done";
-    case v1::STUDY_STATE_STOPPED:
-      return "stopped";
-    default:
-      return "active";
-  }
-}
-
-v1::StudyState ParseStudyState(const std::string& s) {
-  if (s == "done") return v1::STUDY_STATE_DONE;
-  if (s == "stopped") return v1::STUDY_STATE_STOPPED;
-  return v1::STUDY_STATE_ACTIVE;
-}
-
-const char* TrialStateText(v1::TrialState s) {
-  switch (s) {
-    case v1::TRIAL_STATE_COMPLETED:
-      return "completed";
-    case v1::TRIAL_STATE_FAILED:
-      return "failed";
-    case v1::TRIAL_STATE_ABANDONED:
-      return "abandoned";
-    default:
-      return "pending";
-  }
-}
-
-v1::TrialState ParseTrialState(const std::string& s) {
-  if (s == "completed") return v1::TRIAL_STATE_COMPLETED;
-  if (s == "failed") return v1::TRIAL_STATE_FAILED;
-  if (s == "abandoned") return v1::TRIAL_STATE_ABANDONED;
-  return v1::TRIAL_STATE_PENDING;
-}
-
-struct KindName {
-  v1::TrialKind kind;
-  const char* text;
-};
-constexpr KindName kKindNames[] = {
-    {v1::TRIAL_KIND_INITIAL, "initial"},
-    {v1::TRIAL_KIND_INFORMED, "informed"},
-    {v1::TRIAL_KIND_GLOBAL, "global"},
-    {v1::TRIAL_KIND_LOCAL, "local"},
-    {v1::TRIAL_KIND_GRADIENT_AT_INCUMBENT, "gradient_at_incumbent"},
-    {v1::TRIAL_KIND_IMPORTED, "imported"},
-};
-
-const char* TrialKindText(v1::TrialKind kind) {
-  for (const KindName& k : kKindNames) {
-    if (k.kind == kind) return k.text;
-  }
-  return "unspecified";
-}
-
-v1::TrialKind ParseTrialKind(const std::string& s) {
-  for (const KindName& k : kKindNames) {
-    if (s == k.text) return k.kind;
-  }
-  return v1::TRIAL_KIND_UNSPECIFIED;
-}
-
-int64_t ToMicros(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000000 + t.nanos() / 1000;
-}
-
-void FromMicros(int64_t us, google::protobuf::Timestamp* t) {
-  int64_t seconds = us / 1000000;
-  int64_t rest = us % 1000000;
-  if (rest < 0) {
-    rest += 1000000;
-    seconds -= 1;
-  }
-  t->set_seconds(seconds);
-  t->set_nanos(static_cast<int32_t>(rest * 1000));
-}
-
-const char* ParameterTypeText(v1::ParameterType type) {
-  switch (type) {
-    case v1::PARAMETER_TYPE_INTEGER:
-      return "integer";
-    case v1::PARAMETER_TYPE_CATEGORICAL:
-      return "categorical";
-    default:
-      return "continuous";
-  }
-}
-
 class SqliteStudyStore : public StudyStore {
  public:
   SqliteStudyStore(std::unique_ptr<SQLite::Database> db, std::string lock_path)
@@ -282,13 +159,7 @@ class SqliteStudyStore : public StudyStore {
     try {
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       const v1::StudySpec& spec = study.spec();
-      std::string spec_bytes;
-      {
-        google::protobuf::io::StringOutputStream stream(&spec_bytes);
-        google::protobuf::io::CodedOutputStream coded(&stream);
-        coded.SetSerializationDeterministic(true);
-        spec.SerializeToCodedStream(&coded);
-      }
+      const std::string spec_bytes = SpecBytes(spec);
       const int64_t revision = NextRevision();
       SQLite::Statement insert(
           *db_,
@@ -299,8 +170,7 @@ class SqliteStudyStore : public StudyStore {
       insert.bind(1, study.name());
       insert.bind(2, spec_bytes.data(), static_cast<int>(spec_bytes.size()));
       insert.bind(3, spec.strategy());
-      insert.bind(4,
-                  spec.direction() == v1::DIRECTION_MAXIMIZE ? "maximize" : "minimize");
+      insert.bind(4, DirectionText(spec.direction()));
       insert.bind(5, spec.parameters_size());
       insert.bind(6, spec.budget());
       insert.bind(7, static_cast<int64_t>(spec.seed()));
@@ -320,7 +190,7 @@ class SqliteStudyStore : public StudyStore {
         param.bind(3, spec.parameters(i).name());
         param.bind(4, spec.parameters(i).lower());
         param.bind(5, spec.parameters(i).upper());
-        param.bind(6, spec.parameters(i).scale() == v1::SCALE_LOG ? "log" : "linear");
+        param.bind(6, ScaleText(spec.parameters(i).scale()));
         param.bind(7, ParameterTypeText(spec.parameters(i).type()));
         param.exec();
       }
@@ -703,6 +573,11 @@ class SqliteStudyStore : public StudyStore {
     obs.bind(8, static_cast<int64_t>(ToMicros(t.complete_time())));
     obs.bind(9, revision);
     obs.exec();
+  }
+
+  std::string Description() const override {
+    return absl::StrCat("SQLite file ", db_->getFilename(), " (schema ", kSchemaVersion,
+                        ")");
   }
 
   std::mutex mu_;

@@ -1,5 +1,5 @@
-// Where studies live. The service talks to this interface only, so a second
-// backend (PostgreSQL) can implement it without touching the service.
+// Where studies live: a SQLite file (the default) or a PostgreSQL database.
+// The service talks to this interface only.
 //
 // Every method is thread-safe, and several processes may open one store: a
 // study's revision tells a process when another one changed it, and LockStudy
@@ -106,6 +106,9 @@ class StudyStore {
   // never outlives its process. The lock is only advisory: it does not stop a
   // commit, whose expected revision is the safeguard.
   virtual absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) = 0;
+  // What the store is, for the start-up log line, without a password:
+  // "SQLite file data/lago.db (schema 7)".
+  virtual std::string Description() const = 0;
 };
 
 struct SqliteOptions {
@@ -123,6 +126,42 @@ absl::StatusOr<std::unique_ptr<StudyStore>> OpenSqliteStore(
 
 // The schema version this build writes.
 int SqliteSchemaVersion();
+
+struct PostgresOptions {
+  // How long a statement waits for a row lock held by another connection
+  // (PostgreSQL's lock_timeout) before failing with UNAVAILABLE. Study locks
+  // wait without a limit, as SQLite's do.
+  int lock_timeout_ms = 5000;
+  // How long opening a connection may take.
+  int connect_timeout_s = 10;
+};
+
+// Opens the PostgreSQL database `uri` names (postgresql://user@host:port/db,
+// with libpq's parameters; a password may also come from PGPASSWORD or
+// ~/.pgpass) and creates or migrates Lago's tables in it, under an advisory
+// lock so that servers starting together migrate once. Connections are opened
+// as needed: one for reads and writes, and one for each study lock held, an
+// advisory lock that PostgreSQL releases when its connection ends. A
+// connection that breaks is opened again at the next call. FAILED_PRECONDITION
+// when the server cannot be reached or refuses the login, or has a newer
+// schema.
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenPostgresStore(
+    const std::string& uri, const PostgresOptions& options = {});
+
+// The schema version this build writes to PostgreSQL.
+int PostgresSchemaVersion();
+
+// True when `database` is a PostgreSQL URI (postgresql:// or postgres://)
+// rather than a SQLite file's path.
+bool IsPostgresUri(absl::string_view database);
+
+// `database` with a URI's password replaced by "***", for logs and errors.
+std::string RedactPassword(absl::string_view database);
+
+// OpenPostgresStore for a PostgreSQL URI, OpenSqliteStore for a path; both
+// wait `busy_timeout_ms` for another process's lock.
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenStore(const std::string& database,
+                                                      int busy_timeout_ms);
 
 }  // namespace lago::storage
 

@@ -1,15 +1,19 @@
-"""Two lago-server processes on one SQLite file serve one study together.
+"""Two lago-server processes on one database serve one study together.
 
 Workers run gradient-enhanced lago through the Python client, each asking one
 server for a point and telling the result to the other. Every trial id and
 every point is handed out once, every result is stored with its own point, both
 servers answer the same, and one of them killed with SIGKILL leaves the other
-serving the study.
+serving the study. It runs on a SQLite file and on a PostgreSQL database of the
+test run's own server (tests/postgres/test_server.sh).
 """
 
+import os
 import sqlite3
+import subprocess
 import threading
 import unittest
+import uuid
 
 import lago
 from lago_server import LagoServer
@@ -22,9 +26,25 @@ def value_and_gradient(x):
             [2.0 * (x[0] - 0.5), 6.0 * (x[1] - 1.0)])
 
 
+def psql(uri, sql):
+    """The rows of ``sql`` on ``uri``, as psql prints them unaligned."""
+    return subprocess.run(["psql", uri, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
+                           "-c", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
 class SharedDatabaseTest(unittest.TestCase):
+    def database(self):
+        """The database both servers open; None: a file the first server makes."""
+        return None
+
+    def count_observations(self, db):
+        with sqlite3.connect(db) as conn:
+            self.assertEqual(conn.execute("PRAGMA integrity_check").fetchone()[0], "ok")
+            return conn.execute("SELECT count(*) FROM observations").fetchone()[0]
+
     def test_two_servers_serve_one_study_without_losing_or_repeating_anything(self):
-        with LagoServer() as first, LagoServer(db=first.db) as second:
+        with LagoServer(db=self.database()) as first, LagoServer(db=first.db) as second:
             clients = [lago.Client(first.address, timeout=30),
                        lago.Client(second.address, timeout=30)]
             studies = [c.create_study("shared", PARAMETERS, strategy="lago",
@@ -80,10 +100,30 @@ class SharedDatabaseTest(unittest.TestCase):
             for c in clients:
                 c.close()
             self.assertEqual(second.stop(), 0)
-            with sqlite3.connect(first.db) as db:
-                self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
-                self.assertEqual(db.execute("SELECT count(*) FROM observations").fetchone()[0],
-                                 workers * rounds + 1)
+            self.assertEqual(self.count_observations(first.db), workers * rounds + 1)
+
+
+class PostgresSharedDatabaseTest(SharedDatabaseTest):
+    """The same on a new database of the PostgreSQL test server."""
+
+    def setUp(self):
+        uri_file = os.environ.get("LAGO_TEST_POSTGRES_URI_FILE")
+        if not uri_file:
+            why = "no PostgreSQL test server: run under ctest (fixture postgres)"
+            if os.environ.get("CI"):
+                self.fail(why)
+            self.skipTest(why)
+        with open(uri_file) as f:
+            self.admin = f.read().strip()
+        self.name = "lago_py_" + uuid.uuid4().hex[:12]
+        psql(self.admin, f"CREATE DATABASE {self.name}")
+        self.addCleanup(psql, self.admin, f"DROP DATABASE {self.name} WITH (FORCE)")
+
+    def database(self):
+        return self.admin.rsplit("/", 1)[0] + "/" + self.name
+
+    def count_observations(self, db):
+        return int(psql(db, "SELECT count(*) FROM observations"))
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class ServerTest : public ::testing::Test {
              std::unique_ptr<client::Client>* client_out) {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    options.db_path = db_path();
+    options.db_path = database();
     options.max_message_bytes = 1 << 20;
     options.busy_timeout_ms = 100;
     std::atomic<int64_t>* now = &now_seconds_;
@@ -63,6 +63,9 @@ class ServerTest : public ::testing::Test {
         "127.0.0.1:" + std::to_string((*server_out)->port()), client_options);
   }
 
+  void TwoServersShareAStudy();
+  void WorkersOnTwoServersKeepEveryResult();
+
   void RestartServer() {
     client_.reset();
     server_->Shutdown(absl::Seconds(1));
@@ -72,6 +75,8 @@ class ServerTest : public ::testing::Test {
   }
 
   std::string db_path() const { return dir_.path() + "/lago.db"; }
+  // Where the servers keep their studies: the SQLite file db_path() here.
+  virtual std::string database() const { return db_path(); }
   std::string Dump() const { return lago::testing::DumpDatabase(db_path()); }
 
   void CreateStudy(const std::string& name, const v1::StudySpec& spec) {
@@ -681,9 +686,9 @@ TEST_F(ServerTest, ListStudiesPagesByName) {
   EXPECT_TRUE(second->next_page_token().empty());
 }
 
-// Two server processes on one database file: each sees what the other wrote,
-// and neither hands out a trial id or a point twice.
-TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) {
+// Two server processes on one database: each sees what the other wrote, and
+// neither hands out a trial id or a point twice.
+void ServerTest::TwoServersShareAStudy() {
   std::unique_ptr<Server> other_server;
   std::unique_ptr<client::Client> other;
   Start(&other_server, &other);
@@ -730,7 +735,7 @@ TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) {
   other_server->Wait();
 }
 
-TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
+void ServerTest::WorkersOnTwoServersKeepEveryResult() {
   std::unique_ptr<Server> other_server;
   std::unique_ptr<client::Client> other;
   Start(&other_server, &other);
@@ -772,6 +777,51 @@ TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
   other.reset();
   other_server->Shutdown(absl::Seconds(1));
   other_server->Wait();
+}
+
+TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) { TwoServersShareAStudy(); }
+
+TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
+  WorkersOnTwoServersKeepEveryResult();
+}
+
+// The same service on a PostgreSQL database of the test server.
+class PostgresServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    LAGO_REQUIRE_POSTGRES(postgres_);
+    ServerTest::SetUp();
+  }
+  std::string database() const override { return postgres_->uri(); }
+  std::unique_ptr<lago::testing::PostgresDatabase> postgres_;
+};
+
+TEST_F(PostgresServerTest, ResultsAndStrategyStateSurviveARestart) {
+  CreateStudy("s", TwoParameterSpec());
+  const v1::Trial first = SuggestOne("s");
+  Observe("s", first.id(), 2.5);
+  const v1::Trial pending = SuggestOne("s");
+  RestartServer();
+  auto trials = client_->AllTrials("s");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 2u);
+  EXPECT_EQ((*trials)[0].value(), 2.5);
+  EXPECT_EQ((*trials)[0].x(0), first.x(0));
+  EXPECT_EQ((*trials)[1].state(), v1::TRIAL_STATE_PENDING);
+  // The strategy carries on from its stored state: the next Sobol point.
+  const v1::Trial next = SuggestOne("s");
+  EXPECT_EQ(next.id(), 3);
+  EXPECT_EQ(next.why().sequence_index(), pending.why().sequence_index() + 1);
+  v1::StudySpec other = TwoParameterSpec();
+  other.set_seed(8);
+  EXPECT_EQ(client_->CreateStudy("s", other).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(PostgresServerTest, TwoServersShareAStudy) { TwoServersShareAStudy(); }
+
+TEST_F(PostgresServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
+  WorkersOnTwoServersKeepEveryResult();
 }
 
 }  // namespace

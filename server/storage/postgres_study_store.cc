@@ -1,0 +1,867 @@
+// The PostgreSQL backend of StudyStore, for several servers behind one
+// database. The only file that includes libpq.
+//
+// The tables are those of the SQLite backend, with PostgreSQL's types. Commits
+// run at READ COMMITTED: the UPDATE that checks and counts up a study's
+// revision takes the study's row lock, so of two servers committing from one
+// revision the second waits, finds another revision and writes nothing. Loads
+// read one REPEATABLE READ snapshot. Study locks are session advisory locks,
+// each on a connection of its own, so they exclude each other within one
+// process too and end with their connection.
+#include <libpq-fe.h>
+
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/storage/columns.h"
+#include "server/storage/study_store.h"
+
+namespace lago::storage {
+namespace {
+
+// Forward migrations: entry i takes the schema from version i to i + 1.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE studies (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL UNIQUE,
+  spec BYTEA NOT NULL,
+  strategy TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  dimension INTEGER NOT NULL,
+  budget DOUBLE PRECISION NOT NULL,
+  seed BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'done', 'stopped')),
+  create_time_us BIGINT NOT NULL,
+  update_time_us BIGINT NOT NULL,
+  revision BIGINT NOT NULL
+);
+CREATE TABLE revision_sequence (last BIGINT NOT NULL);
+INSERT INTO revision_sequence (last) VALUES (0);
+CREATE TABLE parameters (
+  study_id BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  lower DOUBLE PRECISION NOT NULL,
+  upper DOUBLE PRECISION NOT NULL,
+  scale TEXT NOT NULL,
+  type TEXT NOT NULL,
+  PRIMARY KEY (study_id, position)
+);
+CREATE TABLE parameter_choices (
+  study_id BIGINT NOT NULL,
+  position INTEGER NOT NULL,
+  choice INTEGER NOT NULL,
+  label TEXT NOT NULL,
+  PRIMARY KEY (study_id, position, choice),
+  FOREIGN KEY (study_id, position) REFERENCES parameters(study_id, position)
+    ON DELETE CASCADE
+);
+CREATE TABLE trials (
+  study_id BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  trial_id BIGINT NOT NULL CHECK (trial_id >= 1),
+  state TEXT NOT NULL CHECK (state IN ('pending', 'completed', 'failed', 'abandoned')),
+  kind TEXT NOT NULL,
+  need_gradient INTEGER NOT NULL,
+  client_id TEXT NOT NULL,
+  x TEXT NOT NULL,
+  lease_expire_time_us BIGINT NOT NULL,
+  why_winner TEXT NOT NULL,
+  why_acquisition_value DOUBLE PRECISION,
+  why_predicted_improvement DOUBLE PRECISION,
+  why_radius DOUBLE PRECISION,
+  why_sequence_index BIGINT,
+  why_acquisition_weight DOUBLE PRECISION,
+  abandon_reason TEXT NOT NULL DEFAULT '',
+  create_time_us BIGINT NOT NULL,
+  update_time_us BIGINT NOT NULL,
+  PRIMARY KEY (study_id, trial_id)
+);
+CREATE INDEX trials_by_state ON trials (study_id, state);
+CREATE TABLE observations (
+  study_id BIGINT NOT NULL,
+  trial_id BIGINT NOT NULL,
+  failed INTEGER NOT NULL,
+  value DOUBLE PRECISION,
+  gradient TEXT,
+  noise_std DOUBLE PRECISION,
+  failure_reason TEXT NOT NULL,
+  observe_time_us BIGINT NOT NULL,
+  completion_revision BIGINT NOT NULL,
+  PRIMARY KEY (study_id, trial_id),
+  FOREIGN KEY (study_id, trial_id) REFERENCES trials(study_id, trial_id) ON DELETE CASCADE,
+  CHECK (failed = 1 OR value IS NOT NULL)
+);
+CREATE TABLE strategy_state (
+  study_id BIGINT PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+  state BYTEA NOT NULL,
+  update_time_us BIGINT NOT NULL
+);
+CREATE TABLE requests (
+  study_id BIGINT NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  request_id TEXT NOT NULL,
+  method TEXT NOT NULL,
+  fingerprint BYTEA NOT NULL,
+  response BYTEA NOT NULL,
+  create_time_us BIGINT NOT NULL,
+  PRIMARY KEY (study_id, request_id)
+);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// The advisory lock key of the schema's migrations; a study's lock is its id,
+// and ids start at 1.
+constexpr int64_t kMigrationLockKey = 0;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+struct ConnectionDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using Connection = std::unique_ptr<PGconn, ConnectionDeleter>;
+
+// A statement's parameters, sent as text, or as bytes for BYTEA columns.
+class Params {
+ public:
+  Params& Text(absl::string_view text) {
+    // PostgreSQL's text cannot hold a NUL character.
+    if (text.find('\0') != absl::string_view::npos) has_nul_ = true;
+    return Add(std::string(text), /*binary=*/false);
+  }
+  Params& Int(int64_t v) { return Add(absl::StrCat(v), false); }
+  Params& Double(double v) { return Add(absl::StrFormat("%.17g", v), false); }
+  Params& Bytes(absl::string_view bytes) { return Add(std::string(bytes), true); }
+  Params& Null() {
+    values_.emplace_back();
+    null_.push_back(true);
+    binary_.push_back(0);
+    return *this;
+  }
+  template <typename T>
+  Params& DoubleOrNull(bool present, T v) {
+    return present ? Double(static_cast<double>(v)) : Null();
+  }
+
+  bool has_nul() const { return has_nul_; }
+  int size() const { return static_cast<int>(values_.size()); }
+  // Pointers into this object: valid while it lives and is not changed.
+  std::vector<const char*> Values() const {
+    std::vector<const char*> out;
+    for (size_t i = 0; i < values_.size(); ++i)
+      out.push_back(null_[i] ? nullptr : values_[i].data());
+    return out;
+  }
+  std::vector<int> Lengths() const {
+    std::vector<int> out;
+    for (const std::string& v : values_) out.push_back(static_cast<int>(v.size()));
+    return out;
+  }
+  const int* Formats() const { return binary_.data(); }
+
+ private:
+  Params& Add(std::string value, bool binary) {
+    values_.push_back(std::move(value));
+    null_.push_back(false);
+    binary_.push_back(binary ? 1 : 0);
+    return *this;
+  }
+
+  std::vector<std::string> values_;
+  std::vector<bool> null_;
+  std::vector<int> binary_;
+  bool has_nul_ = false;
+};
+
+// The status for a failed statement or a lost connection. Messages carry the
+// SQLSTATE, never SQL or the server's wording (which may quote values).
+absl::Status StatementError(PGconn* conn, const PGresult* result,
+                            absl::string_view what) {
+  if (PQstatus(conn) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": the connection to PostgreSQL was lost; retry"));
+  }
+  const char* state =
+      result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  const std::string code = state == nullptr ? "" : state;
+  if (code == "23505") {
+    return absl::AlreadyExistsError(absl::StrCat(what, ": the record already exists"));
+  }
+  if (code == "55P03" || code == "40001" || code == "40P01" || code == "53300" ||
+      absl::StartsWith(code, "08") || absl::StartsWith(code, "57P")) {
+    return absl::UnavailableError(
+        absl::StrCat(what,
+                     ": the database stayed busy past its timeout or is "
+                     "unavailable (SQLSTATE ",
+                     code, "); retry"));
+  }
+  if (code == "53100") {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": the disk is full"));
+  }
+  return absl::InternalError(
+      absl::StrCat(what, ": storage error, SQLSTATE ", code.empty() ? "unknown" : code));
+}
+
+// Runs one statement; the result has its rows, or the status says why not.
+absl::StatusOr<Result> Exec(PGconn* conn, const char* sql, const Params& params,
+                            absl::string_view what) {
+  if (params.has_nul()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": text with a NUL character cannot be stored"));
+  }
+  const std::vector<const char*> values = params.Values();
+  const std::vector<int> lengths = params.Lengths();
+  Result result(PQexecParams(conn, sql, params.size(), nullptr, values.data(),
+                             lengths.data(), params.Formats(), /*resultFormat=*/0));
+  const ExecStatusType status =
+      result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return StatementError(conn, result.get(), what);
+  }
+  return result;
+}
+
+// Runs statements without parameters; several may be separated by ';'.
+absl::StatusOr<Result> Exec(PGconn* conn, const char* sql, absl::string_view what) {
+  Result result(PQexec(conn, sql));
+  const ExecStatusType status =
+      result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    return StatementError(conn, result.get(), what);
+  }
+  return result;
+}
+
+// Column readers for text-format results.
+bool IsNull(const Result& r, int row, int col) { return PQgetisnull(r.get(), row, col); }
+std::string Text(const Result& r, int row, int col) {
+  return std::string(PQgetvalue(r.get(), row, col), PQgetlength(r.get(), row, col));
+}
+int64_t Int(const Result& r, int row, int col) {
+  int64_t v = 0;
+  (void)absl::SimpleAtoi(PQgetvalue(r.get(), row, col), &v);
+  return v;
+}
+double Double(const Result& r, int row, int col) {
+  double v = 0.0;
+  (void)absl::SimpleAtod(PQgetvalue(r.get(), row, col), &v);
+  return v;
+}
+std::string Bytes(const Result& r, int row, int col) {
+  size_t length = 0;
+  unsigned char* bytes = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(r.get(), row, col)), &length);
+  if (bytes == nullptr) return std::string();
+  std::string out(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
+  return out;
+}
+
+// Opens a connection with the store's settings.
+absl::StatusOr<Connection> Connect(const std::string& uri, const PostgresOptions& options,
+                                   int lock_timeout_ms) {
+  // Commits are durable before they return; notices (such as "already exists,
+  // skipping") stay out of the server's output.
+  const std::string settings =
+      absl::StrCat("-c lock_timeout=", lock_timeout_ms,
+                   " -c synchronous_commit=on -c client_min_messages=warning");
+  const std::string timeout = absl::StrCat(options.connect_timeout_s);
+  const char* keys[] = {"dbname",          "connect_timeout",  "options",
+                        "client_encoding", "application_name", nullptr};
+  const char* values[] = {uri.c_str(), timeout.c_str(), settings.c_str(),
+                          "UTF8",      "lago-server",   nullptr};
+  Connection conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (conn == nullptr) return absl::ResourceExhaustedError("out of memory for libpq");
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    // libpq's message names the host and the reason, never the password.
+    std::string reason = PQerrorMessage(conn.get());
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' '))
+      reason.pop_back();
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL database ",
+                                               RedactPassword(uri), ": ", reason));
+  }
+  return conn;
+}
+
+class PostgresStudyStore : public StudyStore {
+ public:
+  PostgresStudyStore(std::string uri, PostgresOptions options, Connection conn)
+      : uri_(std::move(uri)), options_(options), conn_(std::move(conn)) {}
+
+  absl::StatusOr<StudyRecord> CreateStudy(const v1::Study& study) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string what = absl::StrCat("creating study \"", study.name(), "\"");
+    return InTransaction<StudyRecord>(
+        "BEGIN", what, [&](PGconn* conn) -> absl::StatusOr<StudyRecord> {
+          const v1::StudySpec& spec = study.spec();
+          // The first revision of a new study: above every revision a deleted
+          // study had.
+          auto next = Exec(
+              conn, "UPDATE revision_sequence SET last = last + 1 RETURNING last", what);
+          if (!next.ok()) return next.status();
+          StudyRecord record;
+          record.revision = Int(*next, 0, 0);
+          Params p;
+          p.Text(study.name())
+              .Bytes(SpecBytes(spec))
+              .Text(spec.strategy())
+              .Text(DirectionText(spec.direction()))
+              .Int(spec.parameters_size())
+              .Double(spec.budget())
+              .Int(static_cast<int64_t>(spec.seed()))
+              .Text(StudyStateText(study.state()))
+              .Int(ToMicros(study.create_time()))
+              .Int(ToMicros(study.update_time()))
+              .Int(record.revision);
+          auto inserted =
+              Exec(conn,
+                   "INSERT INTO studies (name, spec, strategy, direction, "
+                   "dimension, budget, seed, state, create_time_us, "
+                   "update_time_us, revision) VALUES ($1, $2, $3, $4, $5, $6, "
+                   "$7, $8, $9, $10, $11) RETURNING id",
+                   p, what);
+          if (!inserted.ok()) return inserted.status();
+          record.id = Int(*inserted, 0, 0);
+          for (int i = 0; i < spec.parameters_size(); ++i) {
+            const v1::Parameter& param = spec.parameters(i);
+            Params row;
+            row.Int(record.id)
+                .Int(i)
+                .Text(param.name())
+                .Double(param.lower())
+                .Double(param.upper())
+                .Text(ScaleText(param.scale()))
+                .Text(ParameterTypeText(param.type()));
+            auto added = Exec(conn,
+                              "INSERT INTO parameters (study_id, position, name, lower, "
+                              "upper, scale, type) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              row, what);
+            if (!added.ok()) return added.status();
+            for (int c = 0; c < param.choices_size(); ++c) {
+              Params choice;
+              choice.Int(record.id).Int(i).Int(c).Text(param.choices(c));
+              auto chosen = Exec(conn,
+                                 "INSERT INTO parameter_choices (study_id, position, "
+                                 "choice, label) VALUES ($1, $2, $3, $4)",
+                                 choice, what);
+              if (!chosen.ok()) return chosen.status();
+            }
+          }
+          record.study = study;
+          return record;
+        });
+  }
+
+  absl::StatusOr<std::optional<StudyRecord>> FindStudy(absl::string_view name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    auto rows = Exec(*conn, absl::StrCat(kSelectStudy, " WHERE name = $1").c_str(),
+                     Params().Text(name), "reading a study");
+    if (!rows.ok()) return rows.status();
+    if (PQntuples(rows->get()) == 0) return std::optional<StudyRecord>();
+    auto record = ReadStudyRow(*rows, 0);
+    if (!record.ok()) return record.status();
+    return std::optional<StudyRecord>(*std::move(record));
+  }
+
+  absl::StatusOr<std::vector<StudyRecord>> ListStudies(absl::string_view after_name,
+                                                       int limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    auto rows = Exec(
+        *conn,
+        absl::StrCat(kSelectStudy, " WHERE name > $1 ORDER BY name LIMIT $2").c_str(),
+        Params().Text(after_name).Int(limit), "listing studies");
+    if (!rows.ok()) return rows.status();
+    std::vector<StudyRecord> out;
+    for (int i = 0; i < PQntuples(rows->get()); ++i) {
+      auto record = ReadStudyRow(*rows, i);
+      if (!record.ok()) return record.status();
+      out.push_back(*std::move(record));
+    }
+    return out;
+  }
+
+  absl::Status DeleteStudy(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* what = "deleting a study";
+    const absl::StatusOr<bool> deleted =
+        InTransaction<bool>("BEGIN", what, [&](PGconn* conn) -> absl::StatusOr<bool> {
+          // A study created later starts above its revisions.
+          auto kept = Exec(conn,
+                           "UPDATE revision_sequence SET last = greatest(last, "
+                           "coalesce((SELECT revision FROM studies WHERE id = $1), 0))",
+                           Params().Int(study_id), what);
+          if (!kept.ok()) return kept.status();
+          auto rows = Exec(conn, "DELETE FROM studies WHERE id = $1",
+                           Params().Int(study_id), what);
+          if (!rows.ok()) return rows.status();
+          if (std::strcmp(PQcmdTuples(rows->get()), "1") != 0)
+            return absl::NotFoundError("study not found");
+          return true;
+        });
+    return deleted.status();
+  }
+
+  absl::StatusOr<StudySnapshot> LoadStudy(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* what = "loading a study";
+    // One snapshot, so that the study, its trials and its state agree.
+    return InTransaction<StudySnapshot>(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what,
+        [&](PGconn* conn) -> absl::StatusOr<StudySnapshot> {
+          StudySnapshot snapshot;
+          auto study = Exec(conn, absl::StrCat(kSelectStudy, " WHERE id = $1").c_str(),
+                            Params().Int(study_id), what);
+          if (!study.ok()) return study.status();
+          if (PQntuples(study->get()) == 0) return absl::NotFoundError("study not found");
+          auto record = ReadStudyRow(*study, 0);
+          if (!record.ok()) return record.status();
+          snapshot.record = *std::move(record);
+          auto trials = Exec(
+              conn,
+              "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
+              "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
+              "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
+              "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
+              "o.noise_std, o.failure_reason, o.observe_time_us, "
+              "t.why_acquisition_weight FROM trials t LEFT JOIN observations o "
+              "ON o.study_id = t.study_id AND o.trial_id = t.trial_id "
+              "WHERE t.study_id = $1 ORDER BY t.trial_id",
+              Params().Int(study_id), what);
+          if (!trials.ok()) return trials.status();
+          for (int row = 0; row < PQntuples(trials->get()); ++row) {
+            absl::Status read =
+                ReadTrialRow(*trials, row, &snapshot.trials.emplace_back());
+            if (!read.ok()) return read;
+          }
+          auto order = Exec(conn,
+                            "SELECT trial_id FROM observations WHERE study_id = $1 "
+                            "ORDER BY completion_revision, trial_id",
+                            Params().Int(study_id), what);
+          if (!order.ok()) return order.status();
+          for (int row = 0; row < PQntuples(order->get()); ++row)
+            snapshot.result_order.push_back(Int(*order, row, 0));
+          auto state = Exec(conn, "SELECT state FROM strategy_state WHERE study_id = $1",
+                            Params().Int(study_id), what);
+          if (!state.ok()) return state.status();
+          if (PQntuples(state->get()) > 0) snapshot.strategy_state = Bytes(*state, 0, 0);
+          return snapshot;
+        });
+  }
+
+  absl::StatusOr<std::optional<RequestRecord>> FindRequest(
+      int64_t study_id, absl::string_view request_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    auto rows = Exec(*conn,
+                     "SELECT method, fingerprint, response FROM requests WHERE "
+                     "study_id = $1 AND request_id = $2",
+                     Params().Int(study_id).Text(request_id), "reading a request record");
+    if (!rows.ok()) return rows.status();
+    if (PQntuples(rows->get()) == 0) return std::optional<RequestRecord>();
+    RequestRecord record;
+    record.request_id = std::string(request_id);
+    record.method = Text(*rows, 0, 0);
+    record.fingerprint = Bytes(*rows, 0, 1);
+    record.response = Bytes(*rows, 0, 2);
+    return std::optional<RequestRecord>(std::move(record));
+  }
+
+  absl::StatusOr<int64_t> Revision(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    auto rows = Exec(*conn, "SELECT revision FROM studies WHERE id = $1",
+                     Params().Int(study_id), "reading a study's revision");
+    if (!rows.ok()) return rows.status();
+    if (PQntuples(rows->get()) == 0) return absl::NotFoundError("study not found");
+    return Int(*rows, 0, 0);
+  }
+
+  absl::StatusOr<int64_t> Commit(const StudyWrite& write) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* what = "writing a study";
+    return InTransaction<int64_t>(
+        "BEGIN", what, [&](PGconn* conn) -> absl::StatusOr<int64_t> {
+          Params study;
+          study.Int(write.update_time_micros);
+          if (write.state.has_value()) {
+            study.Text(StudyStateText(*write.state));
+          } else {
+            study.Null();
+          }
+          study.Int(write.study_id).Int(write.expected_revision);
+          // Takes the study's row lock: a concurrent commit from the same
+          // revision waits here and then finds another revision.
+          auto updated =
+              Exec(conn,
+                   "UPDATE studies SET update_time_us = $1, state = "
+                   "coalesce($2, state), revision = revision + 1 WHERE id = $3 "
+                   "AND revision = $4",
+                   study, what);
+          if (!updated.ok()) return updated.status();
+          if (std::strcmp(PQcmdTuples(updated->get()), "1") != 0) {
+            auto stored = Exec(conn, "SELECT revision FROM studies WHERE id = $1",
+                               Params().Int(write.study_id), what);
+            if (!stored.ok()) return stored.status();
+            if (PQntuples(stored->get()) == 0)
+              return absl::NotFoundError("study not found");
+            return absl::AbortedError(
+                absl::StrCat("the study changed meanwhile (revision ", Int(*stored, 0, 0),
+                             ", the write expected ", write.expected_revision,
+                             "); nothing was written"));
+          }
+          const int64_t revision = write.expected_revision + 1;
+          for (const v1::Trial& t : write.trials) {
+            absl::Status written =
+                WriteTrial(conn, write.study_id, write.update_time_micros, revision, t);
+            if (!written.ok()) return written;
+          }
+          if (write.strategy_state.has_value()) {
+            auto state =
+                Exec(conn,
+                     "INSERT INTO strategy_state (study_id, state, update_time_us) "
+                     "VALUES ($1, $2, $3) ON CONFLICT (study_id) DO UPDATE SET "
+                     "state = excluded.state, update_time_us = "
+                     "excluded.update_time_us",
+                     Params()
+                         .Int(write.study_id)
+                         .Bytes(*write.strategy_state)
+                         .Int(write.update_time_micros),
+                     what);
+            if (!state.ok()) return state.status();
+          }
+          if (write.request.has_value()) {
+            const RequestRecord& r = *write.request;
+            auto request =
+                Exec(conn,
+                     "INSERT INTO requests (study_id, request_id, method, "
+                     "fingerprint, response, create_time_us) VALUES ($1, $2, $3, "
+                     "$4, $5, $6)",
+                     Params()
+                         .Int(write.study_id)
+                         .Text(r.request_id)
+                         .Text(r.method)
+                         .Bytes(r.fingerprint)
+                         .Bytes(r.response)
+                         .Int(write.update_time_micros),
+                     what);
+            if (!request.ok()) return request.status();
+          }
+          return revision;
+        });
+  }
+
+  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
+    Connection conn;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!idle_lock_connections_.empty()) {
+        conn = std::move(idle_lock_connections_.back());
+        idle_lock_connections_.pop_back();
+      }
+    }
+    if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
+      // Waits for the lock without a limit, as a SQLite store's lock does.
+      auto opened = Connect(uri_, options_, /*lock_timeout_ms=*/0);
+      if (!opened.ok()) return opened.status();
+      conn = *std::move(opened);
+    }
+    auto locked = Exec(conn.get(), "SELECT pg_advisory_lock($1)", Params().Int(study_id),
+                       absl::StrCat("locking study ", study_id));
+    if (!locked.ok()) return locked.status();
+    return std::unique_ptr<StudyLock>(new AdvisoryLock(this, std::move(conn), study_id));
+  }
+
+  std::string Description() const override {
+    return absl::StrCat("PostgreSQL database ", RedactPassword(uri_), " (schema ",
+                        kSchemaVersion, ")");
+  }
+
+ private:
+  static constexpr const char* kSelectStudy =
+      "SELECT id, name, spec, state, create_time_us, update_time_us, revision FROM "
+      "studies";
+
+  class AdvisoryLock : public StudyLock {
+   public:
+    AdvisoryLock(PostgresStudyStore* store, Connection conn, int64_t study_id)
+        : store_(store), conn_(std::move(conn)), study_id_(study_id) {}
+    ~AdvisoryLock() override {
+      auto unlocked = Exec(conn_.get(), "SELECT pg_advisory_unlock($1)",
+                           Params().Int(study_id_), "unlocking a study");
+      // A connection that cannot say it released the lock is closed, which
+      // releases it.
+      if (unlocked.ok()) store_->ReturnLockConnection(std::move(conn_));
+    }
+
+   private:
+    PostgresStudyStore* const store_;
+    Connection conn_;
+    const int64_t study_id_;
+  };
+
+  void ReturnLockConnection(Connection conn) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    // A few idle connections are kept for the next locks.
+    if (idle_lock_connections_.size() < 8)
+      idle_lock_connections_.push_back(std::move(conn));
+  }
+
+  // The reads-and-writes connection, opened again when it broke.
+  // Precondition: mu_ is held.
+  absl::StatusOr<PGconn*> Conn() {
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      auto reopened = Connect(uri_, options_, options_.lock_timeout_ms);
+      if (!reopened.ok()) return reopened.status();
+      conn_ = *std::move(reopened);
+    }
+    return conn_.get();
+  }
+
+  // Runs `body` between `begin` and COMMIT; rolls back when it fails.
+  // Precondition: mu_ is held.
+  template <typename T, typename Body>
+  absl::StatusOr<T> InTransaction(const char* begin, absl::string_view what, Body body) {
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    auto begun = Exec(*conn, begin, what);
+    if (!begun.ok()) return begun.status();
+    absl::StatusOr<T> out = body(*conn);
+    if (out.ok()) {
+      auto committed = Exec(*conn, "COMMIT", what);
+      if (committed.ok()) return out;
+      out = committed.status();
+    }
+    (void)Exec(*conn, "ROLLBACK", what);
+    return out;
+  }
+
+  static absl::StatusOr<StudyRecord> ReadStudyRow(const Result& rows, int row) {
+    StudyRecord record;
+    record.id = Int(rows, row, 0);
+    record.study.set_name(Text(rows, row, 1));
+    if (!record.study.mutable_spec()->ParseFromString(Bytes(rows, row, 2))) {
+      return absl::InternalError(absl::StrCat("the stored spec of study \"",
+                                              record.study.name(), "\" is corrupt"));
+    }
+    record.study.set_state(ParseStudyState(Text(rows, row, 3)));
+    FromMicros(Int(rows, row, 4), record.study.mutable_create_time());
+    FromMicros(Int(rows, row, 5), record.study.mutable_update_time());
+    record.revision = Int(rows, row, 6);
+    return record;
+  }
+
+  // The columns of LoadStudy's trial query.
+  static absl::Status ReadTrialRow(const Result& rows, int row, v1::Trial* t) {
+    t->set_id(Int(rows, row, 0));
+    t->set_state(ParseTrialState(Text(rows, row, 1)));
+    t->set_kind(ParseTrialKind(Text(rows, row, 2)));
+    t->set_need_gradient(Int(rows, row, 3) != 0);
+    t->set_client_id(Text(rows, row, 4));
+    absl::Status parsed = ParseArray(Text(rows, row, 5), t->mutable_x());
+    if (!parsed.ok()) return parsed;
+    FromMicros(Int(rows, row, 6), t->mutable_lease_expire_time());
+    v1::TrialWhy* why = t->mutable_why();
+    why->set_winner(Text(rows, row, 7));
+    if (!IsNull(rows, row, 8)) why->set_acquisition_value(Double(rows, row, 8));
+    if (!IsNull(rows, row, 9)) why->set_predicted_improvement(Double(rows, row, 9));
+    if (!IsNull(rows, row, 10)) why->set_radius(Double(rows, row, 10));
+    if (!IsNull(rows, row, 11)) why->set_sequence_index(Int(rows, row, 11));
+    if (!IsNull(rows, row, 20)) why->set_acquisition_weight(Double(rows, row, 20));
+    FromMicros(Int(rows, row, 12), t->mutable_create_time());
+    t->set_failure_reason(Text(rows, row, 13));
+    if (IsNull(rows, row, 14)) return absl::OkStatus();
+    if (!IsNull(rows, row, 15)) t->set_value(Double(rows, row, 15));
+    if (!IsNull(rows, row, 16)) {
+      parsed = ParseArray(Text(rows, row, 16), t->mutable_gradient());
+      if (!parsed.ok()) return parsed;
+    }
+    if (!IsNull(rows, row, 17)) t->set_noise_std(Double(rows, row, 17));
+    t->set_failure_reason(Text(rows, row, 18));
+    FromMicros(Int(rows, row, 19), t->mutable_complete_time());
+    return absl::OkStatus();
+  }
+
+  // Precondition: inside a transaction.
+  static absl::Status WriteTrial(PGconn* conn, int64_t study_id, int64_t now_us,
+                                 int64_t revision, const v1::Trial& t) {
+    const char* what = "writing a trial";
+    const v1::TrialWhy& why = t.why();
+    Params p;
+    p.Int(study_id)
+        .Int(t.id())
+        .Text(TrialStateText(t.state()))
+        .Text(TrialKindText(t.kind()))
+        .Int(t.need_gradient() ? 1 : 0)
+        .Text(t.client_id())
+        .Text(FormatArray(t.x()))
+        .Int(ToMicros(t.lease_expire_time()))
+        .Text(why.winner())
+        .DoubleOrNull(why.has_acquisition_value(), why.acquisition_value())
+        .DoubleOrNull(why.has_predicted_improvement(), why.predicted_improvement())
+        .DoubleOrNull(why.has_radius(), why.radius());
+    if (why.has_sequence_index()) {
+      p.Int(why.sequence_index());
+    } else {
+      p.Null();
+    }
+    p.Text(t.state() == v1::TRIAL_STATE_ABANDONED ? t.failure_reason() : "")
+        .Int(ToMicros(t.create_time()))
+        .Int(now_us)
+        .DoubleOrNull(why.has_acquisition_weight(), why.acquisition_weight());
+    auto trial = Exec(
+        conn,
+        "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, client_id, "
+        "x, lease_expire_time_us, why_winner, why_acquisition_value, "
+        "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
+        "create_time_us, update_time_us, why_acquisition_weight) VALUES ($1, $2, $3, $4, "
+        "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT "
+        "(study_id, trial_id) DO UPDATE SET state = excluded.state, "
+        "abandon_reason = excluded.abandon_reason, client_id = excluded.client_id, "
+        "lease_expire_time_us = excluded.lease_expire_time_us, "
+        "update_time_us = excluded.update_time_us",
+        p, what);
+    if (!trial.ok()) return trial.status();
+    const bool has_result =
+        t.state() == v1::TRIAL_STATE_COMPLETED || t.state() == v1::TRIAL_STATE_FAILED;
+    if (!has_result) return absl::OkStatus();
+    Params o;
+    o.Int(study_id)
+        .Int(t.id())
+        .Int(t.state() == v1::TRIAL_STATE_FAILED ? 1 : 0)
+        .DoubleOrNull(t.has_value(), t.value());
+    if (t.gradient_size() > 0) {
+      o.Text(FormatArray(t.gradient()));
+    } else {
+      o.Null();
+    }
+    o.DoubleOrNull(t.has_noise_std(), t.noise_std())
+        .Text(t.failure_reason())
+        .Int(ToMicros(t.complete_time()))
+        .Int(revision);
+    auto observation =
+        Exec(conn,
+             "INSERT INTO observations (study_id, trial_id, failed, value, "
+             "gradient, noise_std, failure_reason, observe_time_us, "
+             "completion_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+             "$9) ON CONFLICT (study_id, trial_id) DO NOTHING",
+             o, what);
+    return observation.status();
+  }
+
+  const std::string uri_;
+  const PostgresOptions options_;
+  std::mutex mu_;
+  Connection conn_;  // Guarded by mu_.
+  std::mutex pool_mu_;
+  std::vector<Connection> idle_lock_connections_;  // Guarded by pool_mu_.
+};
+
+absl::Status Migrate(PGconn* conn) {
+  const char* what = "migrating the schema";
+  // Servers starting together migrate one after the other.
+  auto locked =
+      Exec(conn, "SELECT pg_advisory_lock($1)", Params().Int(kMigrationLockKey), what);
+  if (!locked.ok()) return locked.status();
+  auto migrate = [&]() -> absl::Status {
+    auto created = Exec(conn,
+                        "CREATE TABLE IF NOT EXISTS schema_version "
+                        "(version INTEGER NOT NULL)",
+                        what);
+    if (!created.ok()) return created.status();
+    auto current =
+        Exec(conn, "SELECT coalesce(max(version), 0) FROM schema_version", what);
+    if (!current.ok()) return current.status();
+    const int version = static_cast<int>(Int(*current, 0, 0));
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the database has schema version ", version, "; this server knows up to ",
+          kSchemaVersion, ": upgrade the server"));
+    }
+    for (int v = version; v < kSchemaVersion; ++v) {
+      for (const char* step : {"BEGIN", kMigrations[v]}) {
+        auto done = Exec(conn, step, what);
+        if (!done.ok()) {
+          (void)Exec(conn, "ROLLBACK", what);
+          return done.status();
+        }
+      }
+      auto recorded = Exec(conn, "INSERT INTO schema_version (version) VALUES ($1)",
+                           Params().Int(v + 1), what);
+      const absl::Status committed =
+          recorded.ok() ? Exec(conn, "COMMIT", what).status() : recorded.status();
+      if (!committed.ok()) {
+        (void)Exec(conn, "ROLLBACK", what);
+        return committed;
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::Status migrated = migrate();
+  (void)Exec(conn, "SELECT pg_advisory_unlock($1)", Params().Int(kMigrationLockKey),
+             what);
+  return migrated;
+}
+
+}  // namespace
+
+int PostgresSchemaVersion() { return kSchemaVersion; }
+
+bool IsPostgresUri(absl::string_view database) {
+  return absl::StartsWith(database, "postgresql://") ||
+         absl::StartsWith(database, "postgres://");
+}
+
+std::string RedactPassword(absl::string_view database) {
+  if (!IsPostgresUri(database)) return std::string(database);
+  // scheme://user:password@host...: the password runs from the first ':' of
+  // the part before '@' to the '@'.
+  const size_t start = database.find("://") + 3;
+  const size_t at = database.find('@', start);
+  if (at == absl::string_view::npos) return std::string(database);
+  const size_t colon = database.find(':', start);
+  if (colon == absl::string_view::npos || colon > at) return std::string(database);
+  return absl::StrCat(database.substr(0, colon + 1), "***", database.substr(at));
+}
+
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenPostgresStore(
+    const std::string& uri, const PostgresOptions& options) {
+  auto conn = Connect(uri, options, options.lock_timeout_ms);
+  if (!conn.ok()) return absl::FailedPreconditionError(conn.status().message());
+  absl::Status migrated = Migrate(conn->get());
+  if (!migrated.ok()) {
+    if (migrated.code() == absl::StatusCode::kFailedPrecondition) return migrated;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "PostgreSQL database ", RedactPassword(uri), ": ", migrated.message()));
+  }
+  return std::unique_ptr<StudyStore>(
+      new PostgresStudyStore(uri, options, *std::move(conn)));
+}
+
+absl::StatusOr<std::unique_ptr<StudyStore>> OpenStore(const std::string& database,
+                                                      int busy_timeout_ms) {
+  if (IsPostgresUri(database)) {
+    PostgresOptions options;
+    options.lock_timeout_ms = busy_timeout_ms;
+    return OpenPostgresStore(database, options);
+  }
+  SqliteOptions options;
+  options.busy_timeout_ms = busy_timeout_ms;
+  return OpenSqliteStore(database, options);
+}
+
+}  // namespace lago::storage

@@ -1,0 +1,610 @@
+#include "server/storage/study_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/server/test_util.h"
+
+namespace lago::storage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+v1::Study MakeStudy(const std::string& name) {
+  v1::Study study;
+  study.set_name(name);
+  v1::Parameter* p = study.mutable_spec()->add_parameters();
+  p->set_name("x");
+  p->set_lower(-1.0);
+  p->set_upper(1.0);
+  study.mutable_spec()->set_strategy("sobol");
+  study.set_state(v1::STUDY_STATE_ACTIVE);
+  study.mutable_create_time()->set_seconds(1800000000);
+  study.mutable_update_time()->set_seconds(1800000000);
+  return study;
+}
+
+// MakeStudy with a second, categorical parameter.
+v1::Study MakeCategoricalStudy(const std::string& name) {
+  v1::Study study = MakeStudy(name);
+  v1::Parameter* p = study.mutable_spec()->add_parameters();
+  p->set_name("solvent");
+  p->set_type(v1::PARAMETER_TYPE_CATEGORICAL);
+  p->set_upper(2.0);
+  for (const char* label : {"water", "ethanol", "ethyl acetate"}) p->add_choices(label);
+  return study;
+}
+
+enum class Backend { kSqlite, kPostgres };
+
+std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+}
+
+// What every backend promises (study_store.h), on a new SQLite file or a new
+// PostgreSQL database of the test server.
+class StudyStoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) LAGO_REQUIRE_POSTGRES(postgres_);
+  }
+
+  std::string database() const {
+    return postgres_ != nullptr ? postgres_->uri() : dir_.path() + "/lago.db";
+  }
+
+  // A new store on the test's database: another process, as far as the
+  // database can tell.
+  absl::StatusOr<std::unique_ptr<StudyStore>> Open(int busy_timeout_ms = 5000) {
+    return OpenStore(database(), busy_timeout_ms);
+  }
+
+  // The first column of each row of `sql`, read on a connection of its own.
+  std::vector<std::string> Column(const std::string& sql) const {
+    if (postgres_ != nullptr) return postgres_->Column(sql);
+    SQLite::Database db(database(), SQLite::OPEN_READONLY);
+    SQLite::Statement query(db, sql);
+    std::vector<std::string> out;
+    while (query.executeStep()) out.push_back(query.getColumn(0).getString());
+    return out;
+  }
+
+  // Every row of every table as text: equal dumps, equal contents.
+  std::string Dump() const {
+    if (postgres_ == nullptr) return lago::testing::DumpDatabase(database());
+    std::string out;
+    for (const char* table :
+         {"studies", "revision_sequence", "parameters", "parameter_choices", "trials",
+          "observations", "strategy_state", "requests", "schema_version"}) {
+      out += std::string(table) + ":\n";
+      for (const std::string& row : postgres_->Column(
+               std::string("SELECT r::text FROM ") + table + " r ORDER BY r::text"))
+        out += row + "\n";
+    }
+    return out;
+  }
+
+  lago::testing::TempDir dir_;
+  std::unique_ptr<lago::testing::PostgresDatabase> postgres_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StudyStoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         BackendName);
+
+TEST_P(StudyStoreTest, StudiesAndTrialsSurviveAReopen) {
+  int64_t id = 0;
+  v1::Trial trial;
+  trial.set_id(1);
+  // Values that a lossy text format would round: the store must keep every bit.
+  trial.add_x(0.1 + 0.2);
+  trial.set_kind(v1::TRIAL_KIND_INITIAL);
+  trial.set_state(v1::TRIAL_STATE_COMPLETED);
+  trial.set_value(-1.0 / 3.0);
+  trial.add_gradient(5e-324);
+  trial.set_noise_std(0.25);
+  trial.mutable_why()->set_winner("sobol");
+  trial.mutable_why()->set_sequence_index(7);
+  trial.mutable_why()->set_acquisition_weight(0.125);
+  trial.mutable_complete_time()->set_seconds(1800000001);
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok());
+    auto record = (*store)->CreateStudy(MakeStudy("s"));
+    ASSERT_TRUE(record.ok()) << record.status();
+    id = record->id;
+    StudyWrite write;
+    write.study_id = id;
+    write.expected_revision = record->revision;
+    write.update_time_micros = 1800000001000000;
+    write.trials.push_back(trial);
+    write.strategy_state = "next_index=1";
+    write.request = RequestRecord{"r1", "ObserveTrial", "fp", "response-bytes"};
+    ASSERT_TRUE((*store)->Commit(write).ok());
+  }
+  auto store = Open();
+  ASSERT_TRUE(store.ok());
+  auto snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->record.study.name(), "s");
+  EXPECT_EQ(snapshot->strategy_state, "next_index=1");
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  const v1::Trial& t = snapshot->trials[0];
+  EXPECT_EQ(t.x(0), 0.1 + 0.2);
+  EXPECT_EQ(t.value(), -1.0 / 3.0);
+  EXPECT_EQ(t.gradient(0), 5e-324);
+  EXPECT_EQ(t.noise_std(), 0.25);
+  EXPECT_EQ(t.state(), v1::TRIAL_STATE_COMPLETED);
+  EXPECT_EQ(t.why().sequence_index(), 7);
+  EXPECT_EQ(t.why().acquisition_weight(), 0.125);
+  EXPECT_FALSE(t.why().has_acquisition_value());
+  EXPECT_EQ(t.complete_time().seconds(), 1800000001);
+  auto request = (*store)->FindRequest(id, "r1");
+  ASSERT_TRUE(request.ok() && request->has_value());
+  EXPECT_EQ((*request)->response, "response-bytes");
+  EXPECT_FALSE((*(*store)->FindRequest(id, "r2")).has_value());
+}
+
+TEST_P(StudyStoreTest, DuplicateNameIsAlreadyExists) {
+  auto store = Open();
+  ASSERT_TRUE((*store)->CreateStudy(MakeStudy("s")).ok());
+  EXPECT_EQ((*store)->CreateStudy(MakeStudy("s")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_P(StudyStoreTest, DeleteRemovesEveryRowOfTheStudy) {
+  auto store = Open();
+  auto keep = (*store)->CreateStudy(MakeStudy("keep"));
+  auto gone = (*store)->CreateStudy(MakeCategoricalStudy("gone"));
+  StudyWrite write;
+  write.study_id = gone->id;
+  write.expected_revision = gone->revision;
+  v1::Trial t;
+  t.set_id(1);
+  t.add_x(0.5);
+  t.set_state(v1::TRIAL_STATE_COMPLETED);
+  t.set_value(1.0);
+  write.trials.push_back(t);
+  write.strategy_state = "s";
+  ASSERT_TRUE((*store)->Commit(write).ok());
+  ASSERT_TRUE((*store)->DeleteStudy(gone->id).ok());
+  for (const char* table :
+       {"parameters", "parameter_choices", "trials", "observations", "strategy_state"}) {
+    EXPECT_THAT(Column(std::string("SELECT count(*) FROM ") + table +
+                       " WHERE study_id = " + std::to_string(gone->id)),
+                ElementsAre("0"))
+        << table;
+  }
+  EXPECT_EQ((*store)->DeleteStudy(gone->id).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*(*store)->FindStudy("keep")).has_value());
+}
+
+TEST_P(StudyStoreTest, ACategoricalParameterHasItsTypeAndLabelsInTables) {
+  auto store = Open();
+  auto created = (*store)->CreateStudy(MakeCategoricalStudy("c"));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_THAT(Column("SELECT type FROM parameters ORDER BY position"),
+              ElementsAre("continuous", "categorical"));
+  EXPECT_THAT(
+      Column("SELECT label FROM parameter_choices WHERE position = 1 ORDER BY choice"),
+      ElementsAre("water", "ethanol", "ethyl acetate"));
+  // The spec itself, labels included, comes back from the database.
+  auto found = (*store)->FindStudy("c");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->study.spec().parameters(1).choices(2), "ethyl acetate");
+}
+
+TEST_P(StudyStoreTest, ACommitFromAnotherRevisionIsAbortedAndChangesNothing) {
+  auto store = Open();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  write.strategy_state = "first";
+  auto revision = (*store)->Commit(write);
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  EXPECT_GT(*revision, record->revision);
+  EXPECT_EQ(*(*store)->Revision(record->id), *revision);
+
+  // A second process computed its write from the revision before.
+  const std::string before = Dump();
+  auto other = Open();
+  ASSERT_TRUE(other.ok());
+  write.strategy_state = "second";
+  const absl::Status status = (*other)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("nothing was written"));
+  EXPECT_EQ(Dump(), before);
+  EXPECT_EQ((*(*other)->LoadStudy(record->id)).strategy_state, "first");
+  EXPECT_EQ((*other)->Revision(record->id + 1).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(StudyStoreTest, AStudyCreatedAgainNeverRepeatsARevision) {
+  auto store = Open();
+  auto first = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(first.ok());
+  StudyWrite write;
+  write.study_id = first->id;
+  write.expected_revision = first->revision;
+  auto committed = (*store)->Commit(write);
+  ASSERT_TRUE(committed.ok());
+  ASSERT_TRUE((*store)->DeleteStudy(first->id).ok());
+  // SQLite gives the freed id to the next study (PostgreSQL never reuses one).
+  auto second = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(second.ok());
+  if (GetParam() == Backend::kSqlite) EXPECT_EQ(second->id, first->id);
+  EXPECT_GT(second->revision, *committed);
+  write.study_id = second->id;
+  EXPECT_EQ((*store)->Commit(write).status().code(), absl::StatusCode::kAborted);
+}
+
+TEST_P(StudyStoreTest, AStudyLockExcludesOtherHoldersUntilReleased) {
+  auto store = Open();
+  auto other = Open();
+  ASSERT_TRUE(store.ok() && other.ok());
+  auto held = (*store)->LockStudy(1);
+  ASSERT_TRUE(held.ok()) << held.status();
+  // Another study's lock is free.
+  EXPECT_TRUE((*other)->LockStudy(2).ok());
+  // The same study waits, from another connection and from the same store.
+  std::atomic<int> acquired{0};
+  std::vector<std::thread> waiters;
+  for (StudyStore* s : {other->get(), store->get()}) {
+    waiters.emplace_back([s, &acquired] {
+      auto lock = s->LockStudy(1);
+      ASSERT_TRUE(lock.ok()) << lock.status();
+      ++acquired;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(acquired.load(), 0);
+  held->reset();
+  for (std::thread& t : waiters) t.join();
+  EXPECT_EQ(acquired.load(), 2);
+}
+
+// Two servers commit from the same revision at once: one write lands, the
+// other is refused whole.
+TEST_P(StudyStoreTest, OfTwoConcurrentCommitsFromOneRevisionOneLands) {
+  auto store = Open();
+  auto other = Open();
+  ASSERT_TRUE(store.ok() && other.ok());
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok()) << record.status();
+  for (int round = 0; round < 10; ++round) {
+    const int64_t revision = *(*store)->Revision(record->id);
+    std::vector<absl::StatusOr<int64_t>> results(2, absl::UnknownError("not run"));
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 2; ++w) {
+      StudyStore* s = w == 0 ? store->get() : other->get();
+      writers.emplace_back([&, s, w] {
+        StudyWrite write;
+        write.study_id = record->id;
+        write.expected_revision = revision;
+        write.strategy_state = absl::StrCat("writer ", w);
+        v1::Trial t;
+        t.set_id(round * 2 + w + 1);
+        t.add_x(0.5);
+        t.set_state(v1::TRIAL_STATE_PENDING);
+        write.trials.push_back(t);
+        results[w] = s->Commit(write);
+      });
+    }
+    for (std::thread& t : writers) t.join();
+    int landed = -1;
+    for (int w = 0; w < 2; ++w) {
+      if (results[w].ok()) {
+        EXPECT_EQ(landed, -1) << "both commits landed in round " << round;
+        EXPECT_EQ(*results[w], revision + 1);
+        landed = w;
+      } else {
+        EXPECT_EQ(results[w].status().code(), absl::StatusCode::kAborted)
+            << results[w].status();
+      }
+    }
+    ASSERT_NE(landed, -1) << "neither commit landed in round " << round;
+    auto snapshot = (*other)->LoadStudy(record->id);
+    ASSERT_TRUE(snapshot.ok());
+    EXPECT_EQ(snapshot->strategy_state, absl::StrCat("writer ", landed));
+    ASSERT_EQ(snapshot->trials.size(), static_cast<size_t>(round + 1));
+    EXPECT_EQ(snapshot->trials.back().id(), round * 2 + landed + 1);
+  }
+}
+
+TEST_P(StudyStoreTest, StudiesAreListedInByteOrderPageByPage) {
+  auto store = Open();
+  for (const char* name : {"b", "a", "B", "a-2", "\xc3\xa9t\xc3\xa9"}) {
+    ASSERT_TRUE((*store)->CreateStudy(MakeStudy(name)).ok()) << name;
+  }
+  std::vector<std::string> names;
+  std::string after;
+  for (;;) {
+    auto page = (*store)->ListStudies(after, 2);
+    ASSERT_TRUE(page.ok()) << page.status();
+    if (page->empty()) break;
+    for (const StudyRecord& r : *page) names.push_back(r.study.name());
+    after = page->back().study.name();
+  }
+  EXPECT_THAT(names, ElementsAre("B", "a", "a-2", "b", "\xc3\xa9t\xc3\xa9"));
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { LAGO_REQUIRE_POSTGRES(db_); }
+  std::unique_ptr<lago::testing::PostgresDatabase> db_;
+};
+
+TEST_F(PostgresStoreTest, ServersStartingTogetherCreateTheSchemaOnce) {
+  std::vector<absl::StatusOr<std::unique_ptr<StudyStore>>> stores;
+  for (int i = 0; i < 4; ++i) stores.emplace_back(absl::UnknownError("not run"));
+  std::vector<std::thread> openers;
+  for (int i = 0; i < 4; ++i)
+    openers.emplace_back([&, i] { stores[i] = OpenPostgresStore(db_->uri()); });
+  for (std::thread& t : openers) t.join();
+  for (const auto& store : stores) ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_THAT(db_->Column("SELECT version FROM schema_version"),
+              ElementsAre(std::to_string(PostgresSchemaVersion())));
+  EXPECT_THAT((*stores[0])->Description(),
+              ::testing::StartsWith("PostgreSQL database postgresql://"));
+}
+
+TEST_F(PostgresStoreTest, ALockedRowIsUnavailableAfterTheTimeoutAndChangesNothing) {
+  PostgresOptions options;
+  options.lock_timeout_ms = 50;
+  auto store = OpenPostgresStore(db_->uri(), options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  // Another server is in the middle of a commit to the study.
+  lago::testing::PostgresSession other(db_->uri());
+  other.Column("BEGIN");
+  other.Column("SELECT id FROM studies FOR UPDATE");
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  write.strategy_state = "x";
+  const absl::Status status = (*store)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("UPDATE")));
+  other.Column("ROLLBACK");
+  EXPECT_EQ(*(*store)->Revision(record->id), record->revision);
+  EXPECT_THAT(db_->Column("SELECT count(*) FROM strategy_state"), ElementsAre("0"));
+  // The lock gone, the same write lands.
+  EXPECT_TRUE((*store)->Commit(write).ok());
+}
+
+TEST_F(PostgresStoreTest, ALostConnectionIsOpenedAgainAtTheNextCall) {
+  auto store = OpenPostgresStore(db_->uri());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  // An administrator (or a restart of PostgreSQL) ends the server's sessions.
+  db_->Column(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "application_name = 'lago-server' AND datname = current_database()");
+  const absl::StatusOr<int64_t> first = (*store)->Revision(record->id);
+  if (!first.ok()) {
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable) << first.status();
+  }
+  auto again = (*store)->Revision(record->id);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, record->revision);
+}
+
+TEST_F(PostgresStoreTest, AnUnreachableServerIsAClearErrorWithoutThePassword) {
+  auto store = OpenPostgresStore("postgresql://lago:s3cret@127.0.0.1:1/lago");
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  const std::string message(store.status().message());
+  EXPECT_THAT(message, HasSubstr("postgresql://lago:***@127.0.0.1:1/lago"));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("s3cret")));
+}
+
+TEST_F(PostgresStoreTest, TextWithANulCharacterIsRefusedWholeAndNamed) {
+  auto store = OpenPostgresStore(db_->uri());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  v1::Trial t;
+  t.set_id(1);
+  t.add_x(0.5);
+  t.set_client_id(std::string("worker\0one", 10));
+  write.trials.push_back(t);
+  const absl::Status status = (*store)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("NUL"));
+  EXPECT_EQ(*(*store)->Revision(record->id), record->revision);
+  EXPECT_TRUE((*store)->LoadStudy(record->id)->trials.empty());
+}
+
+TEST(StoreNames, APasswordInAUriIsRedacted) {
+  EXPECT_TRUE(IsPostgresUri("postgresql://h/db"));
+  EXPECT_TRUE(IsPostgresUri("postgres://h/db"));
+  EXPECT_FALSE(IsPostgresUri("data/lago.db"));
+  EXPECT_EQ(RedactPassword("postgresql://u:p@w@h:5432/db"),
+            "postgresql://u:***@w@h:5432/db");
+  EXPECT_EQ(RedactPassword("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+  EXPECT_EQ(RedactPassword("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(RedactPassword("postgresql://h:5432/db"), "postgresql://h:5432/db");
+  EXPECT_EQ(RedactPassword("data/a:b@c.db"), "data/a:b@c.db");
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string db_path() const { return dir_.path() + "/lago.db"; }
+  lago::testing::TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, OpensWithWalFullSyncAndTheCurrentSchema) {
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+            SqliteSchemaVersion());
+  for (const char* table : {"studies", "parameters", "parameter_choices", "trials",
+                            "observations", "strategy_state", "requests"}) {
+    EXPECT_TRUE(db.tableExists(table)) << table;
+  }
+}
+
+TEST_F(SqliteStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
+  SqliteOptions options;
+  options.busy_timeout_ms = 50;
+  auto store = OpenSqliteStore(db_path(), options);
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  const std::string before = lago::testing::DumpDatabase(db_path());
+  // Another process holds the write lock.
+  SQLite::Database other(db_path(), SQLite::OPEN_READWRITE);
+  other.exec("BEGIN IMMEDIATE");
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  write.strategy_state = "x";
+  const absl::Status status = (*store)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("SELECT")));
+  other.exec("ROLLBACK");
+  EXPECT_EQ(lago::testing::DumpDatabase(db_path()), before);
+}
+
+TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
+  std::ofstream(db_path()) << std::string(8192, 'x');
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr(db_path()));
+}
+
+TEST_F(SqliteStoreTest, RefusesACorruptDatabase) {
+  {
+    auto store = OpenSqliteStore(db_path());
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE((*store)->CreateStudy(MakeStudy("study-" + std::to_string(i))).ok());
+    }
+  }  // Closing the last connection checkpoints the WAL into the file.
+  {
+    // Overwrite the middle of a B-tree page behind SQLite's back.
+    std::fstream f(db_path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 3 + 100);
+    const std::string junk(2000, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+      << store.status();
+}
+
+TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
+  int64_t id = 0;
+  {
+    auto store = OpenSqliteStore(db_path());
+    ASSERT_TRUE(store.ok());
+    auto record = (*store)->CreateStudy(MakeStudy("old"));
+    ASSERT_TRUE(record.ok());
+    id = record->id;
+    StudyWrite write;
+    write.study_id = id;
+    write.expected_revision = record->revision;
+    write.update_time_micros = 1800000001000000;
+    v1::Trial t;
+    t.set_id(1);
+    t.add_x(0.5);
+    t.set_state(v1::TRIAL_STATE_PENDING);
+    t.mutable_why()->set_winner("global");
+    t.mutable_why()->set_acquisition_value(2.5);
+    write.trials.push_back(t);
+    // Trial 3's result arrives before trial 2's.
+    for (int id : {3, 2}) {
+      t.set_id(id);
+      t.set_state(v1::TRIAL_STATE_COMPLETED);
+      t.set_value(id);
+      write.trials.push_back(t);
+      auto revision = (*store)->Commit(write);
+      ASSERT_TRUE(revision.ok()) << revision.status();
+      write.expected_revision = *revision;
+      write.trials.clear();
+    }
+  }
+  {
+    // The same file as a server before schema version 2 left it.
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
+    db.exec("ALTER TABLE parameters DROP COLUMN scale");
+    db.exec("ALTER TABLE parameters DROP COLUMN type");
+    db.exec("DROP TABLE parameter_choices");
+    db.exec("ALTER TABLE studies DROP COLUMN revision");
+    db.exec("DROP TABLE revision_sequence");
+    db.exec("ALTER TABLE observations DROP COLUMN completion_revision");
+    db.exec("DELETE FROM schema_version WHERE version > 1");
+  }
+  auto store = OpenSqliteStore(db_path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->trials.size(), 3u);
+  EXPECT_EQ(snapshot->trials[0].why().acquisition_value(), 2.5);
+  // Results from before their order was stored keep the order of their rows.
+  EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{3, 2}));
+  EXPECT_FALSE(snapshot->trials[0].why().has_acquisition_weight());
+  // Studies from before revisions are at revision 0.
+  EXPECT_EQ(snapshot->record.revision, 0);
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+              SqliteSchemaVersion());
+    // Parameters from before scales are linear.
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(scale) FROM parameters").getString(),
+              "linear");
+    // And continuous, from before integer parameters.
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(type) FROM parameters").getString(),
+              "continuous");
+    // The table of categorical labels is back, empty.
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM parameter_choices").getInt(), 0);
+  }
+  // A trial written after the migration keeps its weight.
+  StudyWrite write;
+  write.study_id = id;
+  write.update_time_micros = 1800000002000000;
+  v1::Trial t = snapshot->trials[0];
+  t.set_id(4);
+  t.set_state(v1::TRIAL_STATE_COMPLETED);
+  t.set_value(4.0);
+  t.mutable_why()->set_acquisition_weight(0.5);
+  write.trials.push_back(t);
+  auto revision = (*store)->Commit(write);
+  ASSERT_TRUE(revision.ok()) << revision.status();
+  EXPECT_GT(*revision, 0);
+  snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(snapshot->record.revision, *revision);
+  ASSERT_EQ(snapshot->trials.size(), 4u);
+  EXPECT_EQ(snapshot->trials[3].why().acquisition_weight(), 0.5);
+  EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{3, 2, 4}));
+}
+
+TEST_F(SqliteStoreTest, RefusesANewerSchema) {
+  { ASSERT_TRUE(OpenSqliteStore(db_path()).ok()); }
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("INSERT INTO schema_version (version) VALUES (99)");
+  }
+  auto store = OpenSqliteStore(db_path());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("schema version 99"));
+}
+
+}  // namespace
+}  // namespace lago::storage
