@@ -275,10 +275,11 @@ absl::StatusOr<Connection> Connect(const std::string& uri, const PostgresOptions
       absl::StrCat("-c lock_timeout=", lock_timeout_ms,
                    " -c synchronous_commit=on -c client_min_messages=warning");
   const std::string timeout = absl::StrCat(options.connect_timeout_s);
-  const char* keys[] = {"dbname",          "connect_timeout",  "options",
-                        "client_encoding", "application_name", nullptr};
-  const char* values[] = {uri.c_str(), timeout.c_str(), settings.c_str(),
-                          "UTF8",      "lago-server",   nullptr};
+  // The URI's own parameters override those before it, not those after.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname",
+                        "options",         "client_encoding",  nullptr};
+  const char* values[] = {timeout.c_str(),  "lago-server", uri.c_str(),
+                          settings.c_str(), "UTF8",        nullptr};
   Connection conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (conn == nullptr) return absl::ResourceExhaustedError("out of memory for libpq");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
