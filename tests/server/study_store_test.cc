@@ -93,6 +93,33 @@ class StudyStoreTest : public ::testing::TestWithParam<Backend> {
     return out;
   }
 
+  // Another process in the middle of a write, holding what a commit needs
+  // (SQLite's write lock, or the studies' row locks) until Release().
+  class WriteInProgress {
+   public:
+    explicit WriteInProgress(const StudyStoreTest& test) {
+      if (test.postgres_ != nullptr) {
+        session_ = std::make_unique<lago::testing::PostgresSession>(test.database());
+        session_->Column("BEGIN");
+        session_->Column("SELECT id FROM studies FOR UPDATE");
+      } else {
+        sqlite_ =
+            std::make_unique<SQLite::Database>(test.database(), SQLite::OPEN_READWRITE);
+        sqlite_->exec("BEGIN IMMEDIATE");
+      }
+    }
+    void Release() {
+      if (session_ != nullptr) session_->Column("ROLLBACK");
+      if (sqlite_ != nullptr) sqlite_->exec("ROLLBACK");
+      session_.reset();
+      sqlite_.reset();
+    }
+
+   private:
+    std::unique_ptr<lago::testing::PostgresSession> session_;
+    std::unique_ptr<SQLite::Database> sqlite_;
+  };
+
   lago::testing::TempDir dir_;
   std::unique_ptr<lago::testing::PostgresDatabase> postgres_;
 };
@@ -322,6 +349,30 @@ TEST_P(StudyStoreTest, OfTwoConcurrentCommitsFromOneRevisionOneLands) {
   }
 }
 
+// The database stays busy past the timeout (SQLite's busy timeout,
+// PostgreSQL's lock_timeout): UNAVAILABLE, without SQL, and nothing written.
+TEST_P(StudyStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
+  auto store = Open(/*busy_timeout_ms=*/50);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  const std::string before = Dump();
+  WriteInProgress other(*this);
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = record->revision;
+  write.strategy_state = "x";
+  const absl::Status status = (*store)->Commit(write).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("SELECT")));
+  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("UPDATE")));
+  other.Release();
+  EXPECT_EQ(Dump(), before);
+  EXPECT_EQ(*(*store)->Revision(record->id), record->revision);
+  // The lock gone, the same write lands.
+  EXPECT_TRUE((*store)->Commit(write).ok());
+}
+
 TEST_P(StudyStoreTest, StudiesAreListedInByteOrderPageByPage) {
   auto store = Open();
   for (const char* name : {"b", "a", "B", "a-2", "\xc3\xa9t\xc3\xa9"}) {
@@ -357,31 +408,6 @@ TEST_F(PostgresStoreTest, ServersStartingTogetherCreateTheSchemaOnce) {
               ElementsAre(std::to_string(PostgresSchemaVersion())));
   EXPECT_THAT((*stores[0])->Description(),
               ::testing::StartsWith("PostgreSQL database postgresql://"));
-}
-
-TEST_F(PostgresStoreTest, ALockedRowIsUnavailableAfterTheTimeoutAndChangesNothing) {
-  PostgresOptions options;
-  options.lock_timeout_ms = 50;
-  auto store = OpenPostgresStore(db_->uri(), options);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto record = (*store)->CreateStudy(MakeStudy("s"));
-  ASSERT_TRUE(record.ok());
-  // Another server is in the middle of a commit to the study.
-  lago::testing::PostgresSession other(db_->uri());
-  other.Column("BEGIN");
-  other.Column("SELECT id FROM studies FOR UPDATE");
-  StudyWrite write;
-  write.study_id = record->id;
-  write.expected_revision = record->revision;
-  write.strategy_state = "x";
-  const absl::Status status = (*store)->Commit(write).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("UPDATE")));
-  other.Column("ROLLBACK");
-  EXPECT_EQ(*(*store)->Revision(record->id), record->revision);
-  EXPECT_THAT(db_->Column("SELECT count(*) FROM strategy_state"), ElementsAre("0"));
-  // The lock gone, the same write lands.
-  EXPECT_TRUE((*store)->Commit(write).ok());
 }
 
 TEST_F(PostgresStoreTest, ALostConnectionIsOpenedAgainAtTheNextCall) {
@@ -459,26 +485,6 @@ TEST_F(SqliteStoreTest, OpensWithWalFullSyncAndTheCurrentSchema) {
                             "observations", "strategy_state", "requests"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
-}
-
-TEST_F(SqliteStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
-  SqliteOptions options;
-  options.busy_timeout_ms = 50;
-  auto store = OpenSqliteStore(db_path(), options);
-  auto record = (*store)->CreateStudy(MakeStudy("s"));
-  const std::string before = lago::testing::DumpDatabase(db_path());
-  // Another process holds the write lock.
-  SQLite::Database other(db_path(), SQLite::OPEN_READWRITE);
-  other.exec("BEGIN IMMEDIATE");
-  StudyWrite write;
-  write.study_id = record->id;
-  write.expected_revision = record->revision;
-  write.strategy_state = "x";
-  const absl::Status status = (*store)->Commit(write).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
-  EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("SELECT")));
-  other.exec("ROLLBACK");
-  EXPECT_EQ(lago::testing::DumpDatabase(db_path()), before);
 }
 
 TEST_F(SqliteStoreTest, RefusesAFileThatIsNotADatabase) {
