@@ -151,6 +151,8 @@ struct StudyService::StudyEntry {
   std::vector<v1::Trial> trials;
   // The completed trials as the strategy sees them, in completion order.
   std::vector<core::CompletedPoint> completed;
+  // The trials with a result (COMPLETED or FAILED).
+  int64_t results = 0;
   double cost_spent = 0.0;
 
   absl::Status CheckAlive() const {
@@ -186,6 +188,7 @@ struct StudyService::StudyEntry {
 
   // Records a result in the memory view; `t` is already durable.
   void ApplyResult(const v1::Trial& t) {
+    ++results;
     cost_spent += CostOf(study.spec(), t);
     if (t.state() == v1::TRIAL_STATE_COMPLETED) completed.push_back(ToCompleted(t));
   }
@@ -223,9 +226,63 @@ struct StudyService::StudyEntry {
     strategy_state = std::move(snapshot.strategy_state);
     trials = std::move(snapshot.trials);
     completed.clear();
+    results = 0;
     cost_spent = 0.0;
     // Results in the order they arrived, as the strategy saw them.
     for (int64_t id : snapshot.result_order) ApplyResult(trials[id - 1]);
+    return absl::OkStatus();
+  }
+
+  // Brings the memory view up to date with `changes`, what changed in the
+  // store after its revision. FAILED_PRECONDITION, changing nothing, when they
+  // do not fit the view: trial ids that skip one, a result taken back, a new
+  // result missing from the order of results or listed twice, or counts other
+  // than the stored ones (as when a server of an older version wrote).
+  absl::Status ApplyChanges(storage::StudyChanges changes) {
+    const auto misfit = [&](absl::string_view why) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the changes to study \"", study.name(), "\" after revision ",
+                       revision, " do not fit its view: ", why));
+    };
+    const int64_t known = static_cast<int64_t>(trials.size());
+    int64_t last = 0;
+    // The changed trials that gain a result, by id.
+    std::vector<int64_t> gained;
+    for (const v1::Trial& t : changes.trials) {
+      if (t.id() <= last || t.id() > std::max(known, last) + 1) {
+        return misfit(absl::StrCat("trial ", t.id(), " after trial ", last));
+      }
+      last = t.id();
+      const bool had = t.id() <= known && HasResult(trials[t.id() - 1]);
+      if (had && !HasResult(t)) {
+        return misfit(absl::StrCat("trial ", t.id(), " lost its result"));
+      }
+      if (!had && HasResult(t)) gained.push_back(t.id());
+    }
+    if (std::max(known, last) != changes.trial_count) {
+      return misfit(absl::StrCat(std::max(known, last), " trials, ", changes.trial_count,
+                                 " stored"));
+    }
+    std::vector<int64_t> listed = changes.result_order;
+    std::sort(listed.begin(), listed.end());
+    if (listed != gained) return misfit("new results and their order differ");
+    if (results + static_cast<int64_t>(gained.size()) != changes.result_count) {
+      return misfit(absl::StrCat(results + static_cast<int64_t>(gained.size()),
+                                 " results, ", changes.result_count, " stored"));
+    }
+    for (v1::Trial& t : changes.trials) {
+      if (t.id() <= known) {
+        trials[t.id() - 1] = std::move(t);
+      } else {
+        trials.push_back(std::move(t));
+      }
+    }
+    for (int64_t id : changes.result_order) ApplyResult(trials[id - 1]);
+    study = std::move(changes.record.study);
+    revision = changes.record.revision;
+    if (changes.strategy_state.has_value()) {
+      strategy_state = *std::move(changes.strategy_state);
+    }
     return absl::OkStatus();
   }
 };
@@ -276,15 +333,45 @@ absl::StatusOr<bool> StudyService::Sync(const std::shared_ptr<StudyEntry>& entry
   if (revision.ok() && *revision == entry->revision) return true;
   if (!revision.ok() && !absl::IsNotFound(revision.status())) return revision.status();
   if (revision.ok()) {
-    // Another process changed the study: reload it, unless the id now names
-    // another study.
-    absl::StatusOr<storage::StudySnapshot> snapshot = store_->LoadStudy(entry->id);
-    if (!snapshot.ok() && !absl::IsNotFound(snapshot.status())) return snapshot.status();
-    if (snapshot.ok() && snapshot->record.study.name() == entry->study.name() &&
-        CanonicalBytes(snapshot->record.study.spec()) ==
-            CanonicalBytes(entry->study.spec())) {
-      RETURN_IF_ERROR(entry->Load(*std::move(snapshot)));
-      return true;
+    // Another process changed the study: read what changed since this view's
+    // revision, or the whole study when the changes do not fit the view, or
+    // when the id now names another study.
+    absl::StatusOr<storage::StudyChanges> changes =
+        store_->LoadChanges(entry->id, entry->revision);
+    if (!changes.ok() && !absl::IsNotFound(changes.status()) &&
+        !absl::IsFailedPrecondition(changes.status())) {
+      return changes.status();
+    }
+    if (changes.ok() && changes->record.study.name() == entry->study.name()) {
+      const int64_t from = entry->revision;
+      const size_t changed = changes->trials.size();
+      absl::Status applied = entry->ApplyChanges(*std::move(changes));
+      if (applied.ok()) {
+        if (LogEnabled(LogLevel::kDebug)) {
+          Log(LogLevel::kDebug, absl::StrCat("study ", entry->study.name(), ": read ",
+                                             changed, " changed trials from revision ",
+                                             from, " to ", entry->revision));
+        }
+        return true;
+      }
+      Log(LogLevel::kWarning, absl::StrCat(applied.message(), "; loading it whole"));
+    }
+    if (!absl::IsNotFound(changes.status())) {
+      absl::StatusOr<storage::StudySnapshot> snapshot = store_->LoadStudy(entry->id);
+      if (!snapshot.ok() && !absl::IsNotFound(snapshot.status())) {
+        return snapshot.status();
+      }
+      if (snapshot.ok() && snapshot->record.study.name() == entry->study.name() &&
+          CanonicalBytes(snapshot->record.study.spec()) ==
+              CanonicalBytes(entry->study.spec())) {
+        RETURN_IF_ERROR(entry->Load(*std::move(snapshot)));
+        if (LogEnabled(LogLevel::kDebug)) {
+          Log(LogLevel::kDebug,
+              absl::StrCat("study ", entry->study.name(), ": loaded whole at revision ",
+                           entry->revision));
+        }
+        return true;
+      }
     }
   }
   entry->dropped = true;

@@ -12,6 +12,10 @@ sobol strategy, suggest + observe rounds through the Python client) against
   the same on a new database of that PostgreSQL server (created for each run
   with psql, and dropped after it),
 
+- with --before-server PATH, each two-server configuration once more with that
+  binary (`two-servers-before`, `postgres-two-servers-before`): a build of the
+  commit before a change to how servers share a study,
+
 in one run, with the configurations interleaved and repeated, so that a drift of
 the shared machine falls on all of them. Reported: the median round trips per
 second over the repeats and its ratio to the baseline, latencies of the median
@@ -91,6 +95,8 @@ def main():
                         help="also run on PostgreSQL: a URI whose user may create databases")
     parser.add_argument("--baseline-server",
                         help="a lago-server built before revisions and study locks")
+    parser.add_argument("--before-server",
+                        help="a lago-server of an earlier commit, for the two-server rows")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--rounds", type=int, default=400, help="rounds per worker")
     parser.add_argument("--repeats", type=int, default=3)
@@ -111,6 +117,10 @@ def main():
     if args.postgres:
         configurations += [("postgres-one-server", args.server, 1, True),
                            ("postgres-two-servers", args.server, 2, True)]
+    if args.before_server:
+        configurations += [(name + "-before", args.before_server, servers, postgres)
+                           for name, _, servers, postgres in configurations
+                           if servers > 1]
     reference = "baseline" if args.baseline_server else "one-server"
     runs = {}
     with tempfile.TemporaryDirectory(prefix="lago-bench-shared-") as tmp:

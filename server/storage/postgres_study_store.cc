@@ -113,6 +113,17 @@ CREATE TABLE requests (
   PRIMARY KEY (study_id, request_id)
 );
 )sql",
+    // 1 -> 2: the revision of the commit that last wrote each trial and the
+    // strategy state, and the revision a study was created at, so that a
+    // server can read just what changed since the revision it has. Rows from
+    // before are at revision 0, older than any view of them.
+    R"sql(
+ALTER TABLE studies ADD COLUMN first_revision BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX trials_by_revision ON trials (study_id, revision);
+CREATE INDEX observations_by_revision ON observations (study_id, completion_revision);
+ALTER TABLE strategy_state ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -327,8 +338,8 @@ class PostgresStudyStore : public StudyStore {
               Exec(conn,
                    "INSERT INTO studies (name, spec, strategy, direction, "
                    "dimension, budget, seed, state, create_time_us, "
-                   "update_time_us, revision) VALUES ($1, $2, $3, $4, $5, $6, "
-                   "$7, $8, $9, $10, $11) RETURNING id",
+                   "update_time_us, revision, first_revision) VALUES ($1, $2, $3, "
+                   "$4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
                    p, what);
           if (!inserted.ok()) return inserted.status();
           record.id = Int(*inserted, 0, 0);
@@ -366,8 +377,9 @@ class PostgresStudyStore : public StudyStore {
     std::lock_guard<std::mutex> lock(mu_);
     auto conn = Conn();
     if (!conn.ok()) return conn.status();
-    auto rows = Exec(*conn, absl::StrCat(kSelectStudy, " WHERE name = $1").c_str(),
-                     Params().Text(name), "reading a study");
+    auto rows =
+        Exec(*conn, absl::StrCat(kStudyColumns, " FROM studies WHERE name = $1").c_str(),
+             Params().Text(name), "reading a study");
     if (!rows.ok()) return rows.status();
     if (PQntuples(rows->get()) == 0) return std::optional<StudyRecord>();
     auto record = ReadStudyRow(*rows, 0);
@@ -380,10 +392,11 @@ class PostgresStudyStore : public StudyStore {
     std::lock_guard<std::mutex> lock(mu_);
     auto conn = Conn();
     if (!conn.ok()) return conn.status();
-    auto rows = Exec(
-        *conn,
-        absl::StrCat(kSelectStudy, " WHERE name > $1 ORDER BY name LIMIT $2").c_str(),
-        Params().Text(after_name).Int(limit), "listing studies");
+    auto rows = Exec(*conn,
+                     absl::StrCat(kStudyColumns,
+                                  " FROM studies WHERE name > $1 ORDER BY name LIMIT $2")
+                         .c_str(),
+                     Params().Text(after_name).Int(limit), "listing studies");
     if (!rows.ok()) return rows.status();
     std::vector<StudyRecord> out;
     for (int i = 0; i < PQntuples(rows->get()); ++i) {
@@ -423,42 +436,69 @@ class PostgresStudyStore : public StudyStore {
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what,
         [&](PGconn* conn) -> absl::StatusOr<StudySnapshot> {
           StudySnapshot snapshot;
-          auto study = Exec(conn, absl::StrCat(kSelectStudy, " WHERE id = $1").c_str(),
-                            Params().Int(study_id), what);
+          auto study = Exec(
+              conn, absl::StrCat(kStudyColumns, " FROM studies WHERE id = $1").c_str(),
+              Params().Int(study_id), what);
           if (!study.ok()) return study.status();
           if (PQntuples(study->get()) == 0) return absl::NotFoundError("study not found");
           auto record = ReadStudyRow(*study, 0);
           if (!record.ok()) return record.status();
           snapshot.record = *std::move(record);
-          auto trials = Exec(
-              conn,
-              "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
-              "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
-              "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
-              "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
-              "o.noise_std, o.failure_reason, o.observe_time_us, "
-              "t.why_acquisition_weight FROM trials t LEFT JOIN observations o "
-              "ON o.study_id = t.study_id AND o.trial_id = t.trial_id "
-              "WHERE t.study_id = $1 ORDER BY t.trial_id",
-              Params().Int(study_id), what);
-          if (!trials.ok()) return trials.status();
-          for (int row = 0; row < PQntuples(trials->get()); ++row) {
-            absl::Status read =
-                ReadTrialRow(*trials, row, &snapshot.trials.emplace_back());
-            if (!read.ok()) return read;
-          }
-          auto order = Exec(conn,
-                            "SELECT trial_id FROM observations WHERE study_id = $1 "
-                            "ORDER BY completion_revision, trial_id",
-                            Params().Int(study_id), what);
+          absl::Status read =
+              ReadTrials(conn, study_id, std::nullopt, what, &snapshot.trials);
+          if (!read.ok()) return read;
+          auto order = ReadResultOrder(conn, study_id, std::nullopt, what);
           if (!order.ok()) return order.status();
-          for (int row = 0; row < PQntuples(order->get()); ++row)
-            snapshot.result_order.push_back(Int(*order, row, 0));
+          snapshot.result_order = *std::move(order);
           auto state = Exec(conn, "SELECT state FROM strategy_state WHERE study_id = $1",
                             Params().Int(study_id), what);
           if (!state.ok()) return state.status();
           if (PQntuples(state->get()) > 0) snapshot.strategy_state = Bytes(*state, 0, 0);
           return snapshot;
+        });
+  }
+
+  absl::StatusOr<StudyChanges> LoadChanges(int64_t study_id,
+                                           int64_t since_revision) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* what = "loading a study's changes";
+    return InTransaction<StudyChanges>(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", what,
+        [&](PGconn* conn) -> absl::StatusOr<StudyChanges> {
+          StudyChanges changes;
+          // The study, its counts and its strategy state if it changed, in one
+          // round trip.
+          auto study = Exec(
+              conn,
+              absl::StrCat(kStudyColumns,
+                           ", (SELECT coalesce(max(trial_id), 0) FROM trials WHERE "
+                           "study_id = $1), (SELECT count(*) FROM observations WHERE "
+                           "study_id = $1), (SELECT state FROM strategy_state WHERE "
+                           "study_id = $1 AND revision > $2) FROM studies WHERE id = $1")
+                  .c_str(),
+              Params().Int(study_id).Int(since_revision), what);
+          if (!study.ok()) return study.status();
+          if (PQntuples(study->get()) == 0) return absl::NotFoundError("study not found");
+          auto record = ReadStudyRow(*study, 0);
+          if (!record.ok()) return record.status();
+          changes.record = *std::move(record);
+          if (since_revision < Int(*study, 0, kFirstRevisionColumn)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("study ", study_id, " was created after revision ",
+                             since_revision, "; load it whole"));
+          }
+          if (changes.record.revision == since_revision) return changes;
+          changes.trial_count = Int(*study, 0, kFirstRevisionColumn + 1);
+          changes.result_count = Int(*study, 0, kFirstRevisionColumn + 2);
+          if (!IsNull(*study, 0, kFirstRevisionColumn + 3))
+            changes.strategy_state = Bytes(*study, 0, kFirstRevisionColumn + 3);
+          absl::Status read =
+              ReadTrials(conn, study_id, since_revision, what, &changes.trials);
+          if (!read.ok()) return read;
+          auto order = ReadResultOrder(conn, study_id, since_revision, what);
+          if (!order.ok()) return order.status();
+          changes.result_order = *std::move(order);
+          return changes;
         });
   }
 
@@ -534,14 +574,15 @@ class PostgresStudyStore : public StudyStore {
           if (write.strategy_state.has_value()) {
             auto state =
                 Exec(conn,
-                     "INSERT INTO strategy_state (study_id, state, update_time_us) "
-                     "VALUES ($1, $2, $3) ON CONFLICT (study_id) DO UPDATE SET "
-                     "state = excluded.state, update_time_us = "
-                     "excluded.update_time_us",
+                     "INSERT INTO strategy_state (study_id, state, update_time_us, "
+                     "revision) VALUES ($1, $2, $3, $4) ON CONFLICT (study_id) DO "
+                     "UPDATE SET state = excluded.state, update_time_us = "
+                     "excluded.update_time_us, revision = excluded.revision",
                      Params()
                          .Int(write.study_id)
                          .Bytes(*write.strategy_state)
-                         .Int(write.update_time_micros),
+                         .Int(write.update_time_micros)
+                         .Int(revision),
                      what);
             if (!state.ok()) return state.status();
           }
@@ -593,9 +634,11 @@ class PostgresStudyStore : public StudyStore {
   }
 
  private:
-  static constexpr const char* kSelectStudy =
-      "SELECT id, name, spec, state, create_time_us, update_time_us, revision FROM "
-      "studies";
+  // ReadStudyRow's columns: a query adds more, or FROM studies.
+  static constexpr const char* kStudyColumns =
+      "SELECT id, name, spec, state, create_time_us, update_time_us, revision, "
+      "first_revision";
+  static constexpr int kFirstRevisionColumn = 7;
 
   class AdvisoryLock : public StudyLock {
    public:
@@ -666,7 +709,61 @@ class PostgresStudyStore : public StudyStore {
     return record;
   }
 
-  // The columns of LoadStudy's trial query.
+  // The study's trials in id order, with their observations merged in; only
+  // those written after `since` when it is set. Precondition: inside a
+  // transaction.
+  static absl::Status ReadTrials(PGconn* conn, int64_t study_id,
+                                 std::optional<int64_t> since, absl::string_view what,
+                                 std::vector<v1::Trial>* out) {
+    Params p;
+    p.Int(study_id);
+    if (since.has_value()) p.Int(*since);
+    auto trials =
+        Exec(conn,
+             absl::StrCat(
+                 "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
+                 "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
+                 "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
+                 "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
+                 "o.noise_std, o.failure_reason, o.observe_time_us, "
+                 "t.why_acquisition_weight FROM trials t LEFT JOIN observations o "
+                 "ON o.study_id = t.study_id AND o.trial_id = t.trial_id "
+                 "WHERE t.study_id = $1",
+                 since.has_value() ? " AND t.revision > $2" : "", " ORDER BY t.trial_id")
+                 .c_str(),
+             p, what);
+    if (!trials.ok()) return trials.status();
+    for (int row = 0; row < PQntuples(trials->get()); ++row) {
+      absl::Status read = ReadTrialRow(*trials, row, &out->emplace_back());
+      if (!read.ok()) return read;
+    }
+    return absl::OkStatus();
+  }
+
+  // The ids of the trials with a result in the order the results were stored;
+  // only those stored after `since` when it is set. Precondition: inside a
+  // transaction.
+  static absl::StatusOr<std::vector<int64_t>> ReadResultOrder(
+      PGconn* conn, int64_t study_id, std::optional<int64_t> since,
+      absl::string_view what) {
+    Params p;
+    p.Int(study_id);
+    if (since.has_value()) p.Int(*since);
+    auto order =
+        Exec(conn,
+             absl::StrCat("SELECT trial_id FROM observations WHERE study_id = $1",
+                          since.has_value() ? " AND completion_revision > $2" : "",
+                          " ORDER BY completion_revision, trial_id")
+                 .c_str(),
+             p, what);
+    if (!order.ok()) return order.status();
+    std::vector<int64_t> out;
+    for (int row = 0; row < PQntuples(order->get()); ++row)
+      out.push_back(Int(*order, row, 0));
+    return out;
+  }
+
+  // The columns of ReadTrials' query.
   static absl::Status ReadTrialRow(const Result& rows, int row, v1::Trial* t) {
     t->set_id(Int(rows, row, 0));
     t->set_state(ParseTrialState(Text(rows, row, 1)));
@@ -723,18 +820,19 @@ class PostgresStudyStore : public StudyStore {
     p.Text(t.state() == v1::TRIAL_STATE_ABANDONED ? t.failure_reason() : "")
         .Int(ToMicros(t.create_time()))
         .Int(now_us)
-        .DoubleOrNull(why.has_acquisition_weight(), why.acquisition_weight());
+        .DoubleOrNull(why.has_acquisition_weight(), why.acquisition_weight())
+        .Int(revision);
     auto trial = Exec(
         conn,
         "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, client_id, "
         "x, lease_expire_time_us, why_winner, why_acquisition_value, "
         "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
-        "create_time_us, update_time_us, why_acquisition_weight) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT "
-        "(study_id, trial_id) DO UPDATE SET state = excluded.state, "
+        "create_time_us, update_time_us, why_acquisition_weight, revision) VALUES ($1, "
+        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+        "ON CONFLICT (study_id, trial_id) DO UPDATE SET state = excluded.state, "
         "abandon_reason = excluded.abandon_reason, client_id = excluded.client_id, "
         "lease_expire_time_us = excluded.lease_expire_time_us, "
-        "update_time_us = excluded.update_time_us",
+        "update_time_us = excluded.update_time_us, revision = excluded.revision",
         p, what);
     if (!trial.ok()) return trial.status();
     const bool has_result =

@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "server/storage/columns.h"
@@ -123,6 +126,17 @@ ALTER TABLE observations ADD COLUMN completion_revision INTEGER NOT NULL DEFAULT
 UPDATE observations SET completion_revision =
   rowid - (SELECT max(rowid) FROM observations) - 1;
 )sql",
+    // 7 -> 8: the revision of the commit that last wrote each trial and the
+    // strategy state, and the revision a study was created at, so that a
+    // server can read just what changed since the revision it has. Rows from
+    // before are at revision 0, older than any view of them.
+    R"sql(
+ALTER TABLE studies ADD COLUMN first_revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trials ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX trials_by_revision ON trials (study_id, revision);
+CREATE INDEX observations_by_revision ON observations (study_id, completion_revision);
+ALTER TABLE strategy_state ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -165,8 +179,8 @@ class SqliteStudyStore : public StudyStore {
           *db_,
           "INSERT INTO studies (name, spec, strategy, direction, "
           "dimension, budget, seed, state, create_time_us, "
-          "update_time_us, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-          "?, ?, ?)");
+          "update_time_us, revision, first_revision) VALUES (?, ?, ?, ?, ?, ?, ?, "
+          "?, ?, ?, ?, ?)");
       insert.bind(1, study.name());
       insert.bind(2, spec_bytes.data(), static_cast<int>(spec_bytes.size()));
       insert.bind(3, spec.strategy());
@@ -178,6 +192,7 @@ class SqliteStudyStore : public StudyStore {
       insert.bind(9, static_cast<int64_t>(ToMicros(study.create_time())));
       insert.bind(10, static_cast<int64_t>(ToMicros(study.update_time())));
       insert.bind(11, revision);
+      insert.bind(12, revision);
       insert.exec();
       const int64_t id = db_->getLastInsertRowid();
       SQLite::Statement param(*db_,
@@ -284,70 +299,54 @@ class SqliteStudyStore : public StudyStore {
         if (!record.ok()) return record.status();
         snapshot.record = *std::move(record);
       }
-      SQLite::Statement trials(
-          *db_,
-          "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
-          "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
-          "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
-          "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
-          "o.noise_std, "
-          "o.failure_reason, o.observe_time_us, t.why_acquisition_weight "
-          "FROM trials t LEFT JOIN observations o "
-          "ON o.study_id = t.study_id AND o.trial_id = t.trial_id WHERE t.study_id = ? "
-          "ORDER BY t.trial_id");
-      trials.bind(1, study_id);
-      while (trials.executeStep()) {
-        v1::Trial& t = snapshot.trials.emplace_back();
-        t.set_id(trials.getColumn(0).getInt64());
-        t.set_state(ParseTrialState(trials.getColumn(1).getString()));
-        t.set_kind(ParseTrialKind(trials.getColumn(2).getString()));
-        t.set_need_gradient(trials.getColumn(3).getInt() != 0);
-        t.set_client_id(trials.getColumn(4).getString());
-        absl::Status parsed = ParseArray(trials.getColumn(5).getString(), t.mutable_x());
-        if (!parsed.ok()) return parsed;
-        FromMicros(trials.getColumn(6).getInt64(), t.mutable_lease_expire_time());
-        v1::TrialWhy* why = t.mutable_why();
-        why->set_winner(trials.getColumn(7).getString());
-        if (!trials.isColumnNull(8))
-          why->set_acquisition_value(trials.getColumn(8).getDouble());
-        if (!trials.isColumnNull(9)) {
-          why->set_predicted_improvement(trials.getColumn(9).getDouble());
-        }
-        if (!trials.isColumnNull(10)) why->set_radius(trials.getColumn(10).getDouble());
-        if (!trials.isColumnNull(11))
-          why->set_sequence_index(trials.getColumn(11).getInt64());
-        if (!trials.isColumnNull(20))
-          why->set_acquisition_weight(trials.getColumn(20).getDouble());
-        FromMicros(trials.getColumn(12).getInt64(), t.mutable_create_time());
-        t.set_failure_reason(trials.getColumn(13).getString());
-        if (!trials.isColumnNull(14)) {
-          if (!trials.isColumnNull(15)) t.set_value(trials.getColumn(15).getDouble());
-          if (!trials.isColumnNull(16)) {
-            parsed = ParseArray(trials.getColumn(16).getString(), t.mutable_gradient());
-            if (!parsed.ok()) return parsed;
-          }
-          if (!trials.isColumnNull(17)) t.set_noise_std(trials.getColumn(17).getDouble());
-          t.set_failure_reason(trials.getColumn(18).getString());
-          FromMicros(trials.getColumn(19).getInt64(), t.mutable_complete_time());
-        }
-      }
-      SQLite::Statement order(*db_,
-                              "SELECT trial_id FROM observations WHERE study_id = ? "
-                              "ORDER BY completion_revision, trial_id");
-      order.bind(1, study_id);
-      while (order.executeStep()) snapshot.result_order.push_back(order.getColumn(0));
-      SQLite::Statement state(*db_,
-                              "SELECT state FROM strategy_state WHERE study_id = ?");
-      state.bind(1, study_id);
-      if (state.executeStep()) {
-        const SQLite::Column column = state.getColumn(0);
-        snapshot.strategy_state.assign(static_cast<const char*>(column.getBlob()),
-                                       column.getBytes());
-      }
+      absl::Status read = ReadTrials(study_id, std::nullopt, &snapshot.trials);
+      if (!read.ok()) return read;
+      snapshot.result_order = ReadResultOrder(study_id, std::nullopt);
+      std::optional<std::string> state = ReadStrategyState(study_id, std::nullopt);
+      if (state.has_value()) snapshot.strategy_state = *std::move(state);
       txn.commit();
       return snapshot;
     } catch (const SQLite::Exception& e) {
       return MapException(e, "loading a study");
+    }
+  }
+
+  absl::StatusOr<StudyChanges> LoadChanges(int64_t study_id,
+                                           int64_t since_revision) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    try {
+      SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::DEFERRED);
+      StudyChanges changes;
+      {
+        SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE id = ?");
+        query.bind(1, study_id);
+        if (!query.executeStep()) return absl::NotFoundError("study not found");
+        auto record = ReadStudyRow(query);
+        if (!record.ok()) return record.status();
+        changes.record = *std::move(record);
+        if (since_revision < query.getColumn(kFirstRevisionColumn).getInt64()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("study ", study_id, " was created after revision ",
+                           since_revision, "; load it whole"));
+        }
+      }
+      if (changes.record.revision == since_revision) return changes;
+      absl::Status read = ReadTrials(study_id, since_revision, &changes.trials);
+      if (!read.ok()) return read;
+      changes.result_order = ReadResultOrder(study_id, since_revision);
+      changes.strategy_state = ReadStrategyState(study_id, since_revision);
+      SQLite::Statement counts(
+          *db_,
+          "SELECT (SELECT coalesce(max(trial_id), 0) FROM trials WHERE study_id = ?1), "
+          "(SELECT count(*) FROM observations WHERE study_id = ?1)");
+      counts.bind(1, study_id);
+      counts.executeStep();
+      changes.trial_count = counts.getColumn(0).getInt64();
+      changes.result_count = counts.getColumn(1).getInt64();
+      txn.commit();
+      return changes;
+    } catch (const SQLite::Exception& e) {
+      return MapException(e, "loading a study's changes");
     }
   }
 
@@ -423,14 +422,15 @@ class SqliteStudyStore : public StudyStore {
       if (write.strategy_state.has_value()) {
         SQLite::Statement state(
             *db_,
-            "INSERT INTO strategy_state (study_id, state, update_time_us) "
-            "VALUES (?, ?, ?) ON CONFLICT (study_id) DO UPDATE SET "
+            "INSERT INTO strategy_state (study_id, state, update_time_us, revision) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (study_id) DO UPDATE SET "
             "state = excluded.state, update_time_us = "
-            "excluded.update_time_us");
+            "excluded.update_time_us, revision = excluded.revision");
         state.bind(1, write.study_id);
         state.bind(2, write.strategy_state->data(),
                    static_cast<int>(write.strategy_state->size()));
         state.bind(3, static_cast<int64_t>(write.update_time_micros));
+        state.bind(4, revision);
         state.exec();
       }
       if (write.request.has_value()) {
@@ -481,8 +481,9 @@ class SqliteStudyStore : public StudyStore {
 
  private:
   static constexpr const char* kSelectStudy =
-      "SELECT id, name, spec, state, create_time_us, update_time_us, revision FROM "
-      "studies";
+      "SELECT id, name, spec, state, create_time_us, update_time_us, revision, "
+      "first_revision FROM studies";
+  static constexpr int kFirstRevisionColumn = 7;
 
   class FileLock : public StudyLock {
    public:
@@ -492,6 +493,92 @@ class SqliteStudyStore : public StudyStore {
    private:
     const int fd_;
   };
+
+  // The study's trials in id order, with their observations merged in; only
+  // those written after `since` when it is set. Precondition: inside a
+  // transaction. Throws SQLite::Exception.
+  absl::Status ReadTrials(int64_t study_id, std::optional<int64_t> since,
+                          std::vector<v1::Trial>* out) {
+    SQLite::Statement trials(
+        *db_,
+        absl::StrCat(
+            "SELECT t.trial_id, t.state, t.kind, t.need_gradient, t.client_id, t.x, "
+            "t.lease_expire_time_us, t.why_winner, t.why_acquisition_value, "
+            "t.why_predicted_improvement, t.why_radius, t.why_sequence_index, "
+            "t.create_time_us, t.abandon_reason, o.failed, o.value, o.gradient, "
+            "o.noise_std, o.failure_reason, o.observe_time_us, "
+            "t.why_acquisition_weight FROM trials t LEFT JOIN observations o "
+            "ON o.study_id = t.study_id AND o.trial_id = t.trial_id "
+            "WHERE t.study_id = ?",
+            since.has_value() ? " AND t.revision > ?" : "", " ORDER BY t.trial_id"));
+    trials.bind(1, study_id);
+    if (since.has_value()) trials.bind(2, *since);
+    while (trials.executeStep()) {
+      v1::Trial& t = out->emplace_back();
+      t.set_id(trials.getColumn(0).getInt64());
+      t.set_state(ParseTrialState(trials.getColumn(1).getString()));
+      t.set_kind(ParseTrialKind(trials.getColumn(2).getString()));
+      t.set_need_gradient(trials.getColumn(3).getInt() != 0);
+      t.set_client_id(trials.getColumn(4).getString());
+      absl::Status parsed = ParseArray(trials.getColumn(5).getString(), t.mutable_x());
+      if (!parsed.ok()) return parsed;
+      FromMicros(trials.getColumn(6).getInt64(), t.mutable_lease_expire_time());
+      v1::TrialWhy* why = t.mutable_why();
+      why->set_winner(trials.getColumn(7).getString());
+      if (!trials.isColumnNull(8))
+        why->set_acquisition_value(trials.getColumn(8).getDouble());
+      if (!trials.isColumnNull(9)) {
+        why->set_predicted_improvement(trials.getColumn(9).getDouble());
+      }
+      if (!trials.isColumnNull(10)) why->set_radius(trials.getColumn(10).getDouble());
+      if (!trials.isColumnNull(11))
+        why->set_sequence_index(trials.getColumn(11).getInt64());
+      if (!trials.isColumnNull(20))
+        why->set_acquisition_weight(trials.getColumn(20).getDouble());
+      FromMicros(trials.getColumn(12).getInt64(), t.mutable_create_time());
+      t.set_failure_reason(trials.getColumn(13).getString());
+      if (!trials.isColumnNull(14)) {
+        if (!trials.isColumnNull(15)) t.set_value(trials.getColumn(15).getDouble());
+        if (!trials.isColumnNull(16)) {
+          parsed = ParseArray(trials.getColumn(16).getString(), t.mutable_gradient());
+          if (!parsed.ok()) return parsed;
+        }
+        if (!trials.isColumnNull(17)) t.set_noise_std(trials.getColumn(17).getDouble());
+        t.set_failure_reason(trials.getColumn(18).getString());
+        FromMicros(trials.getColumn(19).getInt64(), t.mutable_complete_time());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // The ids of the trials with a result in the order the results were stored;
+  // only those stored after `since` when it is set. Precondition: inside a
+  // transaction. Throws SQLite::Exception.
+  std::vector<int64_t> ReadResultOrder(int64_t study_id, std::optional<int64_t> since) {
+    SQLite::Statement order(
+        *db_, absl::StrCat("SELECT trial_id FROM observations WHERE study_id = ?",
+                           since.has_value() ? " AND completion_revision > ?" : "",
+                           " ORDER BY completion_revision, trial_id"));
+    order.bind(1, study_id);
+    if (since.has_value()) order.bind(2, *since);
+    std::vector<int64_t> out;
+    while (order.executeStep()) out.push_back(order.getColumn(0).getInt64());
+    return out;
+  }
+
+  // The strategy state; nullopt when there is none, or when `since` is set and
+  // it was written before. Precondition: inside a transaction. Throws
+  // SQLite::Exception.
+  std::optional<std::string> ReadStrategyState(int64_t study_id,
+                                               std::optional<int64_t> since) {
+    SQLite::Statement state(
+        *db_, absl::StrCat("SELECT state FROM strategy_state WHERE study_id = ?",
+                           since.has_value() ? " AND revision > ?" : ""));
+    state.bind(1, study_id);
+    if (since.has_value()) state.bind(2, *since);
+    if (!state.executeStep()) return std::nullopt;
+    return BlobOf(state.getColumn(0));
+  }
 
   // The first revision of a new study: above every revision a deleted study
   // had. Precondition: inside a write transaction. Throws SQLite::Exception.
@@ -528,12 +615,13 @@ class SqliteStudyStore : public StudyStore {
         "x, "
         "lease_expire_time_us, why_winner, why_acquisition_value, "
         "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
-        "create_time_us, update_time_us, why_acquisition_weight) VALUES (?, ?, ?, ?, ?, "
-        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, trial_id) DO UPDATE "
-        "SET state = excluded.state, "
+        "create_time_us, update_time_us, why_acquisition_weight, revision) VALUES (?, "
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (study_id, "
+        "trial_id) DO UPDATE SET state = excluded.state, "
         "abandon_reason = excluded.abandon_reason, "
         "client_id = excluded.client_id, lease_expire_time_us = "
-        "excluded.lease_expire_time_us, update_time_us = excluded.update_time_us");
+        "excluded.lease_expire_time_us, update_time_us = excluded.update_time_us, "
+        "revision = excluded.revision");
     trial.bind(1, study_id);
     trial.bind(2, static_cast<int64_t>(t.id()));
     trial.bind(3, TrialStateText(t.state()));
@@ -553,6 +641,7 @@ class SqliteStudyStore : public StudyStore {
     trial.bind(15, static_cast<int64_t>(ToMicros(t.create_time())));
     trial.bind(16, static_cast<int64_t>(now_us));
     if (why.has_acquisition_weight()) trial.bind(17, why.acquisition_weight());
+    trial.bind(18, revision);
     trial.exec();
 
     const bool has_result =

@@ -56,6 +56,24 @@ struct StudySnapshot {
   std::string strategy_state;
 };
 
+// What changed in a study after a revision (StudyStore::LoadChanges).
+struct StudyChanges {
+  // The study as stored now.
+  StudyRecord record;
+  // The trials inserted or changed after the revision, in id order, with
+  // their observations merged in.
+  std::vector<v1::Trial> trials;
+  // The ids of the trials whose results were stored after the revision, in
+  // the order they were stored.
+  std::vector<int64_t> result_order;
+  // Set when the strategy state was written after the revision.
+  std::optional<std::string> strategy_state;
+  // How many trials and results the study has now, so that a view brought up
+  // to date with these changes can be checked.
+  int64_t trial_count = 0;
+  int64_t result_count = 0;
+};
+
 // One atomic change to one study: all of it is durable, or none of it.
 struct StudyWrite {
   int64_t study_id = 0;
@@ -97,6 +115,13 @@ class StudyStore {
       int64_t study_id, absl::string_view request_id) = 0;
   // The study's current revision. NOT_FOUND for an unknown id.
   virtual absl::StatusOr<int64_t> Revision(int64_t study_id) = 0;
+  // What changed in the study after `since_revision`, a revision of it that
+  // the caller loaded or committed, read from one snapshot: only `record` when
+  // nothing did. NOT_FOUND for an unknown id; FAILED_PRECONDITION when the
+  // study is newer than that revision (the id named a study since deleted):
+  // load it whole.
+  virtual absl::StatusOr<StudyChanges> LoadChanges(int64_t study_id,
+                                                   int64_t since_revision) = 0;
   // Applies `write` in one transaction and returns the study's new revision;
   // on error nothing changed.
   virtual absl::StatusOr<int64_t> Commit(const StudyWrite& write) = 0;
@@ -107,7 +132,7 @@ class StudyStore {
   // commit, whose expected revision is the safeguard.
   virtual absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) = 0;
   // What the store is, for the start-up log line, without a password:
-  // "SQLite file data/lago.db (schema 7)".
+  // "SQLite file data/lago.db (schema 8)".
   virtual std::string Description() const = 0;
 };
 

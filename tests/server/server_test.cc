@@ -15,6 +15,7 @@
 #include "client/cpp/lago_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/logging.h"
 #include "tests/server/test_util.h"
 
 namespace lago::server {
@@ -65,6 +66,8 @@ class ServerTest : public ::testing::Test {
 
   void TwoServersShareAStudy();
   void WorkersOnTwoServersKeepEveryResult();
+  void AViewBroughtUpToDateMatchesAFreshLoad();
+  void AStudyCreatedAgainWithTheSameSpecIsLoadedAnew();
 
   void RestartServer() {
     client_.reset();
@@ -779,6 +782,154 @@ void ServerTest::WorkersOnTwoServersKeepEveryResult() {
   other_server->Wait();
 }
 
+// Every kind of change, each made by the server that did not make the one
+// before, so that each call first reads what the other wrote since its
+// revision. The first server's view then equals that of a server that loads
+// the study whole: trials, stats, and the model, which sees the results in
+// the order they arrived.
+void ServerTest::AViewBroughtUpToDateMatchesAFreshLoad() {
+  std::unique_ptr<Server> other_server;
+  std::unique_ptr<client::Client> other;
+  Start(&other_server, &other);
+  v1::StudySpec spec = TwoParameterSpec();
+  spec.set_strategy("lago");
+  CreateStudy("s", spec);
+  SetLogLevel(LogLevel::kDebug);
+  ::testing::internal::CaptureStderr();
+  const v1::Trial t1 = SuggestOne("s", "a");
+  auto t2 = other->Suggest("s", 1, "b");
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  ASSERT_TRUE(other->Observe("s", t1.id(), 1.5).ok());
+  const v1::Trial t3 = SuggestOne("s", "c");
+  v1::HeartbeatRequest heartbeat;
+  heartbeat.set_study("s");
+  heartbeat.set_trial_id((*t2)[0].id());
+  now_seconds_ += 10;
+  ASSERT_TRUE(client_->Heartbeat(heartbeat).ok());
+  v1::AbandonTrialRequest abandon;
+  abandon.set_study("s");
+  abandon.set_trial_id(t3.id());
+  abandon.set_reason("the robot jammed");
+  ASSERT_TRUE(other->AbandonTrial(abandon).ok());
+  v1::ObserveTrialRequest failed;
+  failed.set_study("s");
+  failed.set_trial_id((*t2)[0].id());
+  failed.set_failed(true);
+  failed.set_failure_reason("diverged");
+  ASSERT_TRUE(client_->ObserveTrial(failed).ok());
+  v1::AddObservationsRequest imported;
+  imported.set_study("s");
+  for (double v : {2.0, -1.0}) {
+    v1::Observation* o = imported.add_observations();
+    o->add_x(v);
+    o->add_x(0.5);
+    o->set_value(v);
+  }
+  ASSERT_TRUE(other->AddObservations(imported).ok());
+  // A result for the abandoned trial is kept all the same.
+  Observe("s", t3.id(), 0.25);
+  v1::StopStudyRequest stop;
+  stop.set_name("s");
+  ASSERT_TRUE(other->StopStudy(stop).ok());
+  auto trials = client_->AllTrials("s");
+  v1::GetStudyRequest get;
+  get.set_name("s");
+  auto study = client_->GetStudy(get);
+  v1::PredictRequest predict;
+  predict.set_study("s");
+  v1::Point* point = predict.add_points();
+  point->add_x(0.5);
+  point->add_x(-2.0);
+  auto prediction = client_->Predict(predict);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  SetLogLevel(LogLevel::kInfo);
+  ASSERT_TRUE(trials.ok() && study.ok() && prediction.ok())
+      << trials.status() << study.status() << prediction.status();
+  ASSERT_EQ(trials->size(), 5u);
+  EXPECT_EQ((*trials)[2].state(), v1::TRIAL_STATE_COMPLETED);
+  EXPECT_EQ(study->study().state(), v1::STUDY_STATE_STOPPED);
+  // Each server read only the changes, never the whole study.
+  EXPECT_THAT(log, HasSubstr("changed trials from revision"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("loaded whole")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("loading it whole")));
+
+  std::unique_ptr<Server> fresh_server;
+  std::unique_ptr<client::Client> fresh;
+  Start(&fresh_server, &fresh);
+  auto fresh_trials = fresh->AllTrials("s");
+  ASSERT_TRUE(fresh_trials.ok()) << fresh_trials.status();
+  ASSERT_EQ(fresh_trials->size(), trials->size());
+  for (size_t i = 0; i < trials->size(); ++i) {
+    EXPECT_EQ((*trials)[i].DebugString(), (*fresh_trials)[i].DebugString());
+  }
+  EXPECT_EQ(study->DebugString(), fresh->GetStudy(get)->DebugString());
+  EXPECT_EQ(prediction->DebugString(), fresh->Predict(predict)->DebugString());
+  for (auto* s : {&fresh_server, &other_server}) {
+    (*s)->Shutdown(absl::Seconds(1));
+    (*s)->Wait();
+  }
+}
+
+// A study deleted and created again by another server, with the same name
+// and spec, is a new study: the first server sees none of the old trials.
+void ServerTest::AStudyCreatedAgainWithTheSameSpecIsLoadedAnew() {
+  std::unique_ptr<Server> other_server;
+  std::unique_ptr<client::Client> other;
+  Start(&other_server, &other);
+  CreateStudy("s", TwoParameterSpec());
+  Observe("s", SuggestOne("s").id(), 1.0);
+  SuggestOne("s");
+  v1::DeleteStudyRequest del;
+  del.set_name("s");
+  ASSERT_TRUE(other->DeleteStudy(del).ok());
+  ASSERT_TRUE(other->CreateStudy("s", TwoParameterSpec()).ok());
+  auto mine = other->Suggest("s");
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  auto trials = client_->AllTrials("s");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 1u);
+  EXPECT_EQ((*trials)[0].DebugString(), (*mine)[0].DebugString());
+  EXPECT_EQ(SuggestOne("s").id(), 2);
+  other_server->Shutdown(absl::Seconds(1));
+  other_server->Wait();
+}
+
+TEST_F(ServerTest, AViewBroughtUpToDateMatchesAFreshLoad) {
+  AViewBroughtUpToDateMatchesAFreshLoad();
+}
+
+TEST_F(ServerTest, AStudyCreatedAgainWithTheSameSpecIsLoadedAnew) {
+  AStudyCreatedAgainWithTheSameSpecIsLoadedAnew();
+}
+
+// A writer that keeps no trial revisions (a server of an older version)
+// leaves changes the first server cannot see as changes; the stored counts
+// give it away, and the server loads the study whole.
+TEST_F(ServerTest, ChangesThatDoNotFitTheViewAreReadWhole) {
+  CreateStudy("s", TwoParameterSpec());
+  const v1::Trial first = SuggestOne("s");
+  {
+    SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, "
+        "client_id, x, lease_expire_time_us, why_winner, create_time_us, "
+        "update_time_us) SELECT study_id, 2, 'pending', kind, 0, 'old', x, "
+        "lease_expire_time_us, why_winner, create_time_us, update_time_us FROM trials "
+        "WHERE trial_id = 1");
+    db.exec("UPDATE studies SET revision = revision + 1");
+  }
+  ::testing::internal::CaptureStderr();
+  auto trials = client_->AllTrials("s");
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 2u);
+  EXPECT_EQ((*trials)[1].client_id(), "old");
+  EXPECT_EQ((*trials)[1].x(0), first.x(0));
+  EXPECT_THAT(log,
+              HasSubstr("do not fit its view: 1 trials, 2 stored; loading it whole"));
+  EXPECT_EQ(SuggestOne("s").id(), 3);
+}
+
 TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) { TwoServersShareAStudy(); }
 
 TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
@@ -822,6 +973,14 @@ TEST_F(PostgresServerTest, TwoServersShareAStudy) { TwoServersShareAStudy(); }
 
 TEST_F(PostgresServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
   WorkersOnTwoServersKeepEveryResult();
+}
+
+TEST_F(PostgresServerTest, AViewBroughtUpToDateMatchesAFreshLoad) {
+  AViewBroughtUpToDateMatchesAFreshLoad();
+}
+
+TEST_F(PostgresServerTest, AStudyCreatedAgainWithTheSameSpecIsLoadedAnew) {
+  AStudyCreatedAgainWithTheSameSpecIsLoadedAnew();
 }
 
 }  // namespace

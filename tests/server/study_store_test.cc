@@ -270,10 +270,114 @@ TEST_P(StudyStoreTest, AStudyCreatedAgainNeverRepeatsARevision) {
   // SQLite gives the freed id to the next study (PostgreSQL never reuses one).
   auto second = (*store)->CreateStudy(MakeStudy("s"));
   ASSERT_TRUE(second.ok());
-  if (GetParam() == Backend::kSqlite) EXPECT_EQ(second->id, first->id);
+  if (GetParam() == Backend::kSqlite) {
+    EXPECT_EQ(second->id, first->id);
+  }
   EXPECT_GT(second->revision, *committed);
   write.study_id = second->id;
   EXPECT_EQ((*store)->Commit(write).status().code(), absl::StatusCode::kAborted);
+}
+
+// Ids of `trials`, in their order.
+std::vector<int64_t> IdsOf(const std::vector<v1::Trial>& trials) {
+  std::vector<int64_t> ids;
+  for (const v1::Trial& t : trials) ids.push_back(t.id());
+  return ids;
+}
+
+TEST_P(StudyStoreTest, ChangesAfterARevisionAreWhatTheLaterCommitsWrote) {
+  auto store = Open();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok());
+  const int64_t created = record->revision;
+  StudyWrite write;
+  write.study_id = record->id;
+  write.expected_revision = created;
+  auto trial = [](int64_t id, v1::TrialState state, double value) {
+    v1::Trial t;
+    t.set_id(id);
+    t.add_x(0.25 * static_cast<double>(id));
+    t.set_state(state);
+    if (state == v1::TRIAL_STATE_COMPLETED) t.set_value(value);
+    return t;
+  };
+  // One commit after another; each returns its revision.
+  auto commit = [&](std::vector<v1::Trial> trials,
+                    std::optional<std::string> state) -> int64_t {
+    write.trials = std::move(trials);
+    write.strategy_state = std::move(state);
+    auto revision = (*store)->Commit(write);
+    EXPECT_TRUE(revision.ok()) << revision.status();
+    write.expected_revision = revision.value_or(0);
+    return write.expected_revision;
+  };
+  const int64_t r1 =
+      commit({trial(1, v1::TRIAL_STATE_PENDING, 0), trial(2, v1::TRIAL_STATE_PENDING, 0)},
+             "state 1");
+  const int64_t r2 = commit(
+      {trial(2, v1::TRIAL_STATE_COMPLETED, 2.0), trial(3, v1::TRIAL_STATE_PENDING, 0)},
+      std::nullopt);
+  const int64_t r3 = commit(
+      {trial(1, v1::TRIAL_STATE_FAILED, 0), trial(3, v1::TRIAL_STATE_COMPLETED, 3.0)},
+      "state 3");
+  const int64_t r4 = commit({trial(4, v1::TRIAL_STATE_PENDING, 0)}, std::nullopt);
+
+  // Read by another process, as a second server would.
+  auto other = Open();
+  ASSERT_TRUE(other.ok());
+  auto after_r1 = (*other)->LoadChanges(record->id, r1);
+  ASSERT_TRUE(after_r1.ok()) << after_r1.status();
+  EXPECT_EQ(after_r1->record.revision, r4);
+  EXPECT_EQ(IdsOf(after_r1->trials), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(after_r1->trials[1].value(), 2.0);
+  EXPECT_EQ(after_r1->trials[0].state(), v1::TRIAL_STATE_FAILED);
+  // Results in the order they were stored: trial 2's, then 1's and 3's together.
+  EXPECT_EQ(after_r1->result_order, (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_EQ(after_r1->strategy_state, "state 3");
+  EXPECT_EQ(after_r1->trial_count, 4);
+  EXPECT_EQ(after_r1->result_count, 3);
+
+  auto after_r3 = (*other)->LoadChanges(record->id, r3);
+  ASSERT_TRUE(after_r3.ok()) << after_r3.status();
+  EXPECT_EQ(IdsOf(after_r3->trials), (std::vector<int64_t>{4}));
+  EXPECT_TRUE(after_r3->result_order.empty());
+  EXPECT_FALSE(after_r3->strategy_state.has_value());
+
+  auto after_r2 = (*other)->LoadChanges(record->id, r2);
+  ASSERT_TRUE(after_r2.ok()) << after_r2.status();
+  EXPECT_EQ(IdsOf(after_r2->trials), (std::vector<int64_t>{1, 3, 4}));
+  EXPECT_EQ(after_r2->result_order, (std::vector<int64_t>{1, 3}));
+
+  // From the study's first revision: every trial, as a whole load reads it.
+  auto all = (*other)->LoadChanges(record->id, created);
+  auto whole = (*other)->LoadStudy(record->id);
+  ASSERT_TRUE(all.ok() && whole.ok());
+  ASSERT_EQ(all->trials.size(), whole->trials.size());
+  for (size_t i = 0; i < all->trials.size(); ++i) {
+    EXPECT_EQ(all->trials[i].SerializeAsString(), whole->trials[i].SerializeAsString())
+        << "trial " << i + 1;
+  }
+  EXPECT_EQ(all->result_order, whole->result_order);
+
+  // Nothing after the current revision: the record alone.
+  auto none = (*other)->LoadChanges(record->id, r4);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->record.revision, r4);
+  EXPECT_EQ(none->record.study.name(), "s");
+  EXPECT_TRUE(none->trials.empty());
+  EXPECT_FALSE(none->strategy_state.has_value());
+
+  // A revision before the study's own: the id named another study then.
+  EXPECT_EQ((*other)->LoadChanges(record->id, created - 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE((*store)->DeleteStudy(record->id).ok());
+  EXPECT_EQ((*other)->LoadChanges(record->id, r4).status().code(),
+            absl::StatusCode::kNotFound);
+  auto again = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(again.ok());
+  // SQLite gives the new study the freed id; PostgreSQL never reuses one.
+  EXPECT_EQ((*other)->LoadChanges(again->id, r4).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_P(StudyStoreTest, AStudyLockExcludesOtherHoldersUntilReleased) {
@@ -404,8 +508,11 @@ TEST_F(PostgresStoreTest, ServersStartingTogetherCreateTheSchemaOnce) {
     openers.emplace_back([&, i] { stores[i] = OpenPostgresStore(db_->uri()); });
   for (std::thread& t : openers) t.join();
   for (const auto& store : stores) ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_THAT(db_->Column("SELECT version FROM schema_version"),
-              ElementsAre(std::to_string(PostgresSchemaVersion())));
+  // Each version's migration ran once.
+  std::vector<std::string> versions;
+  for (int v = 1; v <= PostgresSchemaVersion(); ++v)
+    versions.push_back(std::to_string(v));
+  EXPECT_EQ(db_->Column("SELECT version FROM schema_version ORDER BY version"), versions);
   EXPECT_THAT((*stores[0])->Description(),
               ::testing::StartsWith("PostgreSQL database postgresql://"));
 }
@@ -454,6 +561,63 @@ TEST_F(PostgresStoreTest, TextWithANulCharacterIsRefusedWholeAndNamed) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("NUL"));
   EXPECT_EQ(*(*store)->Revision(record->id), record->revision);
   EXPECT_TRUE((*store)->LoadStudy(record->id)->trials.empty());
+}
+
+TEST_F(PostgresStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
+  int64_t id = 0;
+  int64_t revision = 0;
+  {
+    auto store = OpenPostgresStore(db_->uri());
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto record = (*store)->CreateStudy(MakeStudy("old"));
+    ASSERT_TRUE(record.ok());
+    id = record->id;
+    StudyWrite write;
+    write.study_id = id;
+    write.expected_revision = record->revision;
+    v1::Trial t;
+    t.set_id(1);
+    t.add_x(0.5);
+    t.set_state(v1::TRIAL_STATE_COMPLETED);
+    t.set_value(1.0);
+    write.trials.push_back(t);
+    write.strategy_state = "before";
+    auto committed = (*store)->Commit(write);
+    ASSERT_TRUE(committed.ok()) << committed.status();
+    revision = *committed;
+  }
+  // The database as a server of schema version 1 left it.
+  for (const char* sql :
+       {"DROP INDEX trials_by_revision", "DROP INDEX observations_by_revision",
+        "ALTER TABLE studies DROP COLUMN first_revision",
+        "ALTER TABLE trials DROP COLUMN revision",
+        "ALTER TABLE strategy_state DROP COLUMN revision",
+        "DELETE FROM schema_version WHERE version > 1"}) {
+    db_->Column(sql);
+  }
+  auto store = OpenPostgresStore(db_->uri());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto snapshot = (*store)->LoadStudy(id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].value(), 1.0);
+  EXPECT_EQ(snapshot->strategy_state, "before");
+  // A view of the migrated study reads only what later commits wrote.
+  StudyWrite write;
+  write.study_id = id;
+  write.expected_revision = revision;
+  v1::Trial t;
+  t.set_id(2);
+  t.add_x(0.25);
+  write.trials.push_back(t);
+  ASSERT_TRUE((*store)->Commit(write).ok());
+  auto changes = (*store)->LoadChanges(id, revision);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->trials.size(), 1u);
+  EXPECT_EQ(changes->trials[0].id(), 2);
+  EXPECT_FALSE(changes->strategy_state.has_value());
+  EXPECT_EQ(changes->trial_count, 2);
+  EXPECT_EQ(changes->result_count, 1);
 }
 
 TEST(StoreNames, APasswordInAUriIsRedacted) {
@@ -547,6 +711,11 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   {
     // The same file as a server before schema version 2 left it.
     SQLite::Database db(db_path(), SQLite::OPEN_READWRITE);
+    db.exec("DROP INDEX trials_by_revision");
+    db.exec("DROP INDEX observations_by_revision");
+    db.exec("ALTER TABLE studies DROP COLUMN first_revision");
+    db.exec("ALTER TABLE trials DROP COLUMN revision");
+    db.exec("ALTER TABLE strategy_state DROP COLUMN revision");
     db.exec("ALTER TABLE trials DROP COLUMN why_acquisition_weight");
     db.exec("ALTER TABLE parameters DROP COLUMN scale");
     db.exec("ALTER TABLE parameters DROP COLUMN type");
@@ -599,6 +768,15 @@ TEST_F(SqliteStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
   ASSERT_EQ(snapshot->trials.size(), 4u);
   EXPECT_EQ(snapshot->trials[3].why().acquisition_weight(), 0.5);
   EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{3, 2, 4}));
+  // A view from before that commit reads only what it wrote; rows from before
+  // the migration are older than any view.
+  auto changes = (*store)->LoadChanges(id, 0);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->trials.size(), 1u);
+  EXPECT_EQ(changes->trials[0].id(), 4);
+  EXPECT_EQ(changes->result_order, (std::vector<int64_t>{4}));
+  EXPECT_EQ(changes->trial_count, 4);
+  EXPECT_EQ(changes->result_count, 3);
 }
 
 TEST_F(SqliteStoreTest, RefusesANewerSchema) {
