@@ -14,7 +14,8 @@ sobol strategy, suggest + observe rounds through the Python client) against
 
 - with --before-server PATH, each two-server configuration once more with that
   binary (`two-servers-before`, `postgres-two-servers-before`): a build of the
-  commit before a change to how servers share a study,
+  commit before a change to how servers share a study; --before NAME... picks
+  other configurations to run again with it,
 
 in one run, with the configurations interleaved and repeated, so that a drift of
 the shared machine falls on all of them. Reported: the median round trips per
@@ -97,6 +98,9 @@ def main():
                         help="a lago-server built before revisions and study locks")
     parser.add_argument("--before-server",
                         help="a lago-server of an earlier commit, for the two-server rows")
+    parser.add_argument("--before", nargs="+", metavar="NAME",
+                        help="the configurations to run again with --before-server "
+                             "(default: those with two servers)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--rounds", type=int, default=400, help="rounds per worker")
     parser.add_argument("--repeats", type=int, default=3)
@@ -118,9 +122,14 @@ def main():
         configurations += [("postgres-one-server", args.server, 1, True),
                            ("postgres-two-servers", args.server, 2, True)]
     if args.before_server:
+        known = [name for name, _, _, _ in configurations]
+        unknown = set(args.before or []) - set(known)
+        if unknown:
+            parser.error(f"--before: no configuration {sorted(unknown)}; "
+                         f"there are {known}")
         configurations += [(name + "-before", args.before_server, servers, postgres)
                            for name, _, servers, postgres in configurations
-                           if servers > 1]
+                           if (name in args.before if args.before else servers > 1)]
     reference = "baseline" if args.baseline_server else "one-server"
     runs = {}
     with tempfile.TemporaryDirectory(prefix="lago-bench-shared-") as tmp:

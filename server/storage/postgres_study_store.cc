@@ -1,13 +1,13 @@
 // The PostgreSQL backend of StudyStore, for several servers behind one
 // database. The only file that includes libpq.
 //
-// The tables are those of the SQLite backend, with PostgreSQL's types. Commits
-// run at READ COMMITTED: the UPDATE that checks and counts up a study's
-// revision takes the study's row lock, so of two servers committing from one
-// revision the second waits, finds another revision and writes nothing. Loads
-// read one REPEATABLE READ snapshot. Study locks are session advisory locks,
-// each on a connection of its own, so they exclude each other within one
-// process too and end with their connection.
+// The tables are those of the SQLite backend, with PostgreSQL's types. A
+// commit is one statement, so one round trip, at READ COMMITTED: its UPDATE
+// that checks and counts up a study's revision takes the study's row lock, so
+// of two servers committing from one revision the second waits, finds another
+// revision and writes nothing. Loads read one REPEATABLE READ snapshot. Study
+// locks are session advisory locks, each on a connection of its own, so they
+// exclude each other within one process too and end with their connection.
 #include <libpq-fe.h>
 
 #include <cstring>
@@ -15,6 +15,8 @@
 #include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -191,6 +193,42 @@ class Params {
   std::vector<bool> null_;
   std::vector<int> binary_;
   bool has_nul_ = false;
+};
+
+// A PostgreSQL array literal, {"a",NULL,"1.5"}, built element by element:
+// one parameter carries a column of many rows, which unnest() spreads out.
+class ArrayLiteral {
+ public:
+  ArrayLiteral& Text(absl::string_view text) {
+    Separate();
+    body_ += '"';
+    for (char c : text) {
+      if (c == '"' || c == '\\') body_ += '\\';
+      body_ += c;
+    }
+    body_ += '"';
+    return *this;
+  }
+  ArrayLiteral& Int(int64_t v) { return Text(absl::StrCat(v)); }
+  ArrayLiteral& Null() {
+    Separate();
+    body_ += "NULL";
+    return *this;
+  }
+  template <typename T>
+  ArrayLiteral& DoubleOrNull(bool present, T v) {
+    return present ? Text(absl::StrFormat("%.17g", static_cast<double>(v))) : Null();
+  }
+  std::string Finish() const { return absl::StrCat("{", body_, "}"); }
+
+ private:
+  void Separate() {
+    if (!empty_) body_ += ',';
+    empty_ = false;
+  }
+
+  std::string body_;
+  bool empty_ = true;
 };
 
 // The status for a failed statement or a lost connection. Messages carry the
@@ -535,76 +573,24 @@ class PostgresStudyStore : public StudyStore {
   absl::StatusOr<int64_t> Commit(const StudyWrite& write) override {
     std::lock_guard<std::mutex> lock(mu_);
     const char* what = "writing a study";
-    return InTransaction<int64_t>(
-        "BEGIN", what, [&](PGconn* conn) -> absl::StatusOr<int64_t> {
-          Params study;
-          study.Int(write.update_time_micros);
-          if (write.state.has_value()) {
-            study.Text(StudyStateText(*write.state));
-          } else {
-            study.Null();
-          }
-          study.Int(write.study_id).Int(write.expected_revision);
-          // Takes the study's row lock: a concurrent commit from the same
-          // revision waits here and then finds another revision.
-          auto updated =
-              Exec(conn,
-                   "UPDATE studies SET update_time_us = $1, state = "
-                   "coalesce($2, state), revision = revision + 1 WHERE id = $3 "
-                   "AND revision = $4",
-                   study, what);
-          if (!updated.ok()) return updated.status();
-          if (std::strcmp(PQcmdTuples(updated->get()), "1") != 0) {
-            auto stored = Exec(conn, "SELECT revision FROM studies WHERE id = $1",
-                               Params().Int(write.study_id), what);
-            if (!stored.ok()) return stored.status();
-            if (PQntuples(stored->get()) == 0)
-              return absl::NotFoundError("study not found");
-            return absl::AbortedError(
-                absl::StrCat("the study changed meanwhile (revision ", Int(*stored, 0, 0),
-                             ", the write expected ", write.expected_revision,
-                             "); nothing was written"));
-          }
-          const int64_t revision = write.expected_revision + 1;
-          for (const v1::Trial& t : write.trials) {
-            absl::Status written =
-                WriteTrial(conn, write.study_id, write.update_time_micros, revision, t);
-            if (!written.ok()) return written;
-          }
-          if (write.strategy_state.has_value()) {
-            auto state =
-                Exec(conn,
-                     "INSERT INTO strategy_state (study_id, state, update_time_us, "
-                     "revision) VALUES ($1, $2, $3, $4) ON CONFLICT (study_id) DO "
-                     "UPDATE SET state = excluded.state, update_time_us = "
-                     "excluded.update_time_us, revision = excluded.revision",
-                     Params()
-                         .Int(write.study_id)
-                         .Bytes(*write.strategy_state)
-                         .Int(write.update_time_micros)
-                         .Int(revision),
-                     what);
-            if (!state.ok()) return state.status();
-          }
-          if (write.request.has_value()) {
-            const RequestRecord& r = *write.request;
-            auto request =
-                Exec(conn,
-                     "INSERT INTO requests (study_id, request_id, method, "
-                     "fingerprint, response, create_time_us) VALUES ($1, $2, $3, "
-                     "$4, $5, $6)",
-                     Params()
-                         .Int(write.study_id)
-                         .Text(r.request_id)
-                         .Text(r.method)
-                         .Bytes(r.fingerprint)
-                         .Bytes(r.response)
-                         .Int(write.update_time_micros),
-                     what);
-            if (!request.ok()) return request.status();
-          }
-          return revision;
-        });
+    auto conn = Conn();
+    if (!conn.ok()) return conn.status();
+    // One statement, so one round trip and one transaction. Its first part
+    // checks and counts up the revision and takes the study's row lock: a
+    // concurrent commit from the same revision waits there, then finds
+    // another revision, and the parts that write rows for each row it
+    // returned write none. Foreign keys are checked at the end of the
+    // statement, when the trials of the new observations are in.
+    auto committed = Exec(*conn, kCommitStatement, CommitParams(write), what);
+    if (!committed.ok()) return committed.status();
+    if (Int(*committed, 0, 0) == 1) return write.expected_revision + 1;
+    auto stored = Exec(*conn, "SELECT revision FROM studies WHERE id = $1",
+                       Params().Int(write.study_id), what);
+    if (!stored.ok()) return stored.status();
+    if (PQntuples(stored->get()) == 0) return absl::NotFoundError("study not found");
+    return absl::AbortedError(absl::StrCat(
+        "the study changed meanwhile (revision ", Int(*stored, 0, 0),
+        ", the write expected ", write.expected_revision, "); nothing was written"));
   }
 
   absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
@@ -794,72 +780,120 @@ class PostgresStudyStore : public StudyStore {
     return absl::OkStatus();
   }
 
-  // Precondition: inside a transaction.
-  static absl::Status WriteTrial(PGconn* conn, int64_t study_id, int64_t now_us,
-                                 int64_t revision, const v1::Trial& t) {
-    const char* what = "writing a trial";
-    const v1::TrialWhy& why = t.why();
+  // Commit's statement: $1 study id, $2 expected revision, $3 update time,
+  // $4 study state or NULL; the trials' columns as arrays, $5 to $19; the new
+  // observations' as arrays, $20 to $26; $27 the strategy state or NULL; the
+  // request record, $28 to $31, or NULLs. Its one row says whether the study
+  // was written (1) or not (0).
+  static constexpr const char* kCommitStatement =
+      "WITH s AS (UPDATE studies SET update_time_us = $3, state = coalesce($4, state), "
+      "revision = revision + 1 WHERE id = $1 AND revision = $2 RETURNING id), "
+      "t AS (INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, "
+      "client_id, x, lease_expire_time_us, why_winner, why_acquisition_value, "
+      "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
+      "create_time_us, why_acquisition_weight, update_time_us, revision) "
+      "SELECT s.id, u.*, $3, $2 + 1 FROM s, unnest($5::bigint[], $6::text[], "
+      "$7::text[], $8::integer[], $9::text[], $10::text[], $11::bigint[], $12::text[], "
+      "$13::float8[], $14::float8[], $15::float8[], $16::bigint[], $17::text[], "
+      "$18::bigint[], $19::float8[]) AS u "
+      "ON CONFLICT (study_id, trial_id) DO UPDATE SET state = excluded.state, "
+      "abandon_reason = excluded.abandon_reason, client_id = excluded.client_id, "
+      "lease_expire_time_us = excluded.lease_expire_time_us, "
+      "update_time_us = excluded.update_time_us, revision = excluded.revision), "
+      "o AS (INSERT INTO observations (study_id, trial_id, failed, value, gradient, "
+      "noise_std, failure_reason, observe_time_us, completion_revision) "
+      "SELECT s.id, u.*, $2 + 1 FROM s, unnest($20::bigint[], $21::integer[], "
+      "$22::float8[], $23::text[], $24::float8[], $25::text[], $26::bigint[]) AS u "
+      "ON CONFLICT (study_id, trial_id) DO NOTHING), "
+      "st AS (INSERT INTO strategy_state (study_id, state, update_time_us, revision) "
+      "SELECT s.id, $27, $3, $2 + 1 FROM s WHERE $27::bytea IS NOT NULL "
+      "ON CONFLICT (study_id) DO UPDATE SET state = excluded.state, "
+      "update_time_us = excluded.update_time_us, revision = excluded.revision), "
+      "r AS (INSERT INTO requests (study_id, request_id, method, fingerprint, "
+      "response, create_time_us) SELECT s.id, $28, $29, $30, $31, $3 FROM s "
+      "WHERE $28::text IS NOT NULL) "
+      "SELECT count(*) FROM s";
+
+  // kCommitStatement's parameters for `write`. A trial listed twice is
+  // written as its last entry, and its observation as its first, as
+  // statements run one after the other would.
+  static Params CommitParams(const StudyWrite& write) {
+    std::vector<const v1::Trial*> rows;
+    std::vector<const v1::Trial*> results;
+    {
+      absl::flat_hash_map<int64_t, size_t> row_of;
+      absl::flat_hash_set<int64_t> observed;
+      for (const v1::Trial& t : write.trials) {
+        auto [it, added] = row_of.try_emplace(t.id(), rows.size());
+        if (added) {
+          rows.push_back(&t);
+        } else {
+          rows[it->second] = &t;
+        }
+        const bool has_result =
+            t.state() == v1::TRIAL_STATE_COMPLETED || t.state() == v1::TRIAL_STATE_FAILED;
+        if (has_result && observed.insert(t.id()).second) results.push_back(&t);
+      }
+    }
     Params p;
-    p.Int(study_id)
-        .Int(t.id())
-        .Text(TrialStateText(t.state()))
-        .Text(TrialKindText(t.kind()))
-        .Int(t.need_gradient() ? 1 : 0)
-        .Text(t.client_id())
-        .Text(FormatArray(t.x()))
-        .Int(ToMicros(t.lease_expire_time()))
-        .Text(why.winner())
-        .DoubleOrNull(why.has_acquisition_value(), why.acquisition_value())
-        .DoubleOrNull(why.has_predicted_improvement(), why.predicted_improvement())
-        .DoubleOrNull(why.has_radius(), why.radius());
-    if (why.has_sequence_index()) {
-      p.Int(why.sequence_index());
+    p.Int(write.study_id).Int(write.expected_revision).Int(write.update_time_micros);
+    if (write.state.has_value()) {
+      p.Text(StudyStateText(*write.state));
     } else {
       p.Null();
     }
-    p.Text(t.state() == v1::TRIAL_STATE_ABANDONED ? t.failure_reason() : "")
-        .Int(ToMicros(t.create_time()))
-        .Int(now_us)
-        .DoubleOrNull(why.has_acquisition_weight(), why.acquisition_weight())
-        .Int(revision);
-    auto trial = Exec(
-        conn,
-        "INSERT INTO trials (study_id, trial_id, state, kind, need_gradient, client_id, "
-        "x, lease_expire_time_us, why_winner, why_acquisition_value, "
-        "why_predicted_improvement, why_radius, why_sequence_index, abandon_reason, "
-        "create_time_us, update_time_us, why_acquisition_weight, revision) VALUES ($1, "
-        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
-        "ON CONFLICT (study_id, trial_id) DO UPDATE SET state = excluded.state, "
-        "abandon_reason = excluded.abandon_reason, client_id = excluded.client_id, "
-        "lease_expire_time_us = excluded.lease_expire_time_us, "
-        "update_time_us = excluded.update_time_us, revision = excluded.revision",
-        p, what);
-    if (!trial.ok()) return trial.status();
-    const bool has_result =
-        t.state() == v1::TRIAL_STATE_COMPLETED || t.state() == v1::TRIAL_STATE_FAILED;
-    if (!has_result) return absl::OkStatus();
-    Params o;
-    o.Int(study_id)
-        .Int(t.id())
-        .Int(t.state() == v1::TRIAL_STATE_FAILED ? 1 : 0)
-        .DoubleOrNull(t.has_value(), t.value());
-    if (t.gradient_size() > 0) {
-      o.Text(FormatArray(t.gradient()));
-    } else {
-      o.Null();
+    // The trials' columns, in the order of the statement's trial columns.
+    std::vector<ArrayLiteral> trial(15);
+    for (const v1::Trial* t : rows) {
+      const v1::TrialWhy& why = t->why();
+      trial[0].Int(t->id());
+      trial[1].Text(TrialStateText(t->state()));
+      trial[2].Text(TrialKindText(t->kind()));
+      trial[3].Int(t->need_gradient() ? 1 : 0);
+      trial[4].Text(t->client_id());
+      trial[5].Text(FormatArray(t->x()));
+      trial[6].Int(ToMicros(t->lease_expire_time()));
+      trial[7].Text(why.winner());
+      trial[8].DoubleOrNull(why.has_acquisition_value(), why.acquisition_value());
+      trial[9].DoubleOrNull(why.has_predicted_improvement(), why.predicted_improvement());
+      trial[10].DoubleOrNull(why.has_radius(), why.radius());
+      if (why.has_sequence_index()) {
+        trial[11].Int(why.sequence_index());
+      } else {
+        trial[11].Null();
+      }
+      trial[12].Text(t->state() == v1::TRIAL_STATE_ABANDONED ? t->failure_reason() : "");
+      trial[13].Int(ToMicros(t->create_time()));
+      trial[14].DoubleOrNull(why.has_acquisition_weight(), why.acquisition_weight());
     }
-    o.DoubleOrNull(t.has_noise_std(), t.noise_std())
-        .Text(t.failure_reason())
-        .Int(ToMicros(t.complete_time()))
-        .Int(revision);
-    auto observation =
-        Exec(conn,
-             "INSERT INTO observations (study_id, trial_id, failed, value, "
-             "gradient, noise_std, failure_reason, observe_time_us, "
-             "completion_revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-             "$9) ON CONFLICT (study_id, trial_id) DO NOTHING",
-             o, what);
-    return observation.status();
+    for (const ArrayLiteral& column : trial) p.Text(column.Finish());
+    std::vector<ArrayLiteral> observation(7);
+    for (const v1::Trial* t : results) {
+      observation[0].Int(t->id());
+      observation[1].Int(t->state() == v1::TRIAL_STATE_FAILED ? 1 : 0);
+      observation[2].DoubleOrNull(t->has_value(), t->value());
+      if (t->gradient_size() > 0) {
+        observation[3].Text(FormatArray(t->gradient()));
+      } else {
+        observation[3].Null();
+      }
+      observation[4].DoubleOrNull(t->has_noise_std(), t->noise_std());
+      observation[5].Text(t->failure_reason());
+      observation[6].Int(ToMicros(t->complete_time()));
+    }
+    for (const ArrayLiteral& column : observation) p.Text(column.Finish());
+    if (write.strategy_state.has_value()) {
+      p.Bytes(*write.strategy_state);
+    } else {
+      p.Null();
+    }
+    if (write.request.has_value()) {
+      const RequestRecord& r = *write.request;
+      p.Text(r.request_id).Text(r.method).Bytes(r.fingerprint).Bytes(r.response);
+    } else {
+      p.Null().Null().Null().Null();
+    }
+    return p;
   }
 
   const std::string uri_;

@@ -44,6 +44,24 @@ v1::Study MakeCategoricalStudy(const std::string& name) {
   return study;
 }
 
+// A write to the study of `record`, from the revision the record has.
+StudyWrite WriteFrom(const StudyRecord& record) {
+  StudyWrite write;
+  write.study_id = record.id;
+  write.expected_revision = record.revision;
+  return write;
+}
+
+// Trial `id` at x = 0.5, completed with `value`.
+v1::Trial CompletedTrial(int64_t id, double value) {
+  v1::Trial t;
+  t.set_id(id);
+  t.add_x(0.5);
+  t.set_state(v1::TRIAL_STATE_COMPLETED);
+  t.set_value(value);
+  return t;
+}
+
 enum class Backend { kSqlite, kPostgres };
 
 std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
@@ -181,6 +199,107 @@ TEST_P(StudyStoreTest, StudiesAndTrialsSurviveAReopen) {
   EXPECT_FALSE((*(*store)->FindRequest(id, "r2")).has_value());
 }
 
+// One commit of many trials with every optional field present or absent, and
+// text that a careless quoting of rows would break: each comes back as it went
+// in.
+TEST_P(StudyStoreTest, ManyTrialsInOneCommitComeBackBitForBit) {
+  auto store = Open();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok()) << record.status();
+  const std::vector<std::string> texts = {"",
+                                          "NULL",
+                                          "a\"b",
+                                          "back\\slash",
+                                          "{braces},commas",
+                                          "\xc3\xa9t\xc3\xa9 \t tab",
+                                          "'single' quotes"};
+  // Not -0.0: SQLite stores a REAL column's -0.0 as 0. Arrays, kept as text,
+  // keep it (x below).
+  const std::vector<double> values = {0.1 + 0.2, -1.0 / 3.0, 5e-324, -1e308, 1e308, 2.5};
+  StudyWrite write = WriteFrom(*record);
+  write.update_time_micros = 1800000001000000;
+  constexpr int kTrials = 3000;
+  for (int i = 1; i <= kTrials; ++i) {
+    v1::Trial t;
+    t.set_id(i);
+    t.add_x(values[i % values.size()]);
+    t.add_x(static_cast<double>(i));
+    t.add_x(-0.0);
+    t.set_kind(i % 2 == 0 ? v1::TRIAL_KIND_GLOBAL : v1::TRIAL_KIND_LOCAL);
+    t.set_need_gradient(i % 3 == 0);
+    t.set_client_id(texts[i % texts.size()]);
+    t.mutable_lease_expire_time()->set_seconds(1800000000 + i);
+    t.mutable_create_time()->set_seconds(1800000000 - i);
+    v1::TrialWhy* why = t.mutable_why();
+    why->set_winner(texts[(i + 1) % texts.size()]);
+    if (i % 2 == 0) why->set_acquisition_value(values[(i + 1) % values.size()]);
+    if (i % 3 == 0) why->set_predicted_improvement(values[(i + 2) % values.size()]);
+    if (i % 4 == 0) why->set_radius(0.5);
+    if (i % 5 == 0) why->set_sequence_index(i);
+    if (i % 6 == 0) why->set_acquisition_weight(0.125);
+    switch (i % 4) {
+      case 0:
+        t.set_state(v1::TRIAL_STATE_PENDING);
+        break;
+      case 1:
+        t.set_state(v1::TRIAL_STATE_COMPLETED);
+        t.set_value(values[i % values.size()]);
+        if (i % 3 == 0) t.add_gradient(values[(i + 3) % values.size()]);
+        if (i % 5 == 0) t.set_noise_std(0.25);
+        t.mutable_complete_time()->set_seconds(1800000002);
+        break;
+      case 2:
+        t.set_state(v1::TRIAL_STATE_FAILED);
+        t.set_failure_reason(texts[(i + 2) % texts.size()]);
+        t.mutable_complete_time()->set_seconds(1800000003);
+        break;
+      default:
+        t.set_state(v1::TRIAL_STATE_ABANDONED);
+        t.set_failure_reason(texts[(i + 3) % texts.size()]);
+        break;
+    }
+    write.trials.push_back(t);
+  }
+  write.strategy_state = std::string("state\0with a NUL byte", 22);
+  auto committed = (*store)->Commit(write);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  auto other = Open();
+  auto snapshot = (*other)->LoadStudy(record->id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->trials.size(), write.trials.size());
+  for (size_t i = 0; i < write.trials.size(); ++i) {
+    ASSERT_EQ(snapshot->trials[i].SerializeAsString(),
+              write.trials[i].SerializeAsString())
+        << "trial " << i + 1 << ": " << snapshot->trials[i].DebugString() << " against "
+        << write.trials[i].DebugString();
+  }
+  EXPECT_EQ(snapshot->strategy_state, *write.strategy_state);
+  EXPECT_EQ(snapshot->result_order.size(), static_cast<size_t>(kTrials / 2));
+}
+
+// A trial listed twice in one write is stored as two writes one after the
+// other would store it: its row from the last entry, its result from the
+// first.
+TEST_P(StudyStoreTest, ATrialListedTwiceInOneWriteKeepsItsLastRowAndFirstResult) {
+  auto store = Open();
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok()) << record.status();
+  StudyWrite write = WriteFrom(*record);
+  v1::Trial t = CompletedTrial(1, 1.0);
+  t.set_client_id("first");
+  write.trials.push_back(t);
+  t.set_value(2.0);
+  t.set_client_id("second");
+  write.trials.push_back(t);
+  ASSERT_TRUE((*store)->Commit(write).ok());
+  auto snapshot = (*store)->LoadStudy(record->id);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->trials.size(), 1u);
+  EXPECT_EQ(snapshot->trials[0].client_id(), "second");
+  EXPECT_EQ(snapshot->trials[0].value(), 1.0);
+  EXPECT_EQ(snapshot->result_order, (std::vector<int64_t>{1}));
+}
+
 TEST_P(StudyStoreTest, DuplicateNameIsAlreadyExists) {
   auto store = Open();
   ASSERT_TRUE((*store)->CreateStudy(MakeStudy("s")).ok());
@@ -192,15 +311,8 @@ TEST_P(StudyStoreTest, DeleteRemovesEveryRowOfTheStudy) {
   auto store = Open();
   auto keep = (*store)->CreateStudy(MakeStudy("keep"));
   auto gone = (*store)->CreateStudy(MakeCategoricalStudy("gone"));
-  StudyWrite write;
-  write.study_id = gone->id;
-  write.expected_revision = gone->revision;
-  v1::Trial t;
-  t.set_id(1);
-  t.add_x(0.5);
-  t.set_state(v1::TRIAL_STATE_COMPLETED);
-  t.set_value(1.0);
-  write.trials.push_back(t);
+  StudyWrite write = WriteFrom(*gone);
+  write.trials.push_back(CompletedTrial(1, 1.0));
   write.strategy_state = "s";
   ASSERT_TRUE((*store)->Commit(write).ok());
   ASSERT_TRUE((*store)->DeleteStudy(gone->id).ok());
@@ -234,9 +346,7 @@ TEST_P(StudyStoreTest, ACommitFromAnotherRevisionIsAbortedAndChangesNothing) {
   auto store = Open();
   auto record = (*store)->CreateStudy(MakeStudy("s"));
   ASSERT_TRUE(record.ok());
-  StudyWrite write;
-  write.study_id = record->id;
-  write.expected_revision = record->revision;
+  StudyWrite write = WriteFrom(*record);
   write.strategy_state = "first";
   auto revision = (*store)->Commit(write);
   ASSERT_TRUE(revision.ok()) << revision.status();
@@ -462,9 +572,7 @@ TEST_P(StudyStoreTest, ABusyDatabaseIsUnavailableAndChangesNothing) {
   ASSERT_TRUE(record.ok());
   const std::string before = Dump();
   WriteInProgress other(*this);
-  StudyWrite write;
-  write.study_id = record->id;
-  write.expected_revision = record->revision;
+  StudyWrite write = WriteFrom(*record);
   write.strategy_state = "x";
   const absl::Status status = (*store)->Commit(write).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
@@ -548,9 +656,7 @@ TEST_F(PostgresStoreTest, TextWithANulCharacterIsRefusedWholeAndNamed) {
   ASSERT_TRUE(store.ok()) << store.status();
   auto record = (*store)->CreateStudy(MakeStudy("s"));
   ASSERT_TRUE(record.ok());
-  StudyWrite write;
-  write.study_id = record->id;
-  write.expected_revision = record->revision;
+  StudyWrite write = WriteFrom(*record);
   v1::Trial t;
   t.set_id(1);
   t.add_x(0.5);
@@ -572,15 +678,8 @@ TEST_F(PostgresStoreTest, MigratesAVersion1DatabaseAndKeepsItsTrials) {
     auto record = (*store)->CreateStudy(MakeStudy("old"));
     ASSERT_TRUE(record.ok());
     id = record->id;
-    StudyWrite write;
-    write.study_id = id;
-    write.expected_revision = record->revision;
-    v1::Trial t;
-    t.set_id(1);
-    t.add_x(0.5);
-    t.set_state(v1::TRIAL_STATE_COMPLETED);
-    t.set_value(1.0);
-    write.trials.push_back(t);
+    StudyWrite write = WriteFrom(*record);
+    write.trials.push_back(CompletedTrial(1, 1.0));
     write.strategy_state = "before";
     auto committed = (*store)->Commit(write);
     ASSERT_TRUE(committed.ok()) << committed.status();
