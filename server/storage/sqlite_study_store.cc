@@ -291,14 +291,9 @@ class SqliteStudyStore : public StudyStore {
       // One read transaction, so the snapshot is consistent.
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::DEFERRED);
       StudySnapshot snapshot;
-      {
-        SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE id = ?");
-        query.bind(1, study_id);
-        if (!query.executeStep()) return absl::NotFoundError("study not found");
-        auto record = ReadStudyRow(query);
-        if (!record.ok()) return record.status();
-        snapshot.record = *std::move(record);
-      }
+      auto record = ReadStudy(study_id, /*first_revision=*/nullptr);
+      if (!record.ok()) return record.status();
+      snapshot.record = *std::move(record);
       absl::Status read = ReadTrials(study_id, std::nullopt, &snapshot.trials);
       if (!read.ok()) return read;
       snapshot.result_order = ReadResultOrder(study_id, std::nullopt);
@@ -317,18 +312,14 @@ class SqliteStudyStore : public StudyStore {
     try {
       SQLite::Transaction txn(*db_, SQLite::TransactionBehavior::DEFERRED);
       StudyChanges changes;
-      {
-        SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE id = ?");
-        query.bind(1, study_id);
-        if (!query.executeStep()) return absl::NotFoundError("study not found");
-        auto record = ReadStudyRow(query);
-        if (!record.ok()) return record.status();
-        changes.record = *std::move(record);
-        if (since_revision < query.getColumn(kFirstRevisionColumn).getInt64()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("study ", study_id, " was created after revision ",
-                           since_revision, "; load it whole"));
-        }
+      int64_t first_revision = 0;
+      auto record = ReadStudy(study_id, &first_revision);
+      if (!record.ok()) return record.status();
+      changes.record = *std::move(record);
+      if (since_revision < first_revision) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("study ", study_id, " was created after revision ",
+                         since_revision, "; load it whole"));
       }
       if (changes.record.revision == since_revision) return changes;
       absl::Status read = ReadTrials(study_id, since_revision, &changes.trials);
@@ -493,6 +484,17 @@ class SqliteStudyStore : public StudyStore {
    private:
     const int fd_;
   };
+
+  // The study's row, and in `first_revision` (unless null) the revision it
+  // was created at. NOT_FOUND for an unknown id. Throws SQLite::Exception.
+  absl::StatusOr<StudyRecord> ReadStudy(int64_t study_id, int64_t* first_revision) {
+    SQLite::Statement query(*db_, std::string(kSelectStudy) + " WHERE id = ?");
+    query.bind(1, study_id);
+    if (!query.executeStep()) return absl::NotFoundError("study not found");
+    if (first_revision != nullptr)
+      *first_revision = query.getColumn(kFirstRevisionColumn).getInt64();
+    return ReadStudyRow(query);
+  }
 
   // The study's trials in id order, with their observations merged in; only
   // those written after `since` when it is set. Precondition: inside a
