@@ -794,8 +794,22 @@ void ServerTest::AViewBroughtUpToDateMatchesAFreshLoad() {
   v1::StudySpec spec = TwoParameterSpec();
   spec.set_strategy("lago");
   CreateStudy("s", spec);
-  SetLogLevel(LogLevel::kDebug);
-  ::testing::internal::CaptureStderr();
+  // The servers' debug log from here on; given back to stderr also when an
+  // assertion below ends the test.
+  struct DebugLog {
+    DebugLog() {
+      SetLogLevel(LogLevel::kDebug);
+      ::testing::internal::CaptureStderr();
+    }
+    ~DebugLog() { Take(); }
+    std::string Take() {
+      if (taken) return "";
+      taken = true;
+      SetLogLevel(LogLevel::kInfo);
+      return ::testing::internal::GetCapturedStderr();
+    }
+    bool taken = false;
+  } debug_log;
   const v1::Trial t1 = SuggestOne("s", "a");
   auto t2 = other->Suggest("s", 1, "b");
   ASSERT_TRUE(t2.ok()) << t2.status();
@@ -841,8 +855,7 @@ void ServerTest::AViewBroughtUpToDateMatchesAFreshLoad() {
   point->add_x(0.5);
   point->add_x(-2.0);
   auto prediction = client_->Predict(predict);
-  const std::string log = ::testing::internal::GetCapturedStderr();
-  SetLogLevel(LogLevel::kInfo);
+  const std::string log = debug_log.Take();
   ASSERT_TRUE(trials.ok() && study.ok() && prediction.ok())
       << trials.status() << study.status() << prediction.status();
   ASSERT_EQ(trials->size(), 5u);
