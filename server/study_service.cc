@@ -328,8 +328,11 @@ absl::StatusOr<std::shared_ptr<StudyService::StudyEntry>> StudyService::Acquire(
   return it->second;  // If another thread loaded it first, share its entry.
 }
 
-absl::StatusOr<bool> StudyService::Sync(const std::shared_ptr<StudyEntry>& entry) {
-  absl::StatusOr<int64_t> revision = store_->Revision(entry->id);
+absl::StatusOr<bool> StudyService::Sync(const std::shared_ptr<StudyEntry>& entry,
+                                        std::optional<int64_t> stored_revision) {
+  absl::StatusOr<int64_t> revision = stored_revision.has_value()
+                                         ? absl::StatusOr<int64_t>(*stored_revision)
+                                         : store_->Revision(entry->id);
   if (revision.ok() && *revision == entry->revision) return true;
   if (!revision.ok() && !absl::IsNotFound(revision.status())) return revision.status();
   if (revision.ok()) {
@@ -393,10 +396,12 @@ absl::StatusOr<StudyService::HeldStudy> StudyService::Hold(const std::string& na
     held.lock = std::unique_lock<std::mutex>(held.entry->mu);
     RETURN_IF_ERROR(held.entry->CheckAlive());
     if (held.entry->dropped) continue;
+    std::optional<int64_t> revision;
     if (change) {
       ASSIGN_OR_RETURN(held.store_lock, store_->LockStudy(held.entry->id));
+      revision = held.store_lock->revision();
     }
-    ASSIGN_OR_RETURN(bool current, Sync(held.entry));
+    ASSIGN_OR_RETURN(bool current, Sync(held.entry, revision));
     if (current) return held;
   }
   return absl::AbortedError(

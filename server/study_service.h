@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "Eigen/Core"
@@ -91,10 +92,12 @@ class StudyService {
   // NOT_FOUND naming `field` when there is no such study, also when it was
   // deleted meanwhile.
   absl::StatusOr<HeldStudy> Hold(const std::string& name, const char* field, bool change);
-  // Brings `entry` (locked) up to the store's revision. False when the study
-  // under its id is no longer the one loaded (deleted, perhaps created again);
-  // the entry is then dropped from the cache.
-  absl::StatusOr<bool> Sync(const std::shared_ptr<StudyEntry>& entry);
+  // Brings `entry` (locked) up to the store's revision, `stored_revision`
+  // when the caller read it (with the study's lock), else asked of the store.
+  // False when the study under its id is no longer the one loaded (deleted,
+  // perhaps created again); the entry is then dropped from the cache.
+  absl::StatusOr<bool> Sync(const std::shared_ptr<StudyEntry>& entry,
+                            std::optional<int64_t> stored_revision);
   v1::Study StudyView(const StudyEntry& entry, absl::Time now) const;
   // The strategy's model of a study at `points` (unit cube), and its optimum
   // when asked; the errors name the study. The caller holds the study's lock.

@@ -594,6 +594,7 @@ class PostgresStudyStore : public StudyStore {
   }
 
   absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
+    const std::string what = absl::StrCat("locking study ", study_id);
     Connection conn;
     {
       std::lock_guard<std::mutex> lock(pool_mu_);
@@ -602,16 +603,28 @@ class PostgresStudyStore : public StudyStore {
         idle_lock_connections_.pop_back();
       }
     }
+    // The unlock sent when the connection was last given back: a connection
+    // that cannot say it released its lock is closed, which releases it.
+    if (conn != nullptr && !Drained(conn.get())) conn.reset();
     if (conn == nullptr || PQstatus(conn.get()) != CONNECTION_OK) {
       // Waits for the lock without a limit, as a SQLite store's lock does.
       auto opened = Connect(uri_, options_, /*lock_timeout_ms=*/0);
       if (!opened.ok()) return opened.status();
       conn = *std::move(opened);
     }
-    auto locked = Exec(conn.get(), "SELECT pg_advisory_lock($1)", Params().Int(study_id),
-                       absl::StrCat("locking study ", study_id));
+    // Two statements in one round trip: the second reads the revision with
+    // a snapshot taken once the first holds the lock.
+    auto locked =
+        Exec(conn.get(),
+             absl::StrCat("SELECT pg_advisory_lock(", study_id,
+                          "); SELECT revision FROM studies WHERE id = ", study_id)
+                 .c_str(),
+             what);
     if (!locked.ok()) return locked.status();
-    return std::unique_ptr<StudyLock>(new AdvisoryLock(this, std::move(conn), study_id));
+    std::optional<int64_t> revision;
+    if (PQntuples(locked->get()) == 1) revision = Int(*locked, 0, 0);
+    return std::unique_ptr<StudyLock>(
+        new AdvisoryLock(this, std::move(conn), study_id, revision));
   }
 
   std::string Description() const override {
@@ -628,21 +641,45 @@ class PostgresStudyStore : public StudyStore {
 
   class AdvisoryLock : public StudyLock {
    public:
-    AdvisoryLock(PostgresStudyStore* store, Connection conn, int64_t study_id)
-        : store_(store), conn_(std::move(conn)), study_id_(study_id) {}
+    AdvisoryLock(PostgresStudyStore* store, Connection conn, int64_t study_id,
+                 std::optional<int64_t> revision)
+        : store_(store),
+          conn_(std::move(conn)),
+          study_id_(study_id),
+          revision_(revision) {}
     ~AdvisoryLock() override {
-      auto unlocked = Exec(conn_.get(), "SELECT pg_advisory_unlock($1)",
-                           Params().Int(study_id_), "unlocking a study");
-      // A connection that cannot say it released the lock is closed, which
-      // releases it.
-      if (unlocked.ok()) store_->ReturnLockConnection(std::move(conn_));
+      // Sent without waiting for the answer, which the connection's next user
+      // reads (Drained); a connection that cannot send it is closed, which
+      // releases the lock.
+      const std::string unlock =
+          absl::StrCat("SELECT pg_advisory_unlock(", study_id_, ")");
+      if (PQsendQuery(conn_.get(), unlock.c_str()) == 1) {
+        store_->ReturnLockConnection(std::move(conn_));
+      }
     }
+    std::optional<int64_t> revision() const override { return revision_; }
 
    private:
     PostgresStudyStore* const store_;
     Connection conn_;
     const int64_t study_id_;
+    const std::optional<int64_t> revision_;
   };
+
+  // Reads the answers to what was sent on `conn` without waiting for them
+  // (an unlock); false when one of them is not a success.
+  static bool Drained(PGconn* conn) {
+    bool ok = true;
+    while (Result result{PQgetResult(conn)}) {
+      const ExecStatusType status = PQresultStatus(result.get());
+      if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) ok = false;
+      if (status == PGRES_TUPLES_OK &&
+          (PQntuples(result.get()) != 1 || Text(result, 0, 0) != "t")) {
+        ok = false;
+      }
+    }
+    return ok;
+  }
 
   void ReturnLockConnection(Connection conn) {
     std::lock_guard<std::mutex> lock(pool_mu_);

@@ -92,6 +92,10 @@ struct StudyWrite {
 class StudyLock {
  public:
   virtual ~StudyLock() = default;
+  // The study's revision, read after the lock was taken, for a store that
+  // reads it together with taking the lock (saving a call to Revision);
+  // nullopt when the store does not, or the study is gone.
+  virtual std::optional<int64_t> revision() const { return std::nullopt; }
 };
 
 class StudyStore {

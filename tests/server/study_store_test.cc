@@ -515,6 +515,47 @@ TEST_P(StudyStoreTest, AStudyLockExcludesOtherHoldersUntilReleased) {
   EXPECT_EQ(acquired.load(), 2);
 }
 
+// PostgreSQL reads the study's revision with its lock, after the lock is
+// held: a lock that waited for another holder's commit sees that commit.
+// Its unlock is sent without waiting; the connection's next lock reads the
+// answer first. SQLite leaves the revision to Revision().
+TEST_P(StudyStoreTest, ALockReadsTheRevisionOnceItIsHeld) {
+  auto store = Open();
+  auto other = Open();
+  ASSERT_TRUE(store.ok() && other.ok());
+  auto record = (*store)->CreateStudy(MakeStudy("s"));
+  ASSERT_TRUE(record.ok()) << record.status();
+  for (int round = 0; round < 3; ++round) {
+    auto held = (*store)->LockStudy(record->id);
+    ASSERT_TRUE(held.ok()) << held.status();
+    std::optional<int64_t> seen;
+    bool has_seen = false;
+    std::thread waiter([&] {
+      auto lock = (*other)->LockStudy(record->id);
+      ASSERT_TRUE(lock.ok()) << lock.status();
+      seen = (*lock)->revision();
+      has_seen = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    StudyWrite write = WriteFrom(*record);
+    auto committed = (*store)->Commit(write);
+    ASSERT_TRUE(committed.ok()) << committed.status();
+    record->revision = *committed;
+    held->reset();
+    waiter.join();
+    ASSERT_TRUE(has_seen);
+    if (GetParam() == Backend::kPostgres) {
+      EXPECT_EQ(seen, *committed) << "round " << round;
+    } else {
+      EXPECT_FALSE(seen.has_value());
+    }
+  }
+  // A lock on a study that does not exist reads no revision.
+  auto missing = (*store)->LockStudy(record->id + 1000);
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE((*missing)->revision().has_value());
+}
+
 // Two servers commit from the same revision at once: one write lands, the
 // other is refused whole.
 TEST_P(StudyStoreTest, OfTwoConcurrentCommitsFromOneRevisionOneLands) {
