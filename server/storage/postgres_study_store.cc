@@ -478,8 +478,7 @@ class PostgresStudyStore : public StudyStore {
               conn, absl::StrCat(kStudyColumns, " FROM studies WHERE id = $1").c_str(),
               Params().Int(study_id), what);
           if (!study.ok()) return study.status();
-          if (PQntuples(study->get()) == 0) return absl::NotFoundError("study not found");
-          auto record = ReadStudyRow(*study, 0);
+          auto record = OnlyStudyRow(*study);
           if (!record.ok()) return record.status();
           snapshot.record = *std::move(record);
           absl::Status read =
@@ -516,8 +515,7 @@ class PostgresStudyStore : public StudyStore {
                   .c_str(),
               Params().Int(study_id).Int(since_revision), what);
           if (!study.ok()) return study.status();
-          if (PQntuples(study->get()) == 0) return absl::NotFoundError("study not found");
-          auto record = ReadStudyRow(*study, 0);
+          auto record = OnlyStudyRow(*study);
           if (!record.ok()) return record.status();
           changes.record = *std::move(record);
           if (since_revision < Int(*study, 0, kFirstRevisionColumn)) {
@@ -730,6 +728,12 @@ class PostgresStudyStore : public StudyStore {
     FromMicros(Int(rows, row, 5), record.study.mutable_update_time());
     record.revision = Int(rows, row, 6);
     return record;
+  }
+
+  // The one study row of a query by id; NOT_FOUND when it has none.
+  static absl::StatusOr<StudyRecord> OnlyStudyRow(const Result& rows) {
+    if (PQntuples(rows.get()) == 0) return absl::NotFoundError("study not found");
+    return ReadStudyRow(rows, 0);
   }
 
   // The study's trials in id order, with their observations merged in; only
