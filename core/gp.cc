@@ -49,6 +49,13 @@ void RankOneUpdate(Eigen::Ref<Eigen::MatrixXd> l, Eigen::Ref<Eigen::VectorXd> v)
   }
 }
 
+bool ValidHyperparameters(const GpHyperparameters& h, int dimension) {
+  auto finite_non_negative = [](double v) { return v >= 0.0 && std::isfinite(v); };
+  return h.lengthscales.size() == dimension && (h.lengthscales.array() > 0.0).all() &&
+         h.output_scale > 0.0 && finite_non_negative(h.gradient_noise) &&
+         finite_non_negative(h.value_noise);
+}
+
 }  // namespace
 
 GaussianProcess::GaussianProcess(const GpOptions& options, Kernel kernel)
@@ -66,14 +73,10 @@ GaussianProcess::GaussianProcess(const GpOptions& options, Kernel kernel)
 absl::StatusOr<GaussianProcess> GaussianProcess::Create(
     int dimension, const GpOptions& options, const GpHyperparameters& hyperparameters,
     std::vector<GpPoint> points) {
-  if (hyperparameters.lengthscales.size() != dimension ||
-      !(hyperparameters.lengthscales.array() > 0.0).all() ||
-      !(hyperparameters.output_scale > 0.0) ||
-      !(hyperparameters.gradient_noise >= 0.0 &&
-        std::isfinite(hyperparameters.gradient_noise))) {
+  if (!ValidHyperparameters(hyperparameters, dimension)) {
     return absl::InvalidArgumentError(
         "hyperparameters: need one positive lengthscale per dimension, a positive "
-        "output scale and a finite gradient noise >= 0");
+        "output scale and finite gradient and value noises >= 0");
   }
   for (size_t i = 0; i < points.size(); ++i) {
     RETURN_IF_ERROR(CheckPoint(points[i], dimension, i));
@@ -84,12 +87,13 @@ absl::StatusOr<GaussianProcess> GaussianProcess::Create(
                                      hyperparameters.output_scale));
   gp.points_ = std::move(points);
   gp.gradient_noise_ = hyperparameters.gradient_noise;
+  gp.value_noise_ = hyperparameters.value_noise;
   RETURN_IF_ERROR(gp.Refactorize());
   return gp;
 }
 
 GpHyperparameters GaussianProcess::hyperparameters() const {
-  return {kernel_.lengthscales(), kernel_.output_scale(), gradient_noise_};
+  return {kernel_.lengthscales(), kernel_.output_scale(), gradient_noise_, value_noise_};
 }
 
 int64_t GaussianProcess::MemoryBytes() const {
@@ -220,11 +224,12 @@ absl::Status GaussianProcess::Refactorize() {
             a, b, k.block(offsets_[i], offsets_[j], mi, Outputs(b.gradient.has_value())));
       }
     }
-    for (int i = 0; gradient_noise_ > 0.0 && i < num_points(); ++i) {
-      if (points_[i].gradient.has_value()) {
+    for (int i = 0; i < num_points(); ++i) {
+      if (gradient_noise_ > 0.0 && points_[i].gradient.has_value()) {
         k.diagonal().segment(offsets_[i] + 1, num_gradient_coordinates()) *=
             1.0 + gradient_noise_;
       }
+      k(offsets_[i], offsets_[i]) *= 1.0 + value_noise_;
     }
     k.diagonal().array() += options_.nugget + jitter;
     Eigen::Ref<Eigen::MatrixXd> ref(k);
@@ -242,23 +247,23 @@ absl::Status GaussianProcess::Refactorize() {
 
 absl::Status GaussianProcess::SetHyperparameters(
     const GpHyperparameters& hyperparameters) {
-  if (hyperparameters.lengthscales.size() != dimension() ||
-      !(hyperparameters.lengthscales.array() > 0.0).all() ||
-      !(hyperparameters.output_scale > 0.0) ||
-      !(hyperparameters.gradient_noise >= 0.0 &&
-        std::isfinite(hyperparameters.gradient_noise))) {
+  if (!ValidHyperparameters(hyperparameters, dimension())) {
     return absl::InvalidArgumentError(
-        "hyperparameters: invalid lengthscales, output scale or gradient noise");
+        "hyperparameters: invalid lengthscales, output scale, gradient noise or value "
+        "noise");
   }
   Kernel previous = kernel_;
   const double previous_noise = gradient_noise_;
+  const double previous_value_noise = value_noise_;
   kernel_ =
       Kernel(options_.kernel, hyperparameters.lengthscales, hyperparameters.output_scale);
   gradient_noise_ = hyperparameters.gradient_noise;
+  value_noise_ = hyperparameters.value_noise;
   absl::Status status = Refactorize();
   if (!status.ok()) {
     kernel_ = previous;
     gradient_noise_ = previous_noise;
+    value_noise_ = previous_value_noise;
     RETURN_IF_ERROR(Refactorize());
     return status;
   }
@@ -279,6 +284,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   Eigen::MatrixXd c(m, m);
   TrainingCovariance(point, point, c);
   if (g) c.diagonal().tail(m - 1) *= 1.0 + gradient_noise_;
+  c(0, 0) *= 1.0 + value_noise_;
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
   if (n_ > 0) SolveLower(L(), b);
@@ -461,7 +467,7 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   const double value = -0.5 * y_.dot(alpha_) - log_det_half - 0.5 * n_ * kLog2Pi;
   if (gradient == nullptr) return value;
   const int d = dimension();
-  gradient->setZero(d + 1);
+  gradient->setZero(value_noise_ > 0.0 ? d + 2 : d + 1);
   // d log p / d theta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta), with the
   // lower triangle of w holding alpha alpha' - K^-1. Both matrices are
   // symmetric, so block (j, i) adds what block (i, j) adds: the blocks below
@@ -496,9 +502,9 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
     }
     auto diagonal = w.block(offsets_[i], offsets_[i], mi, mi);
     diagonal.triangularView<Eigen::StrictlyUpper>() = diagonal.transpose();
-    accumulate(a, a, diagonal, *gradient);
+    accumulate(a, a, diagonal, gradient->head(d + 1));
   }
-  *gradient += 2.0 * below;
+  gradient->head(d + 1) += 2.0 * below;
   // With gradient noise nu, a gradient row's diagonal is (1 + nu) k_rr, and
   // the kernel above accumulated only k_rr's derivatives: k_rr is
   // s2 c / l_r^2, so d/d log l_r = -2 k_rr and d/d log s2 = k_rr.
@@ -514,6 +520,14 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
       (*gradient)(r) -= 2.0 * extra;
       (*gradient)(d) += extra;
     }
+  }
+  // With value noise eta, a value row's diagonal is (1 + eta) s2: the extra
+  // eta s2 has derivative eta s2 in both log s2 and log eta.
+  for (int i = 0; value_noise_ > 0.0 && i < num_points(); ++i) {
+    const int row = offsets_[i];
+    const double extra = w(row, row) * value_noise_ * kernel_.output_scale();
+    (*gradient)(d) += extra;
+    (*gradient)(d + 1) += extra;
   }
   *gradient *= 0.5;
   return value;

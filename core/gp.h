@@ -8,7 +8,9 @@
 // gradients divided by the standard deviation of the values) unless told not
 // to. K carries a nugget on its diagonal; when the Cholesky factorisation still
 // fails, jitter is escalated and reported. With a gradient noise nu > 0 the
-// gradient rows' diagonal is (1 + nu) times the kernel's.
+// gradient rows' diagonal is (1 + nu) times the kernel's, and with a value
+// noise eta > 0 the value rows' diagonal is (1 + eta) times the kernel's:
+// observations of f carry noise of variance eta s2.
 //
 // Conditioning on one more point extends the Cholesky factor in O(N^2 (1 + d))
 // without refactorising; removing a point is a rank update of the trailing
@@ -48,6 +50,11 @@ struct GpHyperparameters {
   // that the kernel does not model (ripples finer than the lengthscales).
   // 0: gradients are exact, as in LAGO.md.
   double gradient_noise = 0.0;
+  // eta >= 0: every observed value carries independent noise of variance
+  // eta times the output scale (a noise-to-signal ratio, so that it keeps its
+  // meaning when the outputs are standardised afresh). 0: values are exact,
+  // as in LAGO.md. Predictions are of the latent f, without the noise.
+  double value_noise = 0.0;
 };
 
 struct GpOptions {
@@ -132,7 +139,8 @@ class GaussianProcess {
                          Eigen::MatrixXd* covariance) const;
 
   // log p(y | theta) of the standardised outputs, and its gradient in
-  // theta = (log l_1, ..., log l_d, log s2).
+  // theta = (log l_1, ..., log l_d, log s2), and log eta as entry d + 1 when
+  // the value noise eta is above 0.
   double LogMarginalLikelihood(Eigen::VectorXd* gradient = nullptr) const;
 
  private:
@@ -194,6 +202,7 @@ class GaussianProcess {
   double scale_ = 1.0;
   double jitter_ = 0.0;
   double gradient_noise_ = 0.0;
+  double value_noise_ = 0.0;
 };
 
 // INVALID_ARGUMENT naming `field` unless `coordinates` (as

@@ -18,18 +18,25 @@ struct Objective {
   const std::vector<GpPoint>* points = nullptr;
   bool isotropic = false;
   double gradient_noise = 0.0;
+  // Fixed unless fitted, when it is the last entry of theta (log eta).
+  double value_noise = 0.0;
+  bool fit_value_noise = false;
   int evaluations = 0;
   // The best point seen, so that a refinement stopped by NLopt keeps it.
   double best_value = std::numeric_limits<double>::infinity();
   std::vector<double> best_theta;
+
+  // theta's entry for log s2.
+  int ScaleIndex() const { return isotropic ? 1 : dimension; }
 
   GpHyperparameters Unpack(const std::vector<double>& theta) const {
     GpHyperparameters h;
     h.lengthscales.resize(dimension);
     for (int i = 0; i < dimension; ++i)
       h.lengthscales[i] = std::exp(theta[isotropic ? 0 : i]);
-    h.output_scale = std::exp(theta.back());
+    h.output_scale = std::exp(theta[ScaleIndex()]);
     h.gradient_noise = gradient_noise;
+    h.value_noise = fit_value_noise ? std::exp(theta.back()) : value_noise;
     return h;
   }
 
@@ -50,7 +57,9 @@ struct Objective {
       } else {
         for (int i = 0; i < dimension; ++i) gradient[i] = -g[i];
       }
-      gradient.back() = -g[dimension];
+      gradient[ScaleIndex()] = -g[dimension];
+      // g has the entry for log eta only when eta > 0, as it is when fitted.
+      if (fit_value_noise) gradient.back() = -g[dimension + 1];
     }
     if (value < best_value) {
       best_value = value;
@@ -103,17 +112,33 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
           "fit options: gradient noise ", noise, " is not a finite number >= 0"));
     }
   }
+  if (options.fit_value_noise && !(options.min_value_noise > 0.0 &&
+                                   options.max_value_noise > options.min_value_noise &&
+                                   std::isfinite(options.max_value_noise))) {
+    return absl::InvalidArgumentError("fit options: inconsistent value noise bounds");
+  }
+  const double fixed_value_noise =
+      options.warm_start.has_value() ? options.warm_start->value_noise : 0.0;
+  if (!(fixed_value_noise >= 0.0 && std::isfinite(fixed_value_noise))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fit options: value noise ", fixed_value_noise, " is not a finite number >= 0"));
+  }
   FitReport report;
   report.fill_distance = FillDistance(points, dimension);
   report.lengthscale_floor =
       std::clamp(options.lengthscale_floor_factor * report.fill_distance,
                  options.min_lengthscale, 0.5 * options.max_lengthscale);
 
-  const int n = options.isotropic ? 2 : dimension + 1;
+  const int scale_index = options.isotropic ? 1 : dimension;
+  const int n = scale_index + 1 + (options.fit_value_noise ? 1 : 0);
   std::vector<double> lower(n, std::log(report.lengthscale_floor));
   std::vector<double> upper(n, std::log(options.max_lengthscale));
-  lower.back() = std::log(options.min_output_scale);
-  upper.back() = std::log(options.max_output_scale);
+  lower[scale_index] = std::log(options.min_output_scale);
+  upper[scale_index] = std::log(options.max_output_scale);
+  if (options.fit_value_noise) {
+    lower.back() = std::log(options.min_value_noise);
+    upper.back() = std::log(options.max_value_noise);
+  }
 
   auto clamp_into = [&](std::vector<double> theta) {
     for (int i = 0; i < n; ++i) theta[i] = std::clamp(theta[i], lower[i], upper[i]);
@@ -129,7 +154,10 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     } else {
       for (int i = 0; i < dimension; ++i) theta[i] = std::log(first.lengthscales[i]);
     }
-    theta.back() = std::log(first.output_scale);
+    theta[scale_index] = std::log(first.output_scale);
+    if (options.fit_value_noise) {
+      theta.back() = std::log(first.value_noise > 0.0 ? first.value_noise : 1e-2);
+    }
     starts.push_back(clamp_into(theta));
   }
   std::mt19937_64 rng(options.seed);
@@ -149,6 +177,8 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     o.points = &points;
     o.isotropic = options.isotropic;
     o.gradient_noise = noise;
+    o.value_noise = fixed_value_noise;
+    o.fit_value_noise = options.fit_value_noise;
     for (std::vector<double> theta : starts) {
       nlopt::opt opt(nlopt::LD_LBFGS, n);
       opt.set_lower_bounds(lower);
@@ -168,7 +198,6 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     report.evaluations += o.evaluations;
     if (o.best_value < objective.best_value) objective = o;
   }
-  report.gradient_noise = objective.gradient_noise;
   if (objective.best_theta.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no hyperparameters give a positive definite covariance for ",
@@ -178,6 +207,8 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
                                     objective.Unpack(objective.best_theta), points);
   if (!gp.ok()) return gp.status();
   report.log_likelihood = -objective.best_value;
+  report.gradient_noise = gp->hyperparameters().gradient_noise;
+  report.value_noise = gp->hyperparameters().value_noise;
   return FitResult{*std::move(gp), report};
 }
 

@@ -6,8 +6,9 @@
 // below the resolution the data has. Several starts: the first at the given
 // warm start (or a default), the others drawn from the seed; each is refined
 // by NLopt's L-BFGS with the analytic gradient. Deterministic for a seed.
-// Optionally the gradient noise too, over a grid of values (profile
-// likelihood: a full fit for each).
+// Optionally the value noise too, as one more hyperparameter (log eta), and
+// the gradient noise, over a grid of values (profile likelihood: a full fit
+// for each).
 #ifndef LAGO_CORE_GP_FIT_H_
 #define LAGO_CORE_GP_FIT_H_
 
@@ -39,6 +40,13 @@ struct FitOptions {
   // every value here gets the full fit, and the most likely wins. Empty: the
   // warm start's gradient noise (0 without one), not fitted.
   std::vector<double> gradient_noise_grid;
+  // Fit the value noise (GpHyperparameters::value_noise, eta) with the
+  // lengthscales and output scale, in log space within [min_value_noise,
+  // max_value_noise]; its first start is the warm start's (1e-2 without
+  // one). false: the warm start's value noise (0 without one), not fitted.
+  bool fit_value_noise = false;
+  double min_value_noise = 1e-6;
+  double max_value_noise = 1e2;
   uint64_t seed = 0;
 };
 
@@ -51,6 +59,7 @@ struct FitReport {
   double fill_distance = 0.0;
   double lengthscale_floor = 0.0;
   double gradient_noise = 0.0;
+  double value_noise = 0.0;
 };
 
 struct FitResult {

@@ -110,6 +110,56 @@ TEST(GpFitTest, GradientNoiseIsFittedWhereGradientsCarryRipplesAndNotElsewhere) 
       << bad;
 }
 
+TEST(GpFitTest, ValueNoiseIsFittedToNoisyValuesAndNotToExactOnes) {
+  // The same smooth function in 2-D, observed exactly and with Gaussian noise
+  // of standard deviation 0.1 (its values span about 2). A fit of the value
+  // noise finds about that noise in the noisy data and next to none in the
+  // exact data.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<double> noise(0.0, 0.1);
+  std::vector<GpPoint> exact, noisy;
+  for (int i = 0; i < 60; ++i) {
+    const Eigen::Vector2d x(u(rng), u(rng));
+    const double f = std::sin(4.0 * x[0]) + (x[1] - 0.3) * (x[1] - 0.3);
+    exact.push_back({x, f, std::nullopt});
+    noisy.push_back({x, f + noise(rng), std::nullopt});
+  }
+  FitOptions options;
+  options.seed = 4;
+  options.fit_value_noise = true;
+  auto clean = FitGaussianProcess(2, {}, exact, options);
+  auto rough = FitGaussianProcess(2, {}, noisy, options);
+  ASSERT_TRUE(clean.ok() && rough.ok()) << clean.status() << rough.status();
+  // The noise variance in the values' units: eta s2 times the squared
+  // standard deviation the outputs were divided by.
+  auto noise_std = [](const GaussianProcess& gp) {
+    const GpHyperparameters h = gp.hyperparameters();
+    return std::sqrt(h.value_noise * h.output_scale) * gp.output_std();
+  };
+  EXPECT_GT(noise_std(rough->gp), 0.05);
+  EXPECT_LT(noise_std(rough->gp), 0.2);
+  EXPECT_LT(noise_std(clean->gp), 0.01);
+  EXPECT_EQ(rough->report.value_noise, rough->gp.hyperparameters().value_noise);
+  EXPECT_NEAR(rough->gp.LogMarginalLikelihood(), rough->report.log_likelihood, 1e-9);
+  // The noisy fit explains the data better than the same data fitted with
+  // exact values.
+  options.fit_value_noise = false;
+  auto interpolating = FitGaussianProcess(2, {}, noisy, options);
+  ASSERT_TRUE(interpolating.ok());
+  EXPECT_EQ(interpolating->gp.hyperparameters().value_noise, 0.0);
+  EXPECT_GT(rough->report.log_likelihood, interpolating->report.log_likelihood);
+  // Without fitting, the warm start's value noise is kept.
+  options.warm_start = GpHyperparameters{Eigen::Vector2d(0.3, 0.3), 1.0, 0.0, 0.2};
+  auto fixed = FitGaussianProcess(2, {}, noisy, options);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ(fixed->gp.hyperparameters().value_noise, 0.2);
+  options.fit_value_noise = true;
+  options.min_value_noise = 0.0;
+  EXPECT_EQ(FitGaussianProcess(2, {}, noisy, options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(GpFitTest, FillDistanceOfOnePointIsTheDistanceToTheFarthestCorner) {
   std::vector<GpPoint> centre = {{Eigen::Vector2d(0.5, 0.5), 0.0, std::nullopt}};
   const double fill = FillDistance(centre, 2);

@@ -1,6 +1,7 @@
 #include "core/gp.h"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "Eigen/Cholesky"
@@ -257,6 +258,7 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   std::vector<GpPoint> points = MixedPoints(15, 5);
   GpHyperparameters noisy = kHyper;
   noisy.gradient_noise = 0.3;
+  noisy.value_noise = 0.02;
   // With OpenBLAS on one thread the add solves by panels on AVX2 and AVX-512
   // CPUs; with two by panels with AVX-512 and by dtrsm without (SolveLower).
   const int threads = BlasThreads();
@@ -323,6 +325,40 @@ TEST(GpTest, GradientNoiseLetsTheModelMissTheGradientsButNotTheValues) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(GpTest, ValueNoiseIsTheNuggetOfAValueOnlyModelAndSmoothsTheValues) {
+  // With values only, a value noise eta adds eta s2 to every diagonal entry
+  // of K, as a larger nugget would: both paths must give the same model.
+  std::vector<GpPoint> points = MixedPoints(12, 4);
+  for (GpPoint& p : points) p.gradient.reset();
+  GpHyperparameters noisy = kHyper;
+  noisy.value_noise = 0.05;
+  GpOptions nugget = FixedStandardisation();
+  nugget.nugget += noisy.value_noise * noisy.output_scale;
+  auto with_noise = GaussianProcess::Create(3, FixedStandardisation(), noisy, points);
+  auto with_nugget = GaussianProcess::Create(3, nugget, kHyper, points);
+  auto exact = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
+  ASSERT_TRUE(with_noise.ok() && with_nugget.ok() && exact.ok());
+  EXPECT_EQ(with_noise->hyperparameters().value_noise, 0.05);
+  ExpectSameModel(*with_noise, *with_nugget);
+  // The noisy model no longer passes through the values, and is less sure
+  // of them than the exact one, but not less sure than the noise allows.
+  double gap = 0.0;
+  for (const GpPoint& p : points) {
+    const Prediction a = with_noise->Predict(p.x), b = exact->Predict(p.x);
+    gap = std::max(gap, std::abs(a.mean(0) - p.value));
+    EXPECT_NEAR(b.mean(0), p.value, 1e-6);
+    EXPECT_GT(a.variance(0), b.variance(0));
+    EXPECT_LT(a.variance(0), noisy.value_noise * noisy.output_scale);
+  }
+  EXPECT_GT(gap, 1e-3);
+  noisy.value_noise = -0.1;
+  EXPECT_EQ(GaussianProcess::Create(3, {}, noisy, points).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  noisy.value_noise = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(GaussianProcess::Create(3, {}, noisy, points).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
   std::vector<GpPoint> points = MixedPoints(12, 6);
   auto gp = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
@@ -343,29 +379,38 @@ TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
       GpOptions options;
       options.kernel = type;
       options.gradient_coordinates = coverage;
-      // Also with gradient noise, which scales the gradient rows' diagonal.
-      for (double noise : {0.0, 0.4}) {
+      // Also with gradient noise, which scales the gradient rows' diagonal,
+      // and value noise, which scales the value rows' and is one more
+      // hyperparameter (log eta, the last entry of theta).
+      for (const auto& [noise, value_noise] : std::vector<std::pair<double, double>>{
+               {0.0, 0.0}, {0.4, 0.0}, {0.0, 0.05}, {0.4, 0.3}}) {
+        const int m_count = value_noise > 0.0 ? 5 : 4;
         auto at = [&](const Eigen::VectorXd& theta) {
-          auto gp = GaussianProcess::Create(
-              3, options, {theta.head(3).array().exp(), std::exp(theta[3]), noise},
-              points);
+          auto gp =
+              GaussianProcess::Create(3, options,
+                                      {theta.head(3).array().exp(), std::exp(theta[3]),
+                                       noise, m_count == 5 ? std::exp(theta[4]) : 0.0},
+                                      points);
           EXPECT_TRUE(gp.ok());
           return *std::move(gp);
         };
-        Eigen::VectorXd theta(4);
-        theta << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+        Eigen::VectorXd theta(m_count);
+        theta.head(4) << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+        if (m_count == 5) theta[4] = std::log(value_noise);
         Eigen::VectorXd gradient;
         const double value = at(theta).LogMarginalLikelihood(&gradient);
         EXPECT_TRUE(std::isfinite(value));
-        for (int m = 0; m < 4; ++m) {
-          const Eigen::VectorXd e = Eigen::VectorXd::Unit(4, m) * 1e-5;
+        ASSERT_EQ(gradient.size(), m_count);
+        for (int m = 0; m < m_count; ++m) {
+          const Eigen::VectorXd e = Eigen::VectorXd::Unit(m_count, m) * 1e-5;
           const double numeric = (at(theta + e).LogMarginalLikelihood() -
                                   at(theta - e).LogMarginalLikelihood()) /
                                  2e-5;
           // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
           // ~1e-9; 1e-5 relative.
           EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
-              << m << " noise " << noise << " covered " << coverage.size();
+              << m << " noise " << noise << " value noise " << value_noise << " covered "
+              << coverage.size();
         }
       }
     }
@@ -499,6 +544,7 @@ TEST(GpTest, PartialGradientsGrowAndShrinkAsAFullFactorisation) {
   std::vector<GpPoint> points = MixedPoints(15, 5);
   GpHyperparameters noisy = kHyper;
   noisy.gradient_noise = 0.3;
+  noisy.value_noise = 0.02;
   const GpOptions options = PartialGradients(FixedStandardisation());
   for (const GpHyperparameters& h : {kHyper, noisy}) {
     auto full = GaussianProcess::Create(3, options, h, points);
