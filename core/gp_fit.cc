@@ -156,7 +156,10 @@ absl::StatusOr<FitResult> FitGaussianProcess(int dimension, const GpOptions& gp_
     }
     theta[scale_index] = std::log(first.output_scale);
     if (options.fit_value_noise) {
-      theta.back() = std::log(first.value_noise > 0.0 ? first.value_noise : 1e-2);
+      // Near its lower bound the likelihood has next to no slope in log eta
+      // (its derivative there is proportional to eta), so a fit started
+      // there would stay: the first start is at least 1e-3.
+      theta.back() = std::log(std::max(first.value_noise, 1e-3));
     }
     starts.push_back(clamp_into(theta));
   }

@@ -42,8 +42,8 @@ struct FitOptions {
   std::vector<double> gradient_noise_grid;
   // Fit the value noise (GpHyperparameters::value_noise, eta) with the
   // lengthscales and output scale, in log space within [min_value_noise,
-  // max_value_noise]; its first start is the warm start's (1e-2 without
-  // one). false: the warm start's value noise (0 without one), not fitted.
+  // max_value_noise]; its first start is the warm start's, but at least
+  // 1e-3. false: the warm start's value noise (0 without one), not fitted.
   bool fit_value_noise = false;
   double min_value_noise = 1e-6;
   double max_value_noise = 1e2;

@@ -51,7 +51,7 @@ bool SamePoint(const GpPoint& a, const GpPoint& b) {
 
 bool SameHyperparameters(const GpHyperparameters& a, const GpHyperparameters& b) {
   return a.lengthscales == b.lengthscales && a.output_scale == b.output_scale &&
-         a.gradient_noise == b.gradient_noise;
+         a.gradient_noise == b.gradient_noise && a.value_noise == b.value_noise;
 }
 
 // EI's credit after a global step that claimed `claimed` and realised
@@ -134,6 +134,14 @@ struct Options {
   // extension): the model may then treat gradients as carrying ripples
   // finer than its lengthscales. Off by default.
   bool gradient_noise = false;
+  // The values are noisy (our extension): every refit also fits a value
+  // noise (GpHyperparameters::value_noise), so the model smooths the values
+  // instead of passing through them, and EI's incumbent is the lowest
+  // posterior mean at a completed point instead of the lowest value, which a
+  // lucky draw of the noise would set. The trust region still reads the
+  // observed values (its centre, rho). Off by default: LAGO takes values as
+  // exact.
+  bool noise = false;
   // How B learns from the local steps in the gradient modes: SR1 (LAGO.md),
   // or a limited-memory BFGS matrix of the last kLbfgsMemory steps, scaled
   // by the newest one (our extension). Both start from the GP mean's Hessian
@@ -211,7 +219,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       }
     } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
                key == "calibrate" || key == "model_check" || key == "gradient_noise" ||
-               key == "ei_credit" || key == "rank_update") {
+               key == "ei_credit" || key == "rank_update" || key == "noise") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
       (key == "keep_local"    ? o.keep_local
        : key == "early_stop"  ? o.early_stop
@@ -220,6 +228,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
        : key == "model_check" ? o.model_check
        : key == "ei_credit"   ? o.ei_credit
        : key == "rank_update" ? o.rank_update
+       : key == "noise"       ? o.noise
                               : o.gradient_noise) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta" || key == "refit_growth") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
@@ -247,7 +256,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
           "restart, speculate, probe, calibrate, ei_credit, model_check, gradient_noise, "
-          "update, lower_bound, warp_offset, rank_update)"));
+          "noise, update, lower_bound, warp_offset, rank_update)"));
     }
   }
   return o;
@@ -273,6 +282,7 @@ struct State {
   Eigen::VectorXd lengthscales;  // Empty before the first fit.
   double output_scale = 1.0;
   double gradient_noise = 0.0;
+  double value_noise = 0.0;
   // C of Options::lower_bound's warp once fixed (0 before).
   double warp_offset = 0.0;
   Eigen::VectorXd center;  // Empty before the first centre.
@@ -370,6 +380,7 @@ struct State {
     w.PutVector("lengthscales", lengthscales);
     w.Put("output_scale", output_scale);
     if (gradient_noise != 0.0) w.Put("gradient_noise", gradient_noise);
+    if (value_noise != 0.0) w.Put("value_noise", value_noise);
     if (warp_offset != 0.0) w.Put("warp_offset", warp_offset);
     w.PutVector("center", center);
     w.Put("f_center", f_center);
@@ -464,6 +475,13 @@ struct State {
       if (!(s.gradient_noise >= 0.0 && std::isfinite(s.gradient_noise))) {
         return absl::InvalidArgumentError(
             "strategy state: gradient_noise is not a finite number >= 0");
+      }
+    }
+    if (r.Has("value_noise")) {
+      ASSIGN_OR_RETURN(s.value_noise, r.Get("value_noise"));
+      if (!(s.value_noise >= 0.0 && std::isfinite(s.value_noise))) {
+        return absl::InvalidArgumentError(
+            "strategy state: value_noise is not a finite number >= 0");
       }
     }
     if (r.Has("warp_offset")) {
@@ -1252,6 +1270,15 @@ class LagoStrategy : public Strategy {
     return best;
   }
 
+  // EI's incumbent: the best completed value, or with Options::noise the
+  // lowest posterior mean of `gp` at a completed point.
+  double Incumbent(const StrategyInput& input, const GaussianProcess& gp) const {
+    if (!options_.noise || input.completed.empty()) return BestValue(input);
+    Eigen::MatrixXd x(dimension(), input.completed.size());
+    for (size_t i = 0; i < input.completed.size(); ++i) x.col(i) = input.completed[i].x;
+    return gp.PredictMean(x).minCoeff();
+  }
+
   // Whether the centre's gradient is asked of the client (rather than
   // taken from the GP): gradient-on-request studies.
   bool NeedsAskedGradient() const {
@@ -1371,23 +1398,27 @@ class LagoStrategy : public Strategy {
       fit.starts = warm ? 2 : 5;
       fit.max_evaluations = warm ? 30 : 60;
       if (s->lengthscales.size() == d)
-        fit.warm_start =
-            GpHyperparameters{s->lengthscales, s->output_scale, s->gradient_noise};
+        fit.warm_start = GpHyperparameters{s->lengthscales, s->output_scale,
+                                           s->gradient_noise, s->value_noise};
       if (options_.gradient_noise && !value_only())
         fit.gradient_noise_grid = kGradientNoiseGrid;
+      fit.fit_value_noise = options_.noise;
       ASSIGN_OR_RETURN(FitResult result, FitGaussianProcess(d, gp_options, points, fit));
       const GpHyperparameters h = result.gp.hyperparameters();
       s->lengthscales = h.lengthscales;
       s->output_scale = h.output_scale;
       s->gradient_noise = h.gradient_noise;
+      s->value_noise = h.value_noise;
       s->since_refit = 0;
       s->fit_points = static_cast<int64_t>(points.size());
-      absl::StrAppend(&report->summary, " refit(n=", points.size(),
-                      " loglik=", result.report.log_likelihood,
-                      " gradient_noise=", h.gradient_noise, ")");
+      absl::StrAppend(
+          &report->summary, " refit(n=", points.size(),
+          " loglik=", result.report.log_likelihood, " gradient_noise=", h.gradient_noise,
+          options_.noise ? absl::StrCat(" value_noise=", h.value_noise) : "", ")");
       return std::move(result.gp);
     }
-    const GpHyperparameters h{s->lengthscales, s->output_scale, s->gradient_noise};
+    const GpHyperparameters h{s->lengthscales, s->output_scale, s->gradient_noise,
+                              s->value_noise};
     // Without a recorded fit size (a state from before it was kept) the
     // model is built from every point until the next refit.
     const size_t base = s->fit_points > 0
@@ -1610,7 +1641,7 @@ class LagoStrategy : public Strategy {
     GaussianProcess& gp = *model;
     if (input.completed.empty()) return Design(s, "filler");
     // EI against the best completed value (a restarted centre is not it).
-    double incumbent = BestValue(input);
+    double incumbent = Incumbent(input, gp);
     const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
     // A probe from the best point of a basin that nothing in flight holds
     // competes with EI, as in Iterate.
@@ -1811,11 +1842,13 @@ class LagoStrategy : public Strategy {
     std::optional<AcquisitionOptimum> global;
     double ei = 0.0;
     int believers = 0;
+    // Before the believers join the model.
+    const double best = Incumbent(input, gp);
     if (variant_ != LagoVariant::kTrustRegion) {
       // The global proposal accounts for the points in flight; the local
       // step above used the model of the completed points only.
       GaussianProcess& believer_gp = *model;
-      double incumbent = BestValue(input);
+      double incumbent = best;
       believers = AddBelievers(in_flight, &believer_gp, &incumbent);
       global = GlobalProposal(believer_gp, *s, incumbent, in_flight);
       if (global.has_value()) ei = std::exp(global->value);
@@ -1861,8 +1894,7 @@ class LagoStrategy : public Strategy {
       if (options_.calibrate || options_.ei_credit) {
         const int n = static_cast<int>(s->globals.rows());
         s->globals.conservativeResize(n + 1, 3);
-        s->globals.row(n) << static_cast<double>(*out.why.sequence_index), ei,
-            BestValue(input);
+        s->globals.row(n) << static_cast<double>(*out.why.sequence_index), ei, best;
       }
     } else if (local.has_value() && spec_base.size() > 0) {
       out = Make(spec_base + local->step, TrialKind::kLocal, !value_only(), "speculative",

@@ -508,6 +508,40 @@ int FitPoints(const std::string& state) {
   return at == std::string::npos ? 0 : std::atoi(state.c_str() + at + 12);
 }
 
+// A number the state holds under `key` (0 when it has none).
+double StateNumber(const std::string& state, const std::string& key) {
+  const size_t at = state.find("\n" + key + " ");
+  return at == std::string::npos ? 0.0 : std::atof(state.c_str() + at + key.size() + 2);
+}
+
+TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
+  // Branin with a noise-like term (a fast sine of the point, amplitude 10,
+  // so a standard deviation of about 7, against values from 0.4 to 300):
+  // with noise = 1 the model fits a value noise there, next to none on
+  // Branin itself, and the state carries it through a restart.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  for (const char* name : {"lago", "bo"}) {
+    Problem p = MakeProblem(2, GradientMode::kNone, 5);
+    p.options["noise"] = "1";
+    Loop straight(name, p), restarted(name, p), exact(name, p);
+    restarted.set_name(name);
+    for (int i = 0; i < 30; ++i) {
+      if (i % 7 == 6) restarted.Restart();
+      const Suggestion a = straight.Step(noisy);
+      const Suggestion b = restarted.Step(noisy);
+      ASSERT_EQ(a.x, b.x) << name << " step " << i;
+      exact.Step(Branin);
+    }
+    EXPECT_EQ(straight.state(), restarted.state()) << name;
+    const double fitted = StateNumber(straight.state(), "value_noise");
+    const double clean = StateNumber(exact.state(), "value_noise");
+    EXPECT_GT(fitted, 1e-4) << name;
+    EXPECT_LT(clean, 1e-2 * fitted) << name;
+  }
+}
+
 TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
   // With refit_every out of reach, refit_growth alone decides: every fit
   // records its point count, and the next one comes once the model holds
@@ -1056,6 +1090,9 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
   EXPECT_THAT(
       std::string(MakeStrategy("lago", p).status().message()),
       HasSubstr("spec.strategy_options[\"gradient_noise\"]: \"on\" must be 0 or 1"));
+  p.options = {{"noise", "2"}};
+  EXPECT_THAT(std::string(MakeStrategy("bo", p).status().message()),
+              HasSubstr("spec.strategy_options[\"noise\"]: \"2\" must be 0 or 1"));
   p.options = {{"ei_credit", "yes"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("spec.strategy_options[\"ei_credit\"]: \"yes\" must be 0 or 1"));
