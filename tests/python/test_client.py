@@ -764,7 +764,7 @@ class CliTest(unittest.TestCase):
         trials = [json.loads(line) for line in out]
         self.assertEqual([t["trial"] for t in trials], [1, 2])
         self.assertEqual(set(trials[0]["x"]), {"a", "b"})
-        self.lago("observe", "cli", "1", "0.5", "--gradient", "1,2")
+        self.lago("observe", "cli", "1", "0.5", "--gradient", "1,2", "--noise-std", "0.05")
         self.lago("observe", "cli", "2", "--failed", "sensor offline")
         self.assertIn("best: trial 1, value 0.5", self.lago("best", "cli").stdout)
         # A value with its gradient costs 2 units, the failed evaluation 1.
@@ -777,6 +777,8 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(rows), 2)
         self.assertEqual(rows[0]["value"], "0.5")
         self.assertEqual(rows[0]["grad_b"], "2")
+        self.assertEqual(rows[0]["noise_std"], "0.05")
+        self.assertEqual(rows[1]["noise_std"], "")
         self.assertEqual(rows[1]["state"], "failed")
         self.assertEqual(rows[1]["failure_reason"], "sensor offline")
         path = os.path.join(self.server.tmp.name, "cli.json")

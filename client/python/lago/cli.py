@@ -84,14 +84,16 @@ def _print_study(s):
 
 def _trial_rows(study, trials):
     names = [p.name for p in study.spec.parameters]
-    header = (["trial", "state", "kind", "need_gradient", "client_id", "value"] + names
+    header = (["trial", "state", "kind", "need_gradient", "client_id", "value", "noise_std"]
+              + names
               + [f"grad_{n}" for n in names]
               + ["failure_reason", "winner", "ei", "ei_weight", "improvement", "radius",
                  "create_time", "complete_time"])
     rows = []
     for t in trials:
         grad = t.gradient or [None] * len(names)
-        rows.append([t.id, t.state, t.kind, int(t.need_gradient), t.client_id, _fmt(t.value)]
+        rows.append([t.id, t.state, t.kind, int(t.need_gradient), t.client_id, _fmt(t.value),
+                     _fmt(t.noise_std)]
                     + [_fmt(v) for v in labelled(study.spec.parameters, t.x).values()]
                     + [_fmt(g) for g in grad]
                     + [t.failure_reason, t.why.get("winner", ""),
@@ -140,7 +142,8 @@ def _cmd_observe(client, a):
     else:
         if a.value is None:
             raise SystemExit("lago: observe needs VALUE, or --failed REASON")
-        t = study.observe(a.trial, a.value, gradient=a.gradient or None)
+        t = study.observe(a.trial, a.value, gradient=a.gradient or None,
+                          noise_std=a.noise_std)
     print(f"trial {t.id}: {t.state}" + (f", value {t.value:.10g}" if t.value is not None else ""))
 
 
@@ -157,7 +160,7 @@ def _cmd_trials(client, a):
     info = study.info()
     header, rows = _trial_rows(info, study.trials(states=a.state))
     keep = [i for i, h in enumerate(header) if not h.startswith("grad_")
-            and h not in ("failure_reason", "create_time", "complete_time")]
+            and h not in ("noise_std", "failure_reason", "create_time", "complete_time")]
     table = [[header[i] for i in keep]] + [[str(r[i]) for i in keep] for r in rows]
     widths = [max(len(row[c]) for row in table) for c in range(len(keep))]
     for row in table:
@@ -364,6 +367,10 @@ def build_parser():
     o.add_argument("--gradient", type=_parse_floats,
                    help="comma-separated, user units; 0 along integer and categorical "
                    "parameters")
+    o.add_argument("--noise-std", type=float, metavar="SD",
+                   help="the standard deviation of the value's noise, stored with the "
+                   "trial (the models fit the noise themselves with the strategy option "
+                   "noise=1)")
     o.add_argument("--failed", metavar="REASON", help="the evaluation failed")
     o.set_defaults(func=_cmd_observe)
 
