@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""Noisy values: lago and bo with and without the `noise` option, through a
+real lago-server and the Python client, against a scikit-learn GP-EI that fits
+a white noise and Optuna's TPE, on problems of problems.py whose values carry
+Gaussian noise.
+
+Every evaluation returns f(x) + N(0, sigma^2), values only (gradient mode
+none), with a budget of `--budget-factor` x d evaluations. A method is judged
+by the true f at the point it recommends at the end, among the points it
+evaluated: for the GP methods the one with the lowest posterior mean (the
+server's `predict` at every evaluated point; with exact values that is the
+best observed point), for TPE the best observed one. The noiseless regret
+f(recommended) - f* is floored at 1e-12. Each run also records the true f at
+the best observed point (what `study.best()` returns), and each line of
+`--out` holds one run; runs already there are skipped.
+
+    OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/optimizers/bench_noise.py \\
+        --seeds 20 --out bench/optimizers/noise.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise.jsonl     # writes noise.md and noise.json
+
+The server it starts inherits the environment: the runs committed set
+`OPENBLAS_CORETYPE=SkylakeX`, as the other optimiser benchmarks do.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from bench_optimizers import next_trial, start_server  # noqa: E402
+from problems import PROBLEMS  # noqa: E402
+
+# Noise standard deviations: about 1/30 of the spread of each problem's values
+# over its box, so that the noise hides the last steps toward the minimum but
+# not the shape of the function.
+SIGMA = {"branin": 2.0, "hartmann6": 0.1}
+
+# method: (strategy, options) for the server's methods.
+SERVER_METHODS = {
+    "lago": ("lago", {}),
+    "lago-noise": ("lago", {"noise": "1"}),
+    "bo": ("bo", {}),
+    "bo-noise": ("bo", {"noise": "1"}),
+}
+ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
+
+
+class Noisy:
+    """The noisy objective: every call draws fresh noise from its own stream."""
+
+    def __init__(self, problem, sigma, seed, budget):
+        self.problem, self.sigma, self.budget = problem, sigma, budget
+        self.rng = np.random.default_rng([seed, 7])
+        self.points, self.observed = [], []
+
+    def __call__(self, x):
+        if len(self.points) >= self.budget:
+            raise StopIteration
+        value = self.problem(x)[0] + self.sigma * self.rng.standard_normal()
+        self.points.append(np.asarray(x, dtype=float))
+        self.observed.append(value)
+        return value
+
+    def true(self, x):
+        return self.problem(x)[0]
+
+    def regret(self, x):
+        return max(self.true(x) - self.problem.minimum, 1e-12)
+
+
+def run_server(method, problem, noisy, seed, address):
+    import lago
+    strategy, options = SERVER_METHODS[method]
+    with lago.Client(address, timeout=600) as client:
+        study = client.create_study(
+            f"{problem.name}-{method}-{seed}",
+            [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
+            strategy=strategy, gradient_mode="none", seed=seed, budget=noisy.budget,
+            strategy_options=options)
+        while len(noisy.points) < noisy.budget:
+            trial = next_trial(study)
+            if trial is None:
+                break
+            study.observe(trial, noisy(trial.x))
+        means = study.predict([list(x) for x in noisy.points]).mean
+    return noisy.points[int(np.argmin(means))]
+
+
+def run_sklearn(problem, noisy, seed):
+    warnings.filterwarnings("ignore")  # Fitted bounds reached, as for a flat axis.
+    from scipy.stats import norm, qmc
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    rng = np.random.default_rng(seed)
+    lo = np.array([b[0] for b in problem.bounds])
+    hi = np.array([b[1] for b in problem.bounds])
+    d = problem.dim
+    us = list(qmc.Sobol(d, seed=seed).random(min(5 * d, noisy.budget)))
+    for u in us:
+        noisy(lo + (hi - lo) * u)
+    gp = None
+    while True:
+        kernel = ConstantKernel(1.0) * Matern(length_scale=np.full(d, 0.3), nu=2.5,
+                                              length_scale_bounds=(1e-3, 1e2)) + \
+            WhiteKernel(1e-2, noise_level_bounds=(1e-8, 1e1))
+        gp = GaussianProcessRegressor(kernel, normalize_y=True, alpha=1e-8,
+                                      n_restarts_optimizer=2, random_state=seed)
+        gp.fit(np.array(us), np.array(noisy.observed))
+        if len(noisy.points) >= noisy.budget:
+            break
+        # EI of the latent f against the lowest posterior mean at the points
+        # evaluated (the white noise is part of the fitted kernel, so the
+        # predictions below include it in sd; it is taken out).
+        white = gp.kernel_.k2.noise_level * gp._y_train_std ** 2
+        best = gp.predict(np.array(us)).min()
+        candidates = rng.random((4000, d))
+        mu, sd = gp.predict(candidates, return_std=True)
+        sd = np.sqrt(np.maximum(sd ** 2 - white, 1e-24))
+        z = (best - mu) / sd
+        ei = (best - mu) * norm.cdf(z) + sd * norm.pdf(z)
+        u = candidates[int(np.argmax(ei))]
+        noisy(lo + (hi - lo) * u)
+        us.append(u)
+    return noisy.points[int(np.argmin(gp.predict(np.array(us))))]
+
+
+def run_tpe(problem, noisy, seed):
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(lambda t: noisy([t.suggest_float(f"x{i}", lo, hi)
+                                    for i, (lo, hi) in enumerate(problem.bounds)]),
+                   n_trials=noisy.budget)
+    return noisy.points[int(np.argmin(noisy.observed))]
+
+
+def summarize(path):
+    runs = [json.loads(line) for line in open(path)]
+    problems = [p for p in SIGMA if any(r["problem"] == p for r in runs)]
+    methods = [m for m in ALL_METHODS if any(r["method"] == m for r in runs)]
+
+    summary = {"sigma": SIGMA, "log10_regret": {}, "pairs": {}}
+
+    def cell(problem, method, key):
+        vals = sorted(math.log10(r[key]) for r in runs
+                      if r["problem"] == problem and r["method"] == method)
+        if not vals:
+            return "-"
+        q = statistics.quantiles(vals, n=4) if len(vals) > 1 else vals * 3
+        summary["log10_regret"].setdefault(key, {}).setdefault(problem, {})[method] = {
+            "median": statistics.median(vals), "q1": q[0], "q3": q[2], "n": len(vals)}
+        return f"{statistics.median(vals):.2f} [{q[0]:.2f}, {q[2]:.2f}] (n={len(vals)})"
+
+    lines = ["# Noisy values: results", "",
+             "Written by `bench_noise.py --summarize` from `noise.jsonl`; the "
+             "command and the set-up are in the script's docstring.", ""]
+    for key, title in (("regret", "Log10 regret of the recommended point"),
+                       ("regret_best_observed", "Log10 regret of the best observed point")):
+        lines += [f"## {title}", "",
+                  "Median [first, third quartile] (seeds) of log10(f(x) - f*), f the "
+                  "noiseless function; lower is better.", "",
+                  "| problem (sigma) | " + " | ".join(methods) + " |",
+                  "|---" * (len(methods) + 1) + "|"]
+        for p in problems:
+            lines.append(f"| {p} ({SIGMA[p]}) | " +
+                         " | ".join(cell(p, m, key) for m in methods) + " |")
+        lines.append("")
+    pairs = [("lago-noise", "lago"), ("bo-noise", "bo")]
+    lines += ["## Seed by seed", "",
+              "Seeds where the recommended point of the first method is better / worse "
+              "than that of the second (equal within 1e-9 are neither), and the p-value "
+              "of a paired Wilcoxon signed-rank test on the log10 regrets.", "",
+              "| problem | " + " | ".join(f"{a} vs {b}" for a, b in pairs) + " |",
+              "|---" * (len(pairs) + 1) + "|"]
+    for p in problems:
+        row = []
+        for a, b in pairs:
+            ra = {r["seed"]: r["regret"] for r in runs if r["problem"] == p and r["method"] == a}
+            rb = {r["seed"]: r["regret"] for r in runs if r["problem"] == p and r["method"] == b}
+            common = sorted(set(ra) & set(rb))
+            better = sum(ra[s] < rb[s] - 1e-9 for s in common)
+            worse = sum(ra[s] > rb[s] + 1e-9 for s in common)
+            p_value = "-"
+            if better + worse > 0:
+                from scipy.stats import wilcoxon
+                diffs = [math.log10(ra[s]) - math.log10(rb[s]) for s in common]
+                p_value = f"{wilcoxon(diffs).pvalue:.2g}"
+            row.append(f"{better} / {worse} of {len(common)} (p = {p_value})")
+            summary["pairs"].setdefault(p, {})[f"{a} vs {b}"] = {
+                "better": better, "worse": worse, "seeds": len(common),
+                "wilcoxon_p": None if p_value == "-" else float(p_value)}
+        lines.append(f"| {p} | " + " | ".join(row) + " |")
+    lines.append("")
+    base = os.path.splitext(path)[0]
+    with open(base + ".md", "w") as f:
+        f.write("\n".join(lines))
+    with open(base + ".json", "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print(f"wrote {base}.md and {base}.json")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
+    parser.add_argument("--problems", nargs="+", default=list(SIGMA))
+    parser.add_argument("--methods", nargs="+", default=ALL_METHODS)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget-factor", type=int, default=20)
+    parser.add_argument("--out", default=os.path.join(HERE, "noise.jsonl"))
+    parser.add_argument("--summarize", action="store_true",
+                        help="write the Markdown summary of --out and exit")
+    args = parser.parse_args()
+    if args.summarize:
+        summarize(args.out)
+        return
+    sys.path.insert(0, os.path.join(ROOT, "build/python"))
+    done = set()
+    if os.path.exists(args.out):
+        for line in open(args.out):
+            r = json.loads(line)
+            done.add((r["problem"], r["method"], r["seed"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, address = start_server(args.server, tmp)
+        try:
+            for name in args.problems:
+                problem = PROBLEMS[name]
+                for method in args.methods:
+                    for seed in range(args.seeds):
+                        if (name, method, seed) in done:
+                            continue
+                        noisy = Noisy(problem, SIGMA[name], seed,
+                                      args.budget_factor * problem.dim)
+                        start = time.monotonic()
+                        if method in SERVER_METHODS:
+                            x = run_server(method, problem, noisy, seed, address)
+                        elif method == "sklearn-gp-ei-noise":
+                            x = run_sklearn(problem, noisy, seed)
+                        else:
+                            x = run_tpe(problem, noisy, seed)
+                        best = noisy.points[int(np.argmin(noisy.observed))]
+                        record = {"problem": name, "method": method, "seed": seed,
+                                  "sigma": SIGMA[name], "evaluations": len(noisy.points),
+                                  "regret": noisy.regret(x),
+                                  "regret_best_observed": noisy.regret(best),
+                                  "seconds": round(time.monotonic() - start, 2)}
+                        with open(args.out, "a") as f:
+                            f.write(json.dumps(record) + "\n")
+                        print(f"{name} {method} seed {seed}: log10 regret "
+                              f"{math.log10(record['regret']):.2f} "
+                              f"({record['seconds']} s)", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+if __name__ == "__main__":
+    main()
