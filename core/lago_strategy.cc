@@ -1640,7 +1640,8 @@ class LagoStrategy : public Strategy {
     if (!model.ok()) return Degrade(model.status(), s, report);
     GaussianProcess& gp = *model;
     if (input.completed.empty()) return Design(s, "filler");
-    // EI against the best completed value (a restarted centre is not it).
+    // EI against the best completed value, or with Options::noise the lowest
+    // posterior mean at a completed point (a restarted centre is neither).
     double incumbent = Incumbent(input, gp);
     const std::vector<Eigen::VectorXd> in_flight = InFlightPoints(input, emitted);
     // A probe from the best point of a basin that nothing in flight holds
