@@ -28,6 +28,11 @@ absl::Status CheckPoint(const GpPoint& p, int d, size_t index) {
     return absl::InvalidArgumentError(
         absl::StrCat("point ", index, " has a gradient of the wrong size or not finite"));
   }
+  if (!(p.noise_variance >= 0.0 && std::isfinite(p.noise_variance))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("point ", index, " has a noise variance ", p.noise_variance,
+                     "; it must be finite and >= 0"));
+  }
   return absl::OkStatus();
 }
 
@@ -184,13 +189,20 @@ void GaussianProcess::BackSubstitute() {
   SolveLowerVector(L(), true, alpha_);
 }
 
-void GaussianProcess::Restandardize() {
+absl::Status GaussianProcess::Restandardize() {
+  const double previous_scale = scale_;
   Standardize();
+  if (scale_ != previous_scale) {
+    for (const GpPoint& p : points_) {
+      if (p.noise_variance > 0.0) return Refactorize();
+    }
+  }
   for (int i = 0; i < num_points(); ++i) {
     StandardizedOutputs(
         points_[i], y_.segment(offsets_[i], Outputs(points_[i].gradient.has_value())));
   }
   UpdateAlpha();
+  return absl::OkStatus();
 }
 
 absl::Status GaussianProcess::Refactorize() {
@@ -230,6 +242,7 @@ absl::Status GaussianProcess::Refactorize() {
             1.0 + gradient_noise_;
       }
       k(offsets_[i], offsets_[i]) *= 1.0 + value_noise_;
+      k(offsets_[i], offsets_[i]) += KnownNoise(points_[i]);
     }
     k.diagonal().array() += options_.nugget + jitter;
     Eigen::Ref<Eigen::MatrixXd> ref(k);
@@ -285,6 +298,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   TrainingCovariance(point, point, c);
   if (g) c.diagonal().tail(m - 1) *= 1.0 + gradient_noise_;
   c(0, 0) *= 1.0 + value_noise_;
+  c(0, 0) += KnownNoise(point);
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
   if (n_ > 0) SolveLower(L(), b);
@@ -523,6 +537,7 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   }
   // With value noise eta, a value row's diagonal is (1 + eta) s2: the extra
   // eta s2 has derivative eta s2 in both log s2 and log eta.
+  // A known noise variance is data, not a hyperparameter: no derivative.
   for (int i = 0; value_noise_ > 0.0 && i < num_points(); ++i) {
     const int row = offsets_[i];
     const double extra = w(row, row) * value_noise_ * kernel_.output_scale();

@@ -10,7 +10,9 @@
 // fails, jitter is escalated and reported. With a gradient noise nu > 0 the
 // gradient rows' diagonal is (1 + nu) times the kernel's, and with a value
 // noise eta > 0 the value rows' diagonal is (1 + eta) times the kernel's:
-// observations of f carry noise of variance eta s2.
+// observations of f carry noise of variance eta s2. A point's known noise
+// variance (GpPoint::noise_variance) adds to its value row's diagonal, divided
+// by the square of the standardisation's scale.
 //
 // Conditioning on one more point extends the Cholesky factor in O(N^2 (1 + d))
 // without refactorising; removing a point is a rank update of the trailing
@@ -38,6 +40,10 @@ struct GpPoint {
   double value = 0.0;
   // Absent for a value-only point.
   std::optional<Eigen::VectorXd> gradient;
+  // The variance of the value's observation noise when it is known, in the
+  // values' own units (a noise standard deviation squared); 0 for an exact
+  // value, or one whose noise only the fitted value noise describes.
+  double noise_variance = 0.0;
 };
 
 struct GpHyperparameters {
@@ -117,10 +123,12 @@ class GaussianProcess {
   absl::Status AddPoint(GpPoint point);
   // Removes point `index` by a rank update of the factor.
   void RemovePoint(int index);
-  // Standardises the outputs afresh from every point, as Create would,
-  // without refactorising: K is in standardised units, so only the outputs
-  // and K^-1 y change (two triangular solves, O(N^2)).
-  void Restandardize();
+  // Standardises the outputs afresh from every point, as Create would. K is
+  // in standardised units, so only the outputs and K^-1 y change (two
+  // triangular solves, O(N^2)), unless some point has a known noise variance
+  // and the scale changed: that noise is in the values' units, so K changes
+  // and is refactorised (with the errors of Create).
+  absl::Status Restandardize();
   // Refactorises with new hyperparameters (and new standardisation).
   absl::Status SetHyperparameters(const GpHyperparameters& hyperparameters);
 
@@ -160,6 +168,10 @@ class GaussianProcess {
   Eigen::MatrixXd CrossCovarianceWithValues(const Eigen::MatrixXd& x) const;
   // K^-1 from the factor, in the lower triangle (the upper one is not set).
   Eigen::MatrixXd KInverseLower() const;
+  // A point's known noise variance in standardised units.
+  double KnownNoise(const GpPoint& p) const {
+    return p.noise_variance / (scale_ * scale_);
+  }
   // Standardised outputs of point i.
   void StandardizedOutputs(const GpPoint& p, Eigen::Ref<Eigen::VectorXd> out) const;
   // Rows of K for a training point: 1, or 1 + num_gradient_coordinates().

@@ -44,7 +44,7 @@ std::atomic<int64_t> model_cache_limit{int64_t{256} << 20};
 std::atomic<int64_t> model_cache_bytes{0};
 
 bool SamePoint(const GpPoint& a, const GpPoint& b) {
-  return a.x == b.x && a.value == b.value &&
+  return a.x == b.x && a.value == b.value && a.noise_variance == b.noise_variance &&
          a.gradient.has_value() == b.gradient.has_value() &&
          (!a.gradient.has_value() || *a.gradient == *b.gradient);
 }
@@ -140,7 +140,10 @@ struct Options {
   // posterior mean at a completed point instead of the lowest value, which a
   // lucky draw of the noise would set. The trust region still reads the
   // observed values (its centre, rho). Off by default: LAGO takes values as
-  // exact.
+  // exact. A value's known noise (CompletedPoint::noise_std) is read either
+  // way: it enters the model as that point's own noise variance, and it
+  // makes the incumbent the lowest posterior mean too; with this option the
+  // fitted noise adds to it.
   bool noise = false;
   // How B learns from the local steps in the gradient modes: SR1 (LAGO.md),
   // or a limited-memory BFGS matrix of the last kLbfgsMemory steps, scaled
@@ -849,6 +852,7 @@ class LagoStrategy : public Strategy {
       }
       p.value = std::log(shifted);
       if (p.gradient.has_value()) *p.gradient /= shifted;
+      p.noise_std /= shifted;  // To first order.
     }
     return below;
   }
@@ -879,7 +883,7 @@ class LagoStrategy : public Strategy {
       int outputs = 0;
       for (const CompletedPoint& p : warped) {
         const bool g = !value_only() && p.gradient.has_value();
-        points.push_back(GpPoint{p.x, p.value, g ? p.gradient : std::nullopt});
+        points.push_back(ToGpPoint(p));
         const int m = 1 + (g ? GradientCoordinates() : 0);
         outputs += m;
         jacobian -= m * p.value;  // The warped value is log(f - lower + C).
@@ -1270,10 +1274,15 @@ class LagoStrategy : public Strategy {
     return best;
   }
 
-  // EI's incumbent: the best completed value, or with Options::noise the
-  // lowest posterior mean of `gp` at a completed point.
+  // EI's incumbent: the best completed value, or with noisy values
+  // (Options::noise, or a completed point with a known noise) the lowest
+  // posterior mean of `gp` at a completed point.
   double Incumbent(const StrategyInput& input, const GaussianProcess& gp) const {
-    if (!options_.noise || input.completed.empty()) return BestValue(input);
+    const bool known_noise =
+        std::any_of(input.completed.begin(), input.completed.end(),
+                    [](const CompletedPoint& p) { return p.noise_std > 0.0; });
+    if (!(options_.noise || known_noise) || input.completed.empty())
+      return BestValue(input);
     Eigen::MatrixXd x(dimension(), input.completed.size());
     for (size_t i = 0; i < input.completed.size(); ++i) x.col(i) = input.completed[i].x;
     return gp.PredictMean(x).minCoeff();
@@ -1346,6 +1355,13 @@ class LagoStrategy : public Strategy {
                 winner, s);
   }
 
+  // A completed point as the model sees it: without its gradient in
+  // value-only mode, with its known noise.
+  GpPoint ToGpPoint(const CompletedPoint& p) const {
+    return GpPoint{p.x, p.value, value_only() ? std::nullopt : p.gradient,
+                   p.noise_std * p.noise_std};
+  }
+
   // The completed points the global model uses: a local-phase point joins
   // only at scaled distance >= nu from every point already in; an exact
   // repeat of a point replaces it when it brings a gradient.
@@ -1353,7 +1369,7 @@ class LagoStrategy : public Strategy {
                                    const Eigen::VectorXd& lengthscales) const {
     std::vector<GpPoint> points;
     for (const CompletedPoint& p : completed) {
-      GpPoint g{p.x, p.value, value_only() ? std::nullopt : p.gradient};
+      GpPoint g = ToGpPoint(p);
       int duplicate = -1;
       for (size_t i = 0; i < points.size(); ++i) {
         if ((points[i].x - p.x).norm() <= 1e-12) duplicate = static_cast<int>(i);
@@ -1463,7 +1479,10 @@ class LagoStrategy : public Strategy {
         c.consumed.push_back(points[i]);
       }
       // The outputs standardised by every point, as a rebuild would.
-      c.gp->Restandardize();
+      if (absl::Status status = c.gp->Restandardize(); !status.ok()) {
+        DropModelCache();
+        return status;
+      }
     }
     GaussianProcess model = *c.gp;
     absl::StrAppend(&report->summary, " model(fit=", base,

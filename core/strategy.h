@@ -70,6 +70,9 @@ struct CompletedPoint {
   double value = 0.0;
   // Absent when the observation had no gradient.
   std::optional<Eigen::VectorXd> gradient;
+  // The standard deviation of the value's noise when the client knows it
+  // (v1::Trial::noise_std); 0 when it did not say.
+  double noise_std = 0.0;
   TrialKind kind = TrialKind::kInitial;
   // The Why::sequence_index the strategy gave the point; absent for imports.
   std::optional<int64_t> sequence_index;

@@ -178,6 +178,7 @@ struct StudyService::StudyEntry {
     p.kind = FromProto(t.kind());
     if (t.why().has_sequence_index()) p.sequence_index = t.why().sequence_index();
     p.value = ToMinimization(study.spec(), t.value());
+    if (t.has_noise_std()) p.noise_std = t.noise_std();
     if (t.gradient_size() > 0) {
       Eigen::VectorXd g = space->GradientToUnit(t.gradient(), t.x());
       if (study.spec().direction() == v1::DIRECTION_MAXIMIZE) g = -g;

@@ -290,7 +290,7 @@ TEST(GpTest, RestandardizingAGrownModelEqualsAFullFactorisation) {
   ASSERT_TRUE(full.ok() && grown.ok());
   for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
   EXPECT_GT(std::abs(grown->prior_mean() - full->prior_mean()), 0.5);
-  grown->Restandardize();
+  ASSERT_TRUE(grown->Restandardize().ok());
   EXPECT_NEAR(grown->prior_mean(), full->prior_mean(), 1e-12);
   EXPECT_NEAR(grown->output_std(), full->output_std(), 1e-12);
   ExpectSameModel(*grown, *full);
@@ -359,6 +359,88 @@ TEST(GpTest, ValueNoiseIsTheNuggetOfAValueOnlyModelAndSmoothsTheValues) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(GpTest, KnownNoiseIsAPointsOwnNuggetInTheValuesUnits) {
+  // The same known noise variance v at every value-only point is a value
+  // noise eta with eta s2 = v / scale^2, scale the standardisation's: both
+  // must give the same model, with and without standardising.
+  std::vector<GpPoint> points = MixedPoints(12, 4);
+  for (GpPoint& p : points) p.gradient.reset();
+  const double v = 0.01;
+  std::vector<GpPoint> known = points;
+  for (GpPoint& p : known) p.noise_variance = v;
+  for (const GpOptions& options : {FixedStandardisation(), GpOptions{}}) {
+    auto with_known = GaussianProcess::Create(3, options, kHyper, known);
+    ASSERT_TRUE(with_known.ok());
+    const double scale = with_known->output_std();
+    GpHyperparameters eta = kHyper;
+    eta.value_noise = v / (scale * scale * kHyper.output_scale);
+    auto with_eta = GaussianProcess::Create(3, options, eta, points);
+    ASSERT_TRUE(with_eta.ok());
+    ExpectSameModel(*with_known, *with_eta);
+  }
+  EXPECT_NE(GaussianProcess::Create(3, {}, kHyper, points)->output_std(), 1.0);
+  // Different variances: a noisy point pulls the mean less than an exact one,
+  // and the model is less sure there, though surer than one observation.
+  for (size_t i = 0; i < points.size(); ++i) known[i].noise_variance = i % 2 ? 0.0 : 0.05;
+  auto hetero = GaussianProcess::Create(3, {}, kHyper, known);
+  ASSERT_TRUE(hetero.ok());
+  double exact_gap = 0.0, noisy_gap = 0.0;
+  for (const GpPoint& p : known) {
+    const Prediction at = hetero->Predict(p.x);
+    double& gap = p.noise_variance > 0.0 ? noisy_gap : exact_gap;
+    gap = std::max(gap, std::abs(at.mean(0) - p.value));
+    if (p.noise_variance > 0.0) {
+      EXPECT_GT(at.variance(0), 1e-4);
+      EXPECT_LT(at.variance(0), p.noise_variance);
+    }
+  }
+  EXPECT_LT(exact_gap, 1e-6);
+  EXPECT_GT(noisy_gap, 1e-3);
+  // A noise variance must be finite and >= 0, at creation and when added.
+  for (double bad : {-0.1, std::numeric_limits<double>::quiet_NaN(),
+                     std::numeric_limits<double>::infinity()}) {
+    std::vector<GpPoint> wrong = points;
+    wrong[3].noise_variance = bad;
+    EXPECT_EQ(GaussianProcess::Create(3, {}, kHyper, wrong).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+    GpPoint extra = points[0];
+    extra.x *= 0.5;
+    extra.noise_variance = bad;
+    EXPECT_EQ(hetero->AddPoint(extra).code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(hetero->num_points(), 12);
+}
+
+TEST(GpTest, AModelWithKnownNoiseGrownAndRestandardizedEqualsAFullFactorisation) {
+  // The known noise is in the values' units, so a new scale changes K:
+  // Restandardize must refactorise, or the grown model keeps its first
+  // points' noise in standardised units.
+  std::vector<GpPoint> points = MixedPoints(15, 5);
+  for (size_t i = 0; i < points.size(); ++i) points[i].noise_variance = 0.002 * (i % 4);
+  for (int i = 10; i < 15; ++i) points[i].value += 3.0;  // Shift mean and spread.
+  GpHyperparameters noisy = kHyper;
+  noisy.value_noise = 0.01;
+  for (const GpHyperparameters& h : {kHyper, noisy}) {
+    auto full = GaussianProcess::Create(3, {}, h, points);
+    auto grown = GaussianProcess::Create(
+        3, {}, h, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+    ASSERT_TRUE(full.ok() && grown.ok());
+    for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+    EXPECT_GT(std::abs(grown->output_std() - full->output_std()), 0.3);
+    ASSERT_TRUE(grown->Restandardize().ok());
+    ExpectSameModel(*grown, *full);
+  }
+  // With a fixed standardisation nothing is refactorised, and adding is exact.
+  auto full = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
+  auto grown =
+      GaussianProcess::Create(3, FixedStandardisation(), kHyper,
+                              std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  ASSERT_TRUE(full.ok() && grown.ok());
+  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
+  ExpectSameModel(*grown, *full);
+}
+
 TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
   std::vector<GpPoint> points = MixedPoints(12, 6);
   auto gp = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
@@ -373,47 +455,51 @@ TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
 }
 
 TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
-  const std::vector<GpPoint> points = MixedPoints(10, 7);
-  for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential})
-    for (const std::vector<int>& coverage : kCoverages) {
-      GpOptions options;
-      options.kernel = type;
-      options.gradient_coordinates = coverage;
-      // Also with gradient noise, which scales the gradient rows' diagonal,
-      // and value noise, which scales the value rows' and is one more
-      // hyperparameter (log eta, the last entry of theta).
-      for (const auto& [noise, value_noise] : std::vector<std::pair<double, double>>{
-               {0.0, 0.0}, {0.4, 0.0}, {0.0, 0.05}, {0.4, 0.3}}) {
-        const int m_count = value_noise > 0.0 ? 5 : 4;
-        auto at = [&](const Eigen::VectorXd& theta) {
-          auto gp =
-              GaussianProcess::Create(3, options,
-                                      {theta.head(3).array().exp(), std::exp(theta[3]),
-                                       noise, m_count == 5 ? std::exp(theta[4]) : 0.0},
-                                      points);
-          EXPECT_TRUE(gp.ok());
-          return *std::move(gp);
-        };
-        Eigen::VectorXd theta(m_count);
-        theta.head(4) << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
-        if (m_count == 5) theta[4] = std::log(value_noise);
-        Eigen::VectorXd gradient;
-        const double value = at(theta).LogMarginalLikelihood(&gradient);
-        EXPECT_TRUE(std::isfinite(value));
-        ASSERT_EQ(gradient.size(), m_count);
-        for (int m = 0; m < m_count; ++m) {
-          const Eigen::VectorXd e = Eigen::VectorXd::Unit(m_count, m) * 1e-5;
-          const double numeric = (at(theta + e).LogMarginalLikelihood() -
-                                  at(theta - e).LogMarginalLikelihood()) /
-                                 2e-5;
-          // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
-          // ~1e-9; 1e-5 relative.
-          EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
-              << m << " noise " << noise << " value noise " << value_noise << " covered "
-              << coverage.size();
+  // Also with known noise variances on some points, which are data: they add
+  // to K's diagonal but have no derivative.
+  std::vector<GpPoint> with_known = MixedPoints(10, 7);
+  for (size_t i = 0; i < with_known.size(); i += 2) with_known[i].noise_variance = 0.03;
+  for (const std::vector<GpPoint>& points : {MixedPoints(10, 7), with_known})
+    for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential})
+      for (const std::vector<int>& coverage : kCoverages) {
+        GpOptions options;
+        options.kernel = type;
+        options.gradient_coordinates = coverage;
+        // Also with gradient noise, which scales the gradient rows' diagonal,
+        // and value noise, which scales the value rows' and is one more
+        // hyperparameter (log eta, the last entry of theta).
+        for (const auto& [noise, value_noise] : std::vector<std::pair<double, double>>{
+                 {0.0, 0.0}, {0.4, 0.0}, {0.0, 0.05}, {0.4, 0.3}}) {
+          const int m_count = value_noise > 0.0 ? 5 : 4;
+          auto at = [&](const Eigen::VectorXd& theta) {
+            auto gp =
+                GaussianProcess::Create(3, options,
+                                        {theta.head(3).array().exp(), std::exp(theta[3]),
+                                         noise, m_count == 5 ? std::exp(theta[4]) : 0.0},
+                                        points);
+            EXPECT_TRUE(gp.ok());
+            return *std::move(gp);
+          };
+          Eigen::VectorXd theta(m_count);
+          theta.head(4) << std::log(0.5), std::log(0.8), std::log(1.1), std::log(1.5);
+          if (m_count == 5) theta[4] = std::log(value_noise);
+          Eigen::VectorXd gradient;
+          const double value = at(theta).LogMarginalLikelihood(&gradient);
+          EXPECT_TRUE(std::isfinite(value));
+          ASSERT_EQ(gradient.size(), m_count);
+          for (int m = 0; m < m_count; ++m) {
+            const Eigen::VectorXd e = Eigen::VectorXd::Unit(m_count, m) * 1e-5;
+            const double numeric = (at(theta + e).LogMarginalLikelihood() -
+                                    at(theta - e).LogMarginalLikelihood()) /
+                                   2e-5;
+            // Step 1e-5 on a likelihood of size ~100: truncation ~1e-8, rounding
+            // ~1e-9; 1e-5 relative.
+            EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
+                << m << " noise " << noise << " value noise " << value_noise
+                << " covered " << coverage.size();
+          }
         }
       }
-    }
 }
 
 TEST(GpTest, JitterIsEscalatedAndReportedForDuplicatePoints) {

@@ -58,6 +58,7 @@ class Loop {
     Eigen::VectorXd g;
     p.value = f(s.x, &g);
     if (s.need_gradient) p.gradient = g;
+    if (noise_std_) p.noise_std = noise_std_(s.x);
     p.kind = s.kind;
     p.sequence_index = s.why.sequence_index;
     completed_.push_back(p);
@@ -83,6 +84,27 @@ class Loop {
     strategy_ = *std::move(s);
   }
   void set_name(const std::string& n) { name_or_lago_ = n; }
+  // The noise standard deviation every later result is told with.
+  void set_noise_std(double sd) {
+    noise_std_ = [sd](const Eigen::VectorXd&) { return sd; };
+  }
+  void set_noise_std(std::function<double(const Eigen::VectorXd&)> sd) {
+    noise_std_ = std::move(sd);
+  }
+  // The model's posterior mean at every completed point, in order.
+  std::vector<double> MeansAtCompleted() const {
+    StrategyInput input;
+    input.state = state_;
+    input.completed = completed_;
+    std::vector<Eigen::VectorXd> x;
+    for (const CompletedPoint& p : completed_) x.push_back(p.x);
+    auto out = strategy_->Predict(input, x, /*optimum=*/false);
+    EXPECT_TRUE(out.ok()) << out.status();
+    std::vector<double> means;
+    for (const PointPrediction& p : out->points) means.push_back(p.mean);
+    return means;
+  }
+  const std::vector<CompletedPoint>& completed() const { return completed_; }
 
  private:
   Problem problem_;
@@ -92,6 +114,7 @@ class Loop {
   std::optional<std::string> finished_;
   std::vector<CompletedPoint> completed_;
   double cost_ = 0.0;
+  std::function<double(const Eigen::VectorXd&)> noise_std_;
   std::string name_or_lago_ = "lago";
 };
 
@@ -542,6 +565,46 @@ TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
   }
 }
 
+TEST(LagoStrategyTest, AKnownNoiseIsReadByTheModelAndKeptAcrossRestarts) {
+  // The noisy Branin above, each result told with its noise's standard
+  // deviation (about 7) and without the noise option: the model smooths the
+  // values instead of passing through them, the run is not the one told
+  // nothing, and a restarted strategy makes the same steps.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  // Over the points that always join the model (a local step may not).
+  auto largest_gap = [](const Loop& loop) {
+    const std::vector<double> means = loop.MeansAtCompleted();
+    double gap = 0.0;
+    for (size_t i = 0; i < means.size(); ++i) {
+      const CompletedPoint& p = loop.completed()[i];
+      if (p.kind == TrialKind::kLocal) continue;
+      gap = std::max(gap, std::abs(means[i] - p.value));
+    }
+    return gap;
+  };
+  for (const char* name : {"lago", "bo"}) {
+    Problem p = MakeProblem(2, GradientMode::kNone, 5);
+    Loop straight(name, p), restarted(name, p), untold(name, p);
+    restarted.set_name(name);
+    straight.set_noise_std(7.0);
+    restarted.set_noise_std(7.0);
+    int differ = 0;
+    for (int i = 0; i < 30; ++i) {
+      if (i % 7 == 6) restarted.Restart();
+      const Suggestion a = straight.Step(noisy);
+      const Suggestion b = restarted.Step(noisy);
+      ASSERT_EQ(a.x, b.x) << name << " step " << i;
+      differ += a.x != untold.Step(noisy).x;
+    }
+    EXPECT_EQ(straight.state(), restarted.state()) << name;
+    EXPECT_GT(differ, 5) << name;
+    EXPECT_GT(largest_gap(straight), 1.0) << name;
+    EXPECT_LT(largest_gap(untold), 1e-3) << name;
+  }
+}
+
 TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
   // With refit_every out of reach, refit_growth alone decides: every fit
   // records its point count, and the next one comes once the model holds
@@ -623,11 +686,19 @@ Objective LogWarped(const Objective& f, double lower, double offset) {
 
 TEST(LagoStrategyTest, ALowerBoundWarpsTheValuesTheStrategySees) {
   // With lower_bound and warp_offset, the strategy on f takes exactly the
-  // steps it takes without them on log(f - lower + offset).
+  // steps it takes without them on log(f - lower + offset), also when the
+  // values are told with their noise.
   Problem warped = MakeProblem(2, GradientMode::kEnhanced, 4);
   warped.options = {{"lower_bound", "0.3"}, {"warp_offset", "0.5"}};
   Loop on_f("lago", warped);
   Loop on_log("lago", MakeProblem(2, GradientMode::kEnhanced, 4));
+  // A known noise sd s of f is s / (f - lower + offset) of the log, to first
+  // order.
+  on_f.set_noise_std(0.5);
+  on_log.set_noise_std([](const Eigen::VectorXd& x) {
+    Eigen::VectorXd g;
+    return 0.5 / (Branin(x, &g) - 0.3 + 0.5);
+  });
   std::set<TrialKind> kinds;
   for (int i = 0; i < 25; ++i) {
     const Suggestion a = on_f.Step(Branin);

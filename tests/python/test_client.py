@@ -188,6 +188,30 @@ class ClientTest(unittest.TestCase):
         self.assertGreater(p.std[4], 1e-3)
         self.check_gradients(study, [1.7, -0.6], [2.0, 2.0])
 
+    def test_a_known_noise_std_is_read_by_the_model(self):
+        study = self.client.create_study(
+            "py-known-noise", {"x": (0.0, 1.0), "y": (0.0, 4.0)},
+            strategy_options={"initial_points": "6"}, seed=7)
+        seen = []
+        for i in range(6):  # The design: every point joins the model.
+            t = study.suggest()
+            x, y = t.x
+            value = (x - 0.3) ** 2 + 0.1 * (y - 1.0) ** 2 + 0.4 * math.sin(5 * x * y)
+            noise = 0.2 if i % 2 == 0 else None
+            study.observe(t, value, noise_std=noise)
+            seen.append((t.x, value, noise))
+        p = study.predict([x for x, _, _ in seen])
+        # The model passes through the exact values, and not through the noisy
+        # ones, where it is still surer than one observation's noise.
+        for i, (_, value, noise) in enumerate(seen):
+            with self.subTest(point=i, noise_std=noise):
+                if noise is None:
+                    self.assertAlmostEqual(p.mean[i], value, delta=1e-6)
+                else:
+                    self.assertGreater(abs(p.mean[i] - value), 1e-3)
+                    self.assertLess(p.std[i], noise)
+        self.assertEqual([t.noise_std for t in study.trials()], [0.2, None] * 3)
+
     def test_predict_errors_name_the_field(self):
         study = self.client.create_study("py-predict-errors", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
                                          seed=6)
