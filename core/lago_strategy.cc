@@ -1364,7 +1364,8 @@ class LagoStrategy : public Strategy {
 
   // The completed points the global model uses: a local-phase point joins
   // only at scaled distance >= nu from every point already in; an exact
-  // repeat of a point replaces it when it brings a gradient.
+  // repeat of a point replaces it when it brings a gradient, and is merged
+  // with it when both are values with known noises.
   std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
                                    const Eigen::VectorXd& lengthscales) const {
     std::vector<GpPoint> points;
@@ -1375,8 +1376,17 @@ class LagoStrategy : public Strategy {
         if ((points[i].x - p.x).norm() <= 1e-12) duplicate = static_cast<int>(i);
       }
       if (duplicate >= 0) {
-        if (g.gradient.has_value() && !points[duplicate].gradient.has_value()) {
-          points[duplicate] = std::move(g);
+        GpPoint& kept = points[duplicate];
+        if (g.gradient.has_value() && !kept.gradient.has_value()) {
+          kept = std::move(g);
+        } else if (!g.gradient.has_value() && !kept.gradient.has_value() &&
+                   g.noise_variance > 0.0 && kept.noise_variance > 0.0) {
+          // Measurements of one value with known noises: the GP learns from
+          // them what it learns from their precision-weighted mean, with
+          // the variance of that mean.
+          const double wk = 1.0 / kept.noise_variance, wg = 1.0 / g.noise_variance;
+          kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
+          kept.noise_variance = 1.0 / (wk + wg);
         }
         continue;
       }

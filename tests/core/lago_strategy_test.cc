@@ -605,6 +605,50 @@ TEST(LagoStrategyTest, AKnownNoiseIsReadByTheModelAndKeptAcrossRestarts) {
   }
 }
 
+TEST(LagoStrategyTest, ReplicatesWithKnownNoisesJoinTheModelAsTheirWeightedMean) {
+  // Two measurements of one point, with noise standard deviations 0.5 and 1,
+  // tell the GP what one measurement of their precision-weighted mean does,
+  // with standard deviation sqrt(1 / (1 / 0.25 + 1)): the model is the same.
+  Problem p = MakeProblem(2, GradientMode::kNone, 3);
+  auto strategy = MakeStrategy("bo", p);
+  ASSERT_TRUE(strategy.ok());
+  std::vector<CompletedPoint> replicated, merged;
+  for (int i = 0; i < 8; ++i) {
+    CompletedPoint c;
+    c.trial_id = i + 1;
+    c.x = Eigen::Vector2d(std::fmod(0.1 + 0.37 * i, 1.0), std::fmod(0.2 + 0.61 * i, 1.0));
+    Eigen::VectorXd g;
+    c.value = Branin(c.x, &g);
+    c.noise_std = 0.5;
+    replicated.push_back(c);
+    merged.push_back(c);
+  }
+  CompletedPoint again = replicated[2];
+  again.trial_id = 9;
+  again.value += 3.0;
+  again.noise_std = 1.0;
+  replicated.push_back(again);
+  merged[2].value = (4.0 * replicated[2].value + again.value) / 5.0;
+  merged[2].noise_std = std::sqrt(1.0 / 5.0);
+  const std::vector<Eigen::VectorXd> at = {replicated[2].x, Eigen::Vector2d(0.3, 0.7)};
+  auto predict = [&](const std::vector<CompletedPoint>& completed) {
+    StrategyInput input;
+    input.completed = completed;
+    auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return *std::move(out);
+  };
+  const ModelPrediction a = predict(replicated), b = predict(merged);
+  EXPECT_EQ(a.model_points, 8);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NEAR(a.points[i].mean, b.points[i].mean, 1e-9) << i;
+    EXPECT_NEAR(a.points[i].std, b.points[i].std, 1e-9) << i;
+  }
+  // Between the two measurements, nearer the more precise one.
+  EXPECT_GT(a.points[0].mean, replicated[2].value + 0.1);
+  EXPECT_LT(a.points[0].mean, replicated[2].value + 1.5);
+}
+
 TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
   // With refit_every out of reach, refit_growth alone decides: every fit
   // records its point count, and the next one comes once the model holds
