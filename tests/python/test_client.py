@@ -211,6 +211,22 @@ class ClientTest(unittest.TestCase):
                     self.assertGreater(abs(p.mean[i] - value), 1e-3)
                     self.assertLess(p.std[i], noise)
         self.assertEqual([t.noise_std for t in study.trials()], [0.2, None] * 3)
+        # Two imported measurements of one new point: the model holds their
+        # precision-weighted mean there, nearer the more precise one.
+        added = study.add_observations([[0.9, 3.5], [0.9, 3.5]], [1.0, 2.0],
+                                       noise_stds=[0.1, 0.3])
+        self.assertEqual([t.noise_std for t in added], [0.1, 0.3])
+        q = study.predict([[0.9, 3.5]])
+        self.assertEqual(q.model_points, 7)
+        self.assertGreater(q.mean[0], 1.02)
+        self.assertLess(q.mean[0], 1.2)
+        with self.assertRaises(ValueError) as e:
+            study.add_observations([[0.5, 1.0]], [1.0], noise_stds=[0.1, 0.2])
+        self.assertEqual(str(e.exception), "xs and noise_stds must have the same length")
+        with self.assertRaises(lago.LagoError) as e:
+            study.add_observations([[0.5, 1.0]], [1.0], noise_stds=[-0.1])
+        self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("observations[0].noise_std: -0.1", e.exception.details)
 
     def test_predict_errors_name_the_field(self):
         study = self.client.create_study("py-predict-errors", {"x": (0.0, 1.0), "y": (0.0, 1.0)},

@@ -525,16 +525,25 @@ class Study:
         return out
 
     def add_observations(self, xs: Sequence[Sequence[float]], values: Sequence[float],
-                         gradients: Optional[Sequence[Sequence[float]]] = None) -> List[Trial]:
+                         gradients: Optional[Sequence[Sequence[float]]] = None,
+                         noise_stds: Optional[Sequence[Optional[float]]] = None
+                         ) -> List[Trial]:
         """Adds results for points that were never suggested (a warm start). A
-        categorical entry of a point may be a label or an index."""
-        if len(xs) != len(values) or (gradients is not None and len(gradients) != len(xs)):
-            raise ValueError("xs, values and gradients must have the same length")
+        categorical entry of a point may be a label or an index. `noise_stds`
+        gives each value's noise standard deviation where it is known (None
+        where it is not), as `observe` does."""
+        for name, given in (("gradients", gradients), ("noise_stds", noise_stds)):
+            if given is not None and len(given) != len(xs):
+                raise ValueError(f"xs and {name} must have the same length")
+        if len(xs) != len(values):
+            raise ValueError("xs and values must have the same length")
         observations = []
         for i, (x, v) in enumerate(zip(xs, values)):
             o = pb.Observation(x=unlabelled(self.parameters, x, f"xs[{i}]"), value=float(v))
             if gradients is not None and gradients[i] is not None:
                 o.gradient.extend(float(g) for g in gradients[i])
+            if noise_stds is not None and noise_stds[i] is not None:
+                o.noise_std = float(noise_stds[i])
             observations.append(o)
         request = pb.AddObservationsRequest(study=self.name, observations=observations,
                                             request_id=uuid.uuid4().hex)
