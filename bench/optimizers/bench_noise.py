@@ -1,11 +1,15 @@
 #!/usr/bin/python3
-"""Noisy values: lago and bo with and without the `noise` option, through a
-real lago-server and the Python client, against a scikit-learn GP-EI that fits
-a white noise and Optuna's TPE, on problems of problems.py whose values carry
+"""Noisy values: lago and bo with and without the `noise` option, and told
+each value's noise standard deviation (`noise_std`), through a real
+lago-server and the Python client, against a scikit-learn GP-EI that fits a
+white noise and Optuna's TPE, on problems of problems.py whose values carry
 Gaussian noise.
 
-Every evaluation returns f(x) + N(0, sigma^2), values only (gradient mode
-none), with a budget of `--budget-factor` x d evaluations. A method is judged
+Every evaluation returns f(x) + N(0, sigma(x)^2), values only (gradient mode
+none), with a budget of `--budget-factor` x d evaluations. On `branin` and
+`hartmann6` sigma is a constant; on `branin-hetero` and `hartmann6-hetero` it
+grows along the first coordinate (NOISE). The `*-known*` methods pass
+sigma(x) with every observation; the others are told nothing. A method is judged
 by the true f at the point it recommends at the end, among the points it
 evaluated: for the GP methods the one with the lowest posterior mean (the
 server's `predict` at every evaluated point; with exact values that is the
@@ -16,6 +20,9 @@ the best observed point (what `study.best()` returns), and each line of
 
     OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/optimizers/bench_noise.py \\
         --seeds 20 --out bench/optimizers/noise.jsonl
+    OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/optimizers/bench_noise.py \\
+        --seeds 100 --methods lago lago-noise bo bo-noise lago-known bo-known \\
+        lago-known-noise --out bench/optimizers/noise.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise.jsonl     # writes noise.md and noise.json
 
@@ -43,15 +50,28 @@ from problems import PROBLEMS  # noqa: E402
 
 # Noise standard deviations: about 1/30 of the spread of each problem's values
 # over its box, so that the noise hides the last steps toward the minimum but
-# not the shape of the function.
-SIGMA = {"branin": 2.0, "hartmann6": 0.1}
+# not the shape of the function. The heteroscedastic problems: from 0.5 to 8
+# on Branin (0.5 at x1 = -5, 8 at x1 = 10; its three minima see about 1.4,
+# 4.6 and 7.7), from 0.01 to 0.31 on Hartmann6 (0.07 at its minimum).
+# problem: (function of problems.py, sigma(x) of the point in its units, label)
+NOISE = {
+    "branin": ("branin", lambda x: 2.0, "2"),
+    "hartmann6": ("hartmann6", lambda x: 0.1, "0.1"),
+    "branin-hetero": ("branin", lambda x: 0.5 + 7.5 * (x[0] + 5.0) / 15.0,
+                      "0.5 + 7.5 (x1 + 5) / 15"),
+    "hartmann6-hetero": ("hartmann6", lambda x: 0.01 + 0.3 * x[0], "0.01 + 0.3 x1"),
+}
 
-# method: (strategy, options) for the server's methods.
+# method: (strategy, options, whether each observation is told its noise's
+# standard deviation) for the server's methods.
 SERVER_METHODS = {
-    "lago": ("lago", {}),
-    "lago-noise": ("lago", {"noise": "1"}),
-    "bo": ("bo", {}),
-    "bo-noise": ("bo", {"noise": "1"}),
+    "lago": ("lago", {}, False),
+    "lago-noise": ("lago", {"noise": "1"}, False),
+    "bo": ("bo", {}, False),
+    "bo-noise": ("bo", {"noise": "1"}, False),
+    "lago-known": ("lago", {}, True),
+    "bo-known": ("bo", {}, True),
+    "lago-known-noise": ("lago", {"noise": "1"}, True),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
 
@@ -60,6 +80,7 @@ class Noisy:
     """The noisy objective: every call draws fresh noise from its own stream."""
 
     def __init__(self, problem, sigma, seed, budget):
+        # sigma(x): the noise standard deviation at x.
         self.problem, self.sigma, self.budget = problem, sigma, budget
         self.rng = np.random.default_rng([seed, 7])
         self.points, self.observed = [], []
@@ -67,7 +88,7 @@ class Noisy:
     def __call__(self, x):
         if len(self.points) >= self.budget:
             raise StopIteration
-        value = self.problem(x)[0] + self.sigma * self.rng.standard_normal()
+        value = self.problem(x)[0] + self.sigma(x) * self.rng.standard_normal()
         self.points.append(np.asarray(x, dtype=float))
         self.observed.append(value)
         return value
@@ -79,12 +100,12 @@ class Noisy:
         return max(self.true(x) - self.problem.minimum, 1e-12)
 
 
-def run_server(method, problem, noisy, seed, address):
+def run_server(name, method, problem, noisy, seed, address):
     import lago
-    strategy, options = SERVER_METHODS[method]
+    strategy, options, told = SERVER_METHODS[method]
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
-            f"{problem.name}-{method}-{seed}",
+            f"{name}-{method}-{seed}",
             [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
             strategy=strategy, gradient_mode="none", seed=seed, budget=noisy.budget,
             strategy_options=options)
@@ -92,7 +113,8 @@ def run_server(method, problem, noisy, seed, address):
             trial = next_trial(study)
             if trial is None:
                 break
-            study.observe(trial, noisy(trial.x))
+            known = noisy.sigma(trial.x) if told else None
+            study.observe(trial, noisy(trial.x), noise_std=known)
         means = study.predict([list(x) for x in noisy.points]).mean
     return noisy.points[int(np.argmin(means))]
 
@@ -147,36 +169,45 @@ def run_tpe(problem, noisy, seed):
 
 def summarize(path):
     runs = [json.loads(line) for line in open(path)]
-    problems = [p for p in SIGMA if any(r["problem"] == p for r in runs)]
+    problems = [p for p in NOISE if any(r["problem"] == p for r in runs)]
     methods = [m for m in ALL_METHODS if any(r["method"] == m for r in runs)]
 
-    summary = {"sigma": SIGMA, "log10_regret": {}, "pairs": {}}
+    summary = {"sigma": {p: NOISE[p][2] for p in problems}, "log10_regret": {}, "pairs": {}}
 
-    def cell(problem, method, key):
+    def cell(problem, method, key, table, seeds):
         vals = sorted(math.log10(r[key]) for r in runs
-                      if r["problem"] == problem and r["method"] == method)
+                      if r["problem"] == problem and r["method"] == method
+                      and r["seed"] < seeds)
         if not vals:
             return "-"
         q = statistics.quantiles(vals, n=4) if len(vals) > 1 else vals * 3
-        summary["log10_regret"].setdefault(key, {}).setdefault(problem, {})[method] = {
+        summary[table].setdefault(key, {}).setdefault(problem, {})[method] = {
             "median": statistics.median(vals), "q1": q[0], "q3": q[2], "n": len(vals)}
         return f"{statistics.median(vals):.2f} [{q[0]:.2f}, {q[2]:.2f}] (n={len(vals)})"
 
     lines = ["# Noisy values: results", "",
              "Written by `bench_noise.py --summarize` from `noise.jsonl`; the "
              "command and the set-up are in the script's docstring.", ""]
-    for key, title in (("regret", "Log10 regret of the recommended point"),
-                       ("regret_best_observed", "Log10 regret of the best observed point")):
+    # Every seed each method ran, then the first 20, which every method ran.
+    for key, title, table, seeds in (
+            ("regret", "Log10 regret of the recommended point", "log10_regret", 10 ** 9),
+            ("regret", "Log10 regret of the recommended point, seeds 0 to 19",
+             "log10_regret_first_20", 20),
+            ("regret_best_observed", "Log10 regret of the best observed point",
+             "log10_regret", 10 ** 9)):
+        summary.setdefault(table, {})
         lines += [f"## {title}", "",
                   "Median [first, third quartile] (seeds) of log10(f(x) - f*), f the "
                   "noiseless function; lower is better.", "",
                   "| problem (sigma) | " + " | ".join(methods) + " |",
                   "|---" * (len(methods) + 1) + "|"]
         for p in problems:
-            lines.append(f"| {p} ({SIGMA[p]}) | " +
-                         " | ".join(cell(p, m, key) for m in methods) + " |")
+            lines.append(f"| {p} ({NOISE[p][2]}) | " +
+                         " | ".join(cell(p, m, key, table, seeds) for m in methods) + " |")
         lines.append("")
-    pairs = [("lago-noise", "lago"), ("bo-noise", "bo")]
+    pairs = [("lago-noise", "lago"), ("bo-noise", "bo"), ("lago-known", "lago"),
+             ("lago-known", "lago-noise"), ("bo-known", "bo"), ("bo-known", "bo-noise"),
+             ("lago-known-noise", "lago-known")]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "
               "than that of the second (equal within 1e-9 are neither), and the p-value "
@@ -214,7 +245,7 @@ def summarize(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
-    parser.add_argument("--problems", nargs="+", default=list(SIGMA))
+    parser.add_argument("--problems", nargs="+", default=list(NOISE))
     parser.add_argument("--methods", nargs="+", default=ALL_METHODS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget-factor", type=int, default=20)
@@ -235,23 +266,25 @@ def main():
         proc, address = start_server(args.server, tmp)
         try:
             for name in args.problems:
-                problem = PROBLEMS[name]
+                base, sigma, _ = NOISE[name]
+                problem = PROBLEMS[base]
                 for method in args.methods:
                     for seed in range(args.seeds):
                         if (name, method, seed) in done:
                             continue
-                        noisy = Noisy(problem, SIGMA[name], seed,
+                        noisy = Noisy(problem, sigma, seed,
                                       args.budget_factor * problem.dim)
                         start = time.monotonic()
                         if method in SERVER_METHODS:
-                            x = run_server(method, problem, noisy, seed, address)
+                            x = run_server(name, method, problem, noisy, seed, address)
                         elif method == "sklearn-gp-ei-noise":
                             x = run_sklearn(problem, noisy, seed)
                         else:
                             x = run_tpe(problem, noisy, seed)
                         best = noisy.points[int(np.argmin(noisy.observed))]
                         record = {"problem": name, "method": method, "seed": seed,
-                                  "sigma": SIGMA[name], "evaluations": len(noisy.points),
+                                  "sigma": NOISE[name][2],
+                                  "evaluations": len(noisy.points),
                                   "regret": noisy.regret(x),
                                   "regret_best_observed": noisy.regret(best),
                                   "seconds": round(time.monotonic() - start, 2)}
