@@ -457,9 +457,11 @@ TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
 TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
   // Also with known noise variances on some points, which are data: they add
   // to K's diagonal but have no derivative.
-  std::vector<GpPoint> with_known = MixedPoints(10, 7);
+  const std::vector<GpPoint> plain = MixedPoints(10, 7);
+  std::vector<GpPoint> with_known = plain;
   for (size_t i = 0; i < with_known.size(); i += 2) with_known[i].noise_variance = 0.03;
-  for (const std::vector<GpPoint>& points : {MixedPoints(10, 7), with_known})
+  const std::vector<GpPoint>* const sets[] = {&plain, &with_known};
+  for (const std::vector<GpPoint>* points : sets)
     for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential})
       for (const std::vector<int>& coverage : kCoverages) {
         GpOptions options;
@@ -476,7 +478,7 @@ TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
                 GaussianProcess::Create(3, options,
                                         {theta.head(3).array().exp(), std::exp(theta[3]),
                                          noise, m_count == 5 ? std::exp(theta[4]) : 0.0},
-                                        points);
+                                        *points);
             EXPECT_TRUE(gp.ok());
             return *std::move(gp);
           };
@@ -496,7 +498,8 @@ TEST(GpTest, MarginalLikelihoodGradientMatchesFiniteDifferences) {
             // ~1e-9; 1e-5 relative.
             EXPECT_NEAR(gradient[m], numeric, 1e-5 * std::max(1.0, std::abs(numeric)))
                 << m << " noise " << noise << " value noise " << value_noise
-                << " covered " << coverage.size();
+                << " covered " << coverage.size()
+                << (points == &with_known ? " with known noise" : "");
           }
         }
       }
