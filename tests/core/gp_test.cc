@@ -254,6 +254,19 @@ void ExpectSameModel(const GaussianProcess& a, const GaussianProcess& b) {
               1e-9 * std::abs(b.LogMarginalLikelihood()));
 }
 
+// The model of the first 5 of `points` (3-D), grown by AddPoint with the
+// others in order; the first error when a step fails.
+absl::StatusOr<GaussianProcess> Grown(const GpOptions& options,
+                                      const GpHyperparameters& h,
+                                      const std::vector<GpPoint>& points) {
+  auto gp = GaussianProcess::Create(
+      3, options, h, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  for (size_t i = 5; gp.ok() && i < points.size(); ++i) {
+    if (absl::Status status = gp->AddPoint(points[i]); !status.ok()) return status;
+  }
+  return gp;
+}
+
 TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
   std::vector<GpPoint> points = MixedPoints(15, 5);
   GpHyperparameters noisy = kHyper;
@@ -266,11 +279,8 @@ TEST(GpTest, IncrementalAddEqualsAFullFactorisation) {
     SetBlasThreads(t);
     for (const GpHyperparameters& h : {kHyper, noisy}) {
       auto full = GaussianProcess::Create(3, FixedStandardisation(), h, points);
-      auto grown = GaussianProcess::Create(
-          3, FixedStandardisation(), h,
-          std::vector<GpPoint>(points.begin(), points.begin() + 5));
+      auto grown = Grown(FixedStandardisation(), h, points);
       ASSERT_TRUE(full.ok() && grown.ok());
-      for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
       EXPECT_EQ(grown->num_outputs(), full->num_outputs());
       ExpectSameModel(*grown, *full);
     }
@@ -285,10 +295,8 @@ TEST(GpTest, RestandardizingAGrownModelEqualsAFullFactorisation) {
   std::vector<GpPoint> points = MixedPoints(15, 5);
   for (int i = 10; i < 15; ++i) points[i].value += 3.0;  // Shift mean and spread.
   auto full = GaussianProcess::Create(3, {}, kHyper, points);
-  auto grown = GaussianProcess::Create(
-      3, {}, kHyper, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  auto grown = Grown({}, kHyper, points);
   ASSERT_TRUE(full.ok() && grown.ok());
-  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
   EXPECT_GT(std::abs(grown->prior_mean() - full->prior_mean()), 0.5);
   ASSERT_TRUE(grown->Restandardize().ok());
   EXPECT_NEAR(grown->prior_mean(), full->prior_mean(), 1e-12);
@@ -423,21 +431,16 @@ TEST(GpTest, AModelWithKnownNoiseGrownAndRestandardizedEqualsAFullFactorisation)
   noisy.value_noise = 0.01;
   for (const GpHyperparameters& h : {kHyper, noisy}) {
     auto full = GaussianProcess::Create(3, {}, h, points);
-    auto grown = GaussianProcess::Create(
-        3, {}, h, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+    auto grown = Grown({}, h, points);
     ASSERT_TRUE(full.ok() && grown.ok());
-    for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
     EXPECT_GT(std::abs(grown->output_std() - full->output_std()), 0.3);
     ASSERT_TRUE(grown->Restandardize().ok());
     ExpectSameModel(*grown, *full);
   }
   // With a fixed standardisation nothing is refactorised, and adding is exact.
   auto full = GaussianProcess::Create(3, FixedStandardisation(), kHyper, points);
-  auto grown =
-      GaussianProcess::Create(3, FixedStandardisation(), kHyper,
-                              std::vector<GpPoint>(points.begin(), points.begin() + 5));
+  auto grown = Grown(FixedStandardisation(), kHyper, points);
   ASSERT_TRUE(full.ok() && grown.ok());
-  for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
   ExpectSameModel(*grown, *full);
 }
 
@@ -637,10 +640,8 @@ TEST(GpTest, PartialGradientsGrowAndShrinkAsAFullFactorisation) {
   const GpOptions options = PartialGradients(FixedStandardisation());
   for (const GpHyperparameters& h : {kHyper, noisy}) {
     auto full = GaussianProcess::Create(3, options, h, points);
-    auto grown = GaussianProcess::Create(
-        3, options, h, std::vector<GpPoint>(points.begin(), points.begin() + 5));
+    auto grown = Grown(options, h, points);
     ASSERT_TRUE(full.ok() && grown.ok());
-    for (int i = 5; i < 15; ++i) ASSERT_TRUE(grown->AddPoint(points[i]).ok());
     EXPECT_EQ(grown->num_outputs(), full->num_outputs());
     ExpectSameModel(*grown, *full);
     grown->RemovePoint(6);
