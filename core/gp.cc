@@ -33,6 +33,17 @@ absl::Status CheckPoint(const GpPoint& p, int d, size_t index) {
         absl::StrCat("point ", index, " has a noise variance ", p.noise_variance,
                      "; it must be finite and >= 0"));
   }
+  if (p.replicates < 1 || (p.gradient.has_value() && p.replicates != 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("point ", index, " has ", p.replicates,
+                     " replicates; it must be 1 for a point with a gradient, else >= 1"));
+  }
+  if (!(p.replicate_scatter >= 0.0 && std::isfinite(p.replicate_scatter)) ||
+      (p.replicates == 1 && p.replicate_scatter != 0.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("point ", index, " has a replicate scatter ", p.replicate_scatter,
+                     "; it must be finite and >= 0, and 0 for a single measurement"));
+  }
   return absl::OkStatus();
 }
 
@@ -241,7 +252,7 @@ absl::Status GaussianProcess::Refactorize() {
         k.diagonal().segment(offsets_[i] + 1, num_gradient_coordinates()) *=
             1.0 + gradient_noise_;
       }
-      k(offsets_[i], offsets_[i]) *= 1.0 + value_noise_;
+      k(offsets_[i], offsets_[i]) *= 1.0 + value_noise_ / points_[i].replicates;
       k(offsets_[i], offsets_[i]) += KnownNoise(points_[i]);
     }
     k.diagonal().array() += options_.nugget + jitter;
@@ -297,7 +308,7 @@ absl::Status GaussianProcess::AddPoint(GpPoint point) {
   Eigen::MatrixXd c(m, m);
   TrainingCovariance(point, point, c);
   if (g) c.diagonal().tail(m - 1) *= 1.0 + gradient_noise_;
-  c(0, 0) *= 1.0 + value_noise_;
+  c(0, 0) *= 1.0 + value_noise_ / point.replicates;
   c(0, 0) += KnownNoise(point);
   c.diagonal().array() += options_.nugget + jitter_;
   // [L11 0; W' L22] with L11 W = B and L22 L22' = C - W'W.
@@ -478,7 +489,22 @@ Eigen::MatrixXd GaussianProcess::KInverseLower() const {
 
 double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
   const double log_det_half = L().diagonal().array().log().sum();
-  const double value = -0.5 * y_.dot(alpha_) - log_det_half - 0.5 * n_ * kLog2Pi;
+  double value = -0.5 * y_.dot(alpha_) - log_det_half - 0.5 * n_ * kLog2Pi;
+  // A mean of m measurements y_k without a known noise: their density is that
+  // of the mean (above) times (2 pi v)^-((m-1)/2) m^-1/2 exp(-S / (2 v)), with
+  // v = eta s2 the noise variance and S the scatter, both standardised. Its
+  // derivative in log v, and so in log s2 and in log eta, is
+  // (S / v - (m - 1)) / 2.
+  double replicate_derivative = 0.0;
+  for (int i = 0; value_noise_ > 0.0 && i < num_points(); ++i) {
+    const GpPoint& p = points_[i];
+    if (p.replicates == 1 || p.noise_variance > 0.0) continue;
+    const double v = value_noise_ * kernel_.output_scale();
+    const double scatter = p.replicate_scatter / (scale_ * scale_);
+    const double m = p.replicates;
+    value -= 0.5 * ((m - 1.0) * (kLog2Pi + std::log(v)) + std::log(m) + scatter / v);
+    replicate_derivative += 0.5 * (scatter / v - (m - 1.0));
+  }
   if (gradient == nullptr) return value;
   const int d = dimension();
   gradient->setZero(value_noise_ > 0.0 ? d + 2 : d + 1);
@@ -535,16 +561,21 @@ double GaussianProcess::LogMarginalLikelihood(Eigen::VectorXd* gradient) const {
       (*gradient)(d) += extra;
     }
   }
-  // With value noise eta, a value row's diagonal is (1 + eta) s2: the extra
-  // eta s2 has derivative eta s2 in both log s2 and log eta.
+  // With value noise eta, a value row's diagonal is (1 + eta / m) s2: the
+  // extra eta s2 / m has that derivative in both log s2 and log eta.
   // A known noise variance is data, not a hyperparameter: no derivative.
   for (int i = 0; value_noise_ > 0.0 && i < num_points(); ++i) {
     const int row = offsets_[i];
-    const double extra = w(row, row) * value_noise_ * kernel_.output_scale();
+    const double extra =
+        w(row, row) * value_noise_ * kernel_.output_scale() / points_[i].replicates;
     (*gradient)(d) += extra;
     (*gradient)(d + 1) += extra;
   }
   *gradient *= 0.5;
+  if (value_noise_ > 0.0) {
+    (*gradient)(d) += replicate_derivative;
+    (*gradient)(d + 1) += replicate_derivative;
+  }
   return value;
 }
 

@@ -9,8 +9,9 @@
 // to. K carries a nugget on its diagonal; when the Cholesky factorisation still
 // fails, jitter is escalated and reported. With a gradient noise nu > 0 the
 // gradient rows' diagonal is (1 + nu) times the kernel's, and with a value
-// noise eta > 0 the value rows' diagonal is (1 + eta) times the kernel's:
-// observations of f carry noise of variance eta s2. A point's known noise
+// noise eta > 0 the value rows' diagonal is (1 + eta / m) times the kernel's:
+// observations of f carry noise of variance eta s2, and a point that is the
+// mean of m measurements (GpPoint::replicates) that divided by m. A point's known noise
 // variance (GpPoint::noise_variance) adds to its value row's diagonal, divided
 // by the square of the standardisation's scale.
 //
@@ -44,6 +45,17 @@ struct GpPoint {
   // values' own units (a noise standard deviation squared); 0 for an exact
   // value, or one whose noise only the fitted value noise describes.
   double noise_variance = 0.0;
+  // How many measurements `value` is the mean of (>= 1): the fitted value
+  // noise of that mean is eta s2 / replicates. Measurements with known noises
+  // are merged by the caller into their precision-weighted mean, with
+  // noise_variance the variance of that mean.
+  int replicates = 1;
+  // The sum of squared deviations of those measurements from `value`, in the
+  // values' units. Only the marginal likelihood reads it, and only for a
+  // point without a known noise and with a value noise eta > 0: it is the
+  // evidence on eta that the mean alone does not carry, so that a merged
+  // point's likelihood equals that of its measurements taken one by one.
+  double replicate_scatter = 0.0;
 };
 
 struct GpHyperparameters {
@@ -148,7 +160,8 @@ class GaussianProcess {
 
   // log p(y | theta) of the standardised outputs, and its gradient in
   // theta = (log l_1, ..., log l_d, log s2), and log eta as entry d + 1 when
-  // the value noise eta is above 0.
+  // the value noise eta is above 0. With eta > 0 a point of m replicates
+  // (without a known noise) counts as its m measurements, with their scatter.
   double LogMarginalLikelihood(Eigen::VectorXd* gradient = nullptr) const;
 
  private:

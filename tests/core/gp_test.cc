@@ -5,6 +5,8 @@
 #include <random>
 
 #include "Eigen/Cholesky"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "core/blas_threads.h"
 #include "gtest/gtest.h"
 
@@ -442,6 +444,81 @@ TEST(GpTest, AModelWithKnownNoiseGrownAndRestandardizedEqualsAFullFactorisation)
   auto grown = Grown(FixedStandardisation(), kHyper, points);
   ASSERT_TRUE(full.ok() && grown.ok());
   ExpectSameModel(*grown, *full);
+}
+
+TEST(GpTest, AMeanOfReplicatesIsTheModelOfItsMeasurements) {
+  // Measurements of one value under a value noise eta: their mean with
+  // GpPoint::replicates = m (noise eta s2 / m) and their scatter give the
+  // model, the marginal likelihood and its gradient that the measurements
+  // give one by one. Without a nugget, which each measurement would carry,
+  // and with a fixed standardisation, which counts points.
+  GpOptions options = FixedStandardisation();
+  options.nugget = 0.0;
+  const std::vector<GpPoint> points = MixedPoints(12, 9);
+  std::vector<GpPoint> each = points, merged = points;
+  // Points 4 and 7 are value-only; 4 is measured three times, 7 twice.
+  const std::vector<std::pair<int, std::vector<double>>> again = {{4, {0.4, -0.3}},
+                                                                  {7, {0.25}}};
+  for (const auto& [i, offsets] : again) {
+    std::vector<double> values = {points[i].value};
+    for (double offset : offsets) {
+      GpPoint p = points[i];
+      p.value += offset;
+      each.push_back(p);
+      values.push_back(p.value);
+    }
+    double mean = 0.0, scatter = 0.0;
+    for (double v : values) mean += v / values.size();
+    for (double v : values) scatter += (v - mean) * (v - mean);
+    merged[i].value = mean;
+    merged[i].replicates = static_cast<int>(values.size());
+    merged[i].replicate_scatter = scatter;
+  }
+  for (double eta : {0.05, 0.8}) {
+    GpHyperparameters h = kHyper;
+    h.value_noise = eta;
+    auto one_by_one = GaussianProcess::Create(3, options, h, each);
+    auto as_means = GaussianProcess::Create(3, options, h, merged);
+    ASSERT_TRUE(one_by_one.ok() && as_means.ok());
+    EXPECT_EQ(as_means->num_outputs() + 3, one_by_one->num_outputs());
+    ExpectSameModel(*as_means, *one_by_one);
+    Eigen::VectorXd g_each, g_merged;
+    one_by_one->LogMarginalLikelihood(&g_each);
+    as_means->LogMarginalLikelihood(&g_merged);
+    ASSERT_EQ(g_merged.size(), 5);
+    EXPECT_LT((g_merged - g_each).cwiseAbs().maxCoeff(), 1e-8 * g_each.norm())
+        << "eta " << eta << ": " << g_merged.transpose() << " vs " << g_each.transpose();
+    // Grown by AddPoint, the mean's noise is divided as well.
+    auto grown = Grown(options, h, merged);
+    ASSERT_TRUE(grown.ok());
+    ExpectSameModel(*grown, *one_by_one);
+  }
+  // Without a value noise the count divides nothing and the scatter is not read.
+  auto exact = GaussianProcess::Create(3, options, kHyper, merged);
+  std::vector<GpPoint> single = merged;
+  for (GpPoint& p : single) p = GpPoint{p.x, p.value, p.gradient};
+  auto plain = GaussianProcess::Create(3, options, kHyper, single);
+  ASSERT_TRUE(exact.ok() && plain.ok());
+  ExpectSameModel(*exact, *plain);
+  // A count below 1, or above 1 with a gradient; a scatter that is negative,
+  // not finite, or without replicates: refused, naming the point.
+  std::vector<std::vector<GpPoint>> bad(5, merged);
+  bad[0][4].replicates = 0;
+  bad[1][0].replicates = 2;  // Point 0 has a gradient.
+  bad[2][4].replicate_scatter = -1.0;
+  bad[3][4].replicate_scatter = std::numeric_limits<double>::quiet_NaN();
+  bad[4][1].replicate_scatter = 0.5;  // Point 1 is one measurement.
+  const int named[] = {4, 0, 4, 4, 1};
+  for (size_t k = 0; k < bad.size(); ++k) {
+    const absl::Status status =
+        GaussianProcess::Create(3, options, kHyper, bad[k]).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << k;
+    EXPECT_TRUE(absl::StartsWith(status.message(), absl::StrCat("point ", named[k], " ")))
+        << k << ": " << status;
+    EXPECT_EQ(exact->AddPoint(bad[k][named[k]]).code(),
+              absl::StatusCode::kInvalidArgument)
+        << k;
+  }
 }
 
 TEST(GpTest, RemovingAPointEqualsAFullFactorisationWithoutIt) {
