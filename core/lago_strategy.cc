@@ -45,6 +45,7 @@ std::atomic<int64_t> model_cache_bytes{0};
 
 bool SamePoint(const GpPoint& a, const GpPoint& b) {
   return a.x == b.x && a.value == b.value && a.noise_variance == b.noise_variance &&
+         a.replicates == b.replicates && a.replicate_scatter == b.replicate_scatter &&
          a.gradient.has_value() == b.gradient.has_value() &&
          (!a.gradient.has_value() || *a.gradient == *b.gradient);
 }
@@ -1365,7 +1366,9 @@ class LagoStrategy : public Strategy {
   // The completed points the global model uses: a local-phase point joins
   // only at scaled distance >= nu from every point already in; an exact
   // repeat of a point replaces it when it brings a gradient, and is merged
-  // with it when both are values with known noises.
+  // with it when both are values with known noises, or neither is and the
+  // value noise is fitted (`noise`). Otherwise the repeat is left out: an
+  // exact model cannot take two values at one point.
   std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
                                    const Eigen::VectorXd& lengthscales) const {
     std::vector<GpPoint> points;
@@ -1384,9 +1387,22 @@ class LagoStrategy : public Strategy {
           // Measurements of one value with known noises: the GP learns from
           // them what it learns from their precision-weighted mean, with
           // the variance of that mean.
+          // A fitted value noise on top is divided by their count, which is
+          // exact when the known noises are equal.
           const double wk = 1.0 / kept.noise_variance, wg = 1.0 / g.noise_variance;
           kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
           kept.noise_variance = 1.0 / (wk + wg);
+          ++kept.replicates;
+        } else if (!g.gradient.has_value() && !kept.gradient.has_value() &&
+                   options_.noise && g.noise_variance == 0.0 &&
+                   kept.noise_variance == 0.0) {
+          // Measurements under the fitted noise: their mean, count and
+          // scatter (Welford's update) are what the GP learns from them.
+          const double m = kept.replicates;
+          const double delta = g.value - kept.value;
+          kept.value += delta / (m + 1.0);
+          kept.replicate_scatter += delta * delta * m / (m + 1.0);
+          ++kept.replicates;
         }
         continue;
       }

@@ -102,8 +102,10 @@
 // GpHyperparameters::gradient_noise by profile likelihood over
 // {0, 0.03, 0.3, 3}, four fits per refit),
 // noise (0; 1: the values are noisy: every refit also fits
-// GpHyperparameters::value_noise, and EI's incumbent is the lowest posterior
-// mean at a completed point; the trust region still reads observed values),
+// GpHyperparameters::value_noise, values measured again at one point join
+// the model as their mean (GpPoint::replicates), and EI's incumbent is the
+// lowest posterior mean at a completed point; the trust region still reads
+// observed values),
 // update ("sr1", LAGO.md; "lbfgs": B is the limited-memory BFGS matrix of the
 // last 5 steps from the first step after B was the GP's; gradient modes),
 // lower_bound (none; a bound L on the minimised f, so minus the upper bound

@@ -649,6 +649,57 @@ TEST(LagoStrategyTest, ReplicatesWithKnownNoisesJoinTheModelAsTheirWeightedMean)
   EXPECT_LT(a.points[0].mean, replicated[2].value + 1.5);
 }
 
+TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
+  // Two more measurements of a design point, 3 and 5 above the first, on a
+  // study with noise = 1: the model holds the point once, as the mean of
+  // three (GpTest.AMeanOfReplicatesIsTheModelOfItsMeasurements), so its mean
+  // there rises toward them and its variance falls. Without the noise option
+  // an exact model cannot take them, and they change nothing.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  for (const char* noise : {"1", "0"}) {
+    Problem p = MakeProblem(2, GradientMode::kNone, 5);
+    p.options["noise"] = noise;
+    Loop loop("bo", p);
+    for (int i = 0; i < 30; ++i) loop.Step(noisy);
+    std::vector<CompletedPoint> replicated = loop.completed();
+    const CompletedPoint first = replicated[2];
+    for (double offset : {3.0, 5.0}) {
+      CompletedPoint again = first;
+      again.trial_id = static_cast<int64_t>(replicated.size()) + 1;
+      again.value += offset;
+      replicated.push_back(again);
+    }
+    auto strategy = MakeStrategy("bo", p);
+    ASSERT_TRUE(strategy.ok());
+    const std::vector<Eigen::VectorXd> at = {first.x, Eigen::Vector2d(0.3, 0.7)};
+    auto predict = [&](const std::vector<CompletedPoint>& completed) {
+      StrategyInput input;
+      input.state = loop.state();
+      input.completed = completed;
+      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
+      EXPECT_TRUE(out.ok()) << out.status();
+      return *std::move(out);
+    };
+    const ModelPrediction once = predict(loop.completed()), thrice = predict(replicated);
+    EXPECT_EQ(thrice.model_points, once.model_points) << noise;
+    if (std::string(noise) == "1") {
+      ASSERT_GT(StateNumber(loop.state(), "value_noise"), 1e-4);
+      EXPECT_GT(thrice.points[0].mean, once.points[0].mean + 1.0);
+      // Where the noise dominates, three measurements divide the posterior
+      // standard deviation by nearly sqrt(3).
+      EXPECT_LT(thrice.points[0].std, 0.75 * once.points[0].std);
+      EXPECT_GT(thrice.points[0].std, 0.5 * once.points[0].std);
+    } else {
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(thrice.points[i].mean, once.points[i].mean) << i;
+        EXPECT_EQ(thrice.points[i].std, once.points[i].std) << i;
+      }
+    }
+  }
+}
+
 TEST(LagoStrategyTest, RefitsAsTheModelGrowsAndAcrossRestarts) {
   // With refit_every out of reach, refit_growth alone decides: every fit
   // records its point count, and the next one comes once the model holds
