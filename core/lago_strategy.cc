@@ -139,13 +139,19 @@ struct Options {
   // noise (GpHyperparameters::value_noise), so the model smooths the values
   // instead of passing through them, and EI's incumbent is the lowest
   // posterior mean at a completed point instead of the lowest value, which a
-  // lucky draw of the noise would set. The trust region still reads the
-  // observed values (its centre, rho). Off by default: LAGO takes values as
+  // lucky draw of the noise would set. Off by default: LAGO takes values as
   // exact. A value's known noise (CompletedPoint::noise_std) is read either
   // way: it enters the model as that point's own noise variance, and it
   // makes the incumbent the lowest posterior mean too; with this option the
   // fitted noise adds to it.
   bool noise = false;
+  // With noisy values (`noise`, or a known noise), the trust region reads the
+  // model's posterior mean where it would read an observed value (our
+  // extension): its centre is the completed point of lowest mean, and rho
+  // compares the means at the centre and at the step, both from the model
+  // that holds the step's result. Off, it reads the observed values, which a
+  // lucky draw of the noise can make a centre and an unlucky one reject.
+  bool region_mean = true;
   // How B learns from the local steps in the gradient modes: SR1 (LAGO.md),
   // or a limited-memory BFGS matrix of the last kLbfgsMemory steps, scaled
   // by the newest one (our extension). Both start from the GP mean's Hessian
@@ -223,7 +229,8 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
       }
     } else if (key == "keep_local" || key == "early_stop" || key == "restart" ||
                key == "calibrate" || key == "model_check" || key == "gradient_noise" ||
-               key == "ei_credit" || key == "rank_update" || key == "noise") {
+               key == "ei_credit" || key == "rank_update" || key == "noise" ||
+               key == "region_mean") {
       if (value != "0" && value != "1") return bad("must be 0 or 1");
       (key == "keep_local"    ? o.keep_local
        : key == "early_stop"  ? o.early_stop
@@ -233,6 +240,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
        : key == "ei_credit"   ? o.ei_credit
        : key == "rank_update" ? o.rank_update
        : key == "noise"       ? o.noise
+       : key == "region_mean" ? o.region_mean
                               : o.gradient_noise) = value == "1";
     } else if (key == "gamma" || key == "nu" || key == "eta" || key == "refit_growth") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
@@ -260,7 +268,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
           "restart, speculate, probe, calibrate, ei_credit, model_check, gradient_noise, "
-          "noise, update, lower_bound, warp_offset, rank_update)"));
+          "noise, region_mean, update, lower_bound, warp_offset, rank_update)"));
     }
   }
   return o;
@@ -604,7 +612,7 @@ class LagoStrategy : public Strategy {
     std::vector<CompletedPoint> warped_points;
     const bool warp = WarpInput(raw, &state, &warped_points, &warped, &out.report);
     const StrategyInput& input = warp ? warped : raw;
-    Ingest(input.completed, &state);
+    Ingest(input.completed, JudgedValues(input, &state, &out.report), &state);
     for (int k = 0; k < input.count; ++k) {
       Suggestion s = Next(input, out.suggestions, &state, &out.report);
       if (problem_.snap && !AvoidRepeat(input, out.suggestions, &state, &s)) {
@@ -907,15 +915,18 @@ class LagoStrategy : public Strategy {
     return best_c;
   }
 
-  // Records the results that arrived since the last call.
-  void Ingest(absl::Span<const CompletedPoint> completed, State* s) const {
+  // Records the results that arrived since the last call. `values`: what the
+  // trust region reads at each completed point (JudgedValues).
+  void Ingest(absl::Span<const CompletedPoint> completed, absl::Span<const double> values,
+              State* s) const {
     // The best value before the point at hand.
     double best = std::numeric_limits<double>::infinity();
     for (size_t i = 0; i < static_cast<size_t>(s->processed) && i < completed.size(); ++i)
-      best = std::min(best, completed[i].value);
+      best = std::min(best, values[i]);
     for (size_t i = static_cast<size_t>(s->processed); i < completed.size();
-         best = std::min(best, completed[i].value), ++i) {
+         best = std::min(best, values[i]), ++i) {
       const CompletedPoint& p = completed[i];
+      const double value = values[i];
       const int64_t seq = p.sequence_index.value_or(-2);
       if (seq == s->waiting_seq) {
         s->waiting_seq = -1;
@@ -934,10 +945,10 @@ class LagoStrategy : public Strategy {
                                  (s->center - s->local_center).norm() == 0.0;
         bool accepted = false;
         if (same_center) {
-          accepted = StepResult(p, s->local_step, s->local_f_center, s->local_improvement,
-                                /*speculative=*/false, s);
-        } else if (p.value < s->f_center && variant_ != LagoVariant::kTrustRegion) {
-          MoveCenter(p, s);
+          accepted = StepResult(p, value, s->local_step, s->local_f_center,
+                                s->local_improvement, /*speculative=*/false, s);
+        } else if (value < s->f_center && variant_ != LagoVariant::kTrustRegion) {
+          MoveCenter(p, value, s);
           continue;
         }
         // A result that was not accepted as a step may still be the best point
@@ -947,7 +958,7 @@ class LagoStrategy : public Strategy {
       for (int g = 0; g < s->globals.rows(); ++g) {
         if (static_cast<int64_t>(s->globals(g, 0)) != seq) continue;
         s->ei_claimed += s->globals(g, 1);
-        const double realised = std::max(0.0, s->globals(g, 2) - p.value);
+        const double realised = std::max(0.0, s->globals(g, 2) - value);
         s->ei_realised += realised;
         s->ei_credit = UpdateCredit(s->ei_credit, realised, s->globals(g, 1));
         s->RemoveGlobal(g);
@@ -963,25 +974,26 @@ class LagoStrategy : public Strategy {
           // Its predecessor was accepted: a step from the centre, judged with
           // the centre's real value and gradient.
           const double improvement = -ModelChange(s->gradient, s->b, step);
-          if (StepResult(p, step, s->f_center, improvement, /*speculative=*/true, s))
+          if (StepResult(p, value, step, s->f_center, improvement, /*speculative=*/true,
+                         s))
             continue;
-        } else if (p.value < s->f_center) {
-          MoveCenter(p, s);
+        } else if (value < s->f_center) {
+          MoveCenter(p, value, s);
           continue;
         }
       }
       if (variant_ == LagoVariant::kTrustRegion && seq == s->restart_seq) {
         // A restart point becomes the centre whatever its value.
         s->restart_seq = -1;
-        NewCenter(p, s);
+        NewCenter(p, value, s);
         continue;
       }
       // A point near an explored region does not pull a restarted region
       // back there unless it is the best point yet.
-      if (s->center.size() > 0 && p.value < s->f_center &&
+      if (s->center.size() > 0 && value < s->f_center &&
           variant_ != LagoVariant::kTrustRegion &&
-          (p.value < best || !NearExplored(p.x, *s))) {
-        NewCenter(p, s);
+          (value < best || !NearExplored(p.x, *s))) {
+        NewCenter(p, value, s);
       }
     }
     s->processed = static_cast<int64_t>(completed.size());
@@ -991,9 +1003,9 @@ class LagoStrategy : public Strategy {
   // acceptance. Returns whether the step was accepted.
   // A speculative step was computed from a prediction, so a poor ratio says
   // little about the radius: it only ever grows the region.
-  bool StepResult(const CompletedPoint& p, const Eigen::VectorXd& step, double f_base,
-                  double improvement, bool speculative, State* s) const {
-    const double rho = ImprovementRatio(f_base, p.value, improvement);
+  bool StepResult(const CompletedPoint& p, double value, const Eigen::VectorXd& step,
+                  double f_base, double improvement, bool speculative, State* s) const {
+    const double rho = ImprovementRatio(f_base, value, improvement);
     RadiusRules rules;
     rules.max_radius = 0.5 * std::sqrt(static_cast<double>(dimension()));
     if (!speculative || rho > 0.75) {
@@ -1006,7 +1018,7 @@ class LagoStrategy : public Strategy {
     }
     if (rho <= options_.eta) return false;
     s->center = p.x;
-    s->f_center = p.value;
+    s->f_center = value;
     KeepGradient(p, s);
     return true;
   }
@@ -1027,13 +1039,13 @@ class LagoStrategy : public Strategy {
   // rejected, or another step moved the centre first) but is better than the
   // centre: the centre moves there and keeps B, updated by SR1 with the
   // secant between the two points, and the radius.
-  void MoveCenter(const CompletedPoint& p, State* s) const {
+  void MoveCenter(const CompletedPoint& p, double value, State* s) const {
     if (!value_only() && p.gradient.has_value() && s->gradient.size() == dimension() &&
         s->b.rows() == dimension()) {
       LearnB(p.x - s->center, *p.gradient - s->gradient, s);
     }
     s->center = p.x;
-    s->f_center = p.value;
+    s->f_center = value;
     KeepGradient(p, s);
   }
 
@@ -1088,10 +1100,10 @@ class LagoStrategy : public Strategy {
     return -1;
   }
 
-  void NewCenter(const CompletedPoint& p, State* s) const {
+  void NewCenter(const CompletedPoint& p, double value, State* s) const {
     s->center = p.x;
     s->region_start = p.x;
-    s->f_center = p.value;
+    s->f_center = value;
     s->gradient = p.gradient.has_value() ? *p.gradient : Eigen::VectorXd();
     s->b.resize(0, 0);
     s->reset_radius = 1;
@@ -1129,20 +1141,27 @@ class LagoStrategy : public Strategy {
     s->explored.row(s->explored.rows() - 1) = x.transpose();
   }
 
+  // A completed point a region may start from, with the value the region
+  // reads there (RegionValues).
+  struct Start {
+    const CompletedPoint* point;
+    double value;
+  };
+
   // The completed points a new region may start from, best first: no
   // local-phase point, none within r0 of a finished region's start or end.
-  std::vector<const CompletedPoint*> UnexploredPoints(const StrategyInput& input,
-                                                      const State& s) const {
-    std::vector<const CompletedPoint*> points;
-    for (const CompletedPoint& p : input.completed) {
+  std::vector<Start> UnexploredPoints(const StrategyInput& input,
+                                      const GaussianProcess& gp, const State& s) const {
+    const std::vector<double> values = RegionValues(input, &gp);
+    std::vector<Start> points;
+    for (size_t i = 0; i < input.completed.size(); ++i) {
+      const CompletedPoint& p = input.completed[i];
       if (p.kind == TrialKind::kLocal || p.kind == TrialKind::kGradientAtIncumbent)
         continue;
-      if (!NearExplored(p.x, s)) points.push_back(&p);
+      if (!NearExplored(p.x, s)) points.push_back({&p, values[i]});
     }
     std::sort(points.begin(), points.end(),
-              [](const CompletedPoint* a, const CompletedPoint* b) {
-                return a->value < b->value;
-              });
+              [](const Start& a, const Start& b) { return a.value < b.value; });
     return points;
   }
 
@@ -1178,16 +1197,16 @@ class LagoStrategy : public Strategy {
   // Returns false when there is none; then every step is global.
   bool Restart(const StrategyInput& input, const GaussianProcess& gp, State* s) const {
     const CompletedPoint* start = nullptr;
-    for (const CompletedPoint* p : UnexploredPoints(input, *s)) {
-      if (!JoinedToAny(gp, p->x, s->explored, {})) {
-        start = p;
+    for (const Start& candidate : UnexploredPoints(input, gp, *s)) {
+      if (!JoinedToAny(gp, candidate.point->x, s->explored, {})) {
+        start = candidate.point;
+        s->f_center = candidate.value;
         break;
       }
     }
     if (start == nullptr) return false;
     s->center = start->x;
     s->region_start = start->x;
-    s->f_center = start->value;
     // Without a gradient (value-only, or not asked for) the GP gives one.
     s->gradient = start->gradient.has_value() && !value_only() ? *start->gradient
                                                                : Eigen::VectorXd();
@@ -1239,7 +1258,8 @@ class LagoStrategy : public Strategy {
     const double near = options_.nu * s.lengthscales.minCoeff();
     std::vector<Eigen::VectorXd> held = in_flight;
     if (s.center.size() == d) held.push_back(s.center);
-    for (const CompletedPoint* p : UnexploredPoints(input, s)) {
+    for (const Start& start : UnexploredPoints(input, gp, s)) {
+      const CompletedPoint* p = start.point;
       if (JoinedToAny(gp, p->x, s.explored, held)) continue;
       Eigen::VectorXd g;
       if (!value_only() && p->gradient.has_value()) {
@@ -1275,18 +1295,65 @@ class LagoStrategy : public Strategy {
     return best;
   }
 
-  // EI's incumbent: the best completed value, or with noisy values
-  // (Options::noise, or a completed point with a known noise) the lowest
-  // posterior mean of `gp` at a completed point.
-  double Incumbent(const StrategyInput& input, const GaussianProcess& gp) const {
-    const bool known_noise =
-        std::any_of(input.completed.begin(), input.completed.end(),
-                    [](const CompletedPoint& p) { return p.noise_std > 0.0; });
-    if (!(options_.noise || known_noise) || input.completed.empty())
-      return BestValue(input);
+  // Whether the values are noisy: Options::noise, or a completed value with
+  // a known noise.
+  bool Noisy(const StrategyInput& input) const {
+    return options_.noise ||
+           std::any_of(input.completed.begin(), input.completed.end(),
+                       [](const CompletedPoint& p) { return p.noise_std > 0.0; });
+  }
+
+  // Whether the trust region reads the posterior mean (Options::region_mean).
+  bool JudgesByMean(const StrategyInput& input) const {
+    return options_.region_mean && Noisy(input);
+  }
+
+  // The posterior mean of `gp` at every completed point.
+  Eigen::VectorXd MeansAtCompleted(const StrategyInput& input,
+                                   const GaussianProcess& gp) const {
     Eigen::MatrixXd x(dimension(), input.completed.size());
     for (size_t i = 0; i < input.completed.size(); ++i) x.col(i) = input.completed[i].x;
-    return gp.PredictMean(x).minCoeff();
+    return gp.PredictMean(x);
+  }
+
+  // EI's incumbent: the best completed value, or with noisy values the lowest
+  // posterior mean of `gp` at a completed point.
+  double Incumbent(const StrategyInput& input, const GaussianProcess& gp) const {
+    if (!Noisy(input) || input.completed.empty()) return BestValue(input);
+    return MeansAtCompleted(input, gp).minCoeff();
+  }
+
+  // What the trust region reads at each completed point: its observed value,
+  // or the posterior mean of `gp` there when it judges by the mean (and `gp`
+  // is given).
+  std::vector<double> RegionValues(const StrategyInput& input,
+                                   const GaussianProcess* gp) const {
+    std::vector<double> values;
+    if (gp != nullptr && JudgesByMean(input) && !input.completed.empty()) {
+      const Eigen::VectorXd mean = MeansAtCompleted(input, *gp);
+      values.assign(mean.data(), mean.data() + mean.size());
+    } else {
+      for (const CompletedPoint& p : input.completed) values.push_back(p.value);
+    }
+    return values;
+  }
+
+  // The values Ingest reads: RegionValues from the model of the stored
+  // hyperparameters, which also reads the centre's value afresh, and the base
+  // of the local step in flight, so that rho compares two means of one
+  // model. The observed values before there is a model, or when it cannot be
+  // built.
+  std::vector<double> JudgedValues(const StrategyInput& input, State* s,
+                                   StrategyReport* report) const {
+    const int d = dimension();
+    if (!JudgesByMean(input) || s->lengthscales.size() != d)
+      return RegionValues(input, nullptr);
+    auto gp = Model(input, s, report, /*may_refit=*/false);
+    if (!gp.ok()) return RegionValues(input, nullptr);
+    if (s->center.size() == d) s->f_center = gp->PredictMean(s->center)(0);
+    if (s->local_center.size() == d)
+      s->local_f_center = gp->PredictMean(s->local_center)(0);
+    return RegionValues(input, &*gp);
   }
 
   // Whether the centre's gradient is asked of the client (rather than
@@ -1581,15 +1648,17 @@ class LagoStrategy : public Strategy {
     }
     if (s->phase == kCenter) {
       if (s->center.size() == 0 || variant_ != LagoVariant::kTrustRegion) {
-        // The incumbent: the best completed point.
-        const CompletedPoint* best = nullptr;
-        for (const CompletedPoint& p : input.completed) {
-          if (best == nullptr || p.value < best->value) best = &p;
-        }
-        if (best == nullptr) return Design(s);
-        s->center = best->x;
-        s->f_center = best->value;
-        s->gradient = best->gradient.has_value() ? *best->gradient : Eigen::VectorXd();
+        // The incumbent: the best completed point (by RegionValues).
+        absl::StatusOr<GaussianProcess> gp = absl::UnavailableError("observed values");
+        if (JudgesByMean(input)) gp = Model(input, s, report, /*may_refit=*/false);
+        const std::vector<double> values = RegionValues(input, gp.ok() ? &*gp : nullptr);
+        if (values.empty()) return Design(s);
+        const size_t i = static_cast<size_t>(
+            std::min_element(values.begin(), values.end()) - values.begin());
+        const CompletedPoint& best = input.completed[i];
+        s->center = best.x;
+        s->f_center = values[i];
+        s->gradient = best.gradient.has_value() ? *best.gradient : Eigen::VectorXd();
       }
       s->region_start = s->center;
       s->b.resize(0, 0);

@@ -6,7 +6,9 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -696,6 +698,174 @@ TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
         EXPECT_EQ(thrice.points[i].mean, once.points[i].mean) << i;
         EXPECT_EQ(thrice.points[i].std, once.points[i].std) << i;
       }
+    }
+  }
+}
+
+// A vector the state holds under `key` (empty when it has none).
+Eigen::VectorXd StateVector(const std::string& state, const std::string& key) {
+  const size_t at = state.find("\n" + key + " ");
+  if (at == std::string::npos) return Eigen::VectorXd();
+  std::istringstream in(state.substr(at + key.size() + 2));
+  int n = 0;
+  in >> n;
+  Eigen::VectorXd v(n);
+  for (int i = 0; i < n; ++i) in >> v[i];
+  return v;
+}
+
+TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
+  // On noisy Branin, told with noise = 1 or with each value's noise_std:
+  // the value the region holds for its centre is the model's mean there
+  // (checked after every step without a refit, when the model is the one
+  // the step used), and with region_mean = 0 the observed value, as for
+  // exact values. A restarted strategy makes the same steps.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  for (const bool known : {false, true}) {
+    std::vector<std::vector<Eigen::VectorXd>> runs;
+    for (const char* by_mean : {"1", "0"}) {
+      const std::string label =
+          absl::StrCat(known ? "noise_std" : "noise=1", " region_mean=", by_mean);
+      Problem p = MakeProblem(2, GradientMode::kNone, 5);
+      if (!known) p.options["noise"] = "1";
+      p.options["region_mean"] = by_mean;
+      Loop loop("lago", p), restarted("lago", p);
+      if (known) {
+        loop.set_noise_std(7.0);
+        restarted.set_noise_std(7.0);
+      }
+      runs.emplace_back();
+      int checked = 0, ratios = 0;
+      for (int i = 0; i < 40; ++i) {
+        if (i % 9 == 8) restarted.Restart();
+        const std::vector<CompletedPoint> before = loop.completed();
+        const std::string previous = loop.state();
+        const Suggestion a = loop.Step(noisy);
+        ASSERT_EQ(a.x, restarted.Step(noisy).x) << label << " step " << i;
+        runs.back().push_back(a.x);
+        const std::string& state = loop.state();
+        const Eigen::VectorXd center = StateVector(state, "center");
+        if (center.size() == 2 && StateVector(previous, "center").size() == 0) {
+          // The first centre: the completed point the region reads lowest,
+          // by the model of the hyperparameters before this step.
+          std::vector<double> values;
+          for (const CompletedPoint& c : before) values.push_back(c.value);
+          if (std::string(by_mean) == "1") {
+            StrategyInput input;
+            input.state = previous;
+            input.completed = before;
+            std::vector<Eigen::VectorXd> x;
+            for (const CompletedPoint& c : before) x.push_back(c.x);
+            auto model = MakeStrategy("lago", p);
+            ASSERT_TRUE(model.ok());
+            auto out = (*model)->Predict(input, x, /*optimum=*/false);
+            ASSERT_TRUE(out.ok()) << out.status();
+            for (size_t k = 0; k < x.size(); ++k) values[k] = out->points[k].mean;
+          }
+          const size_t lowest =
+              std::min_element(values.begin(), values.end()) - values.begin();
+          EXPECT_EQ(center, before[lowest].x) << label << " step " << i;
+        }
+        if (center.size() != 2 || loop.summary().find("refit(") != std::string::npos)
+          continue;
+        // What the region reads at x: the mean of the model this step used,
+        // or the observed value.
+        auto read = [&](const Eigen::VectorXd& x) {
+          if (std::string(by_mean) == "0") {
+            for (const CompletedPoint& c : before) {
+              if (c.x == x) return c.value;
+            }
+            return std::nan("");
+          }
+          StrategyInput input;
+          input.state = state;
+          input.completed = before;
+          auto model = MakeStrategy("lago", p);
+          EXPECT_TRUE(model.ok());
+          auto out = (*model)->Predict(input, {x}, /*optimum=*/false);
+          EXPECT_TRUE(out.ok()) << out.status();
+          return out->points[0].mean;
+        };
+        auto near = [](double a, double b) {
+          return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
+        };
+        EXPECT_TRUE(near(StateNumber(state, "f_center"), read(center)))
+            << label << " step " << i << ": " << StateNumber(state, "f_center") << " vs "
+            << read(center);
+        ++checked;
+        // The result of the local step from the centre: rho compares what
+        // the region reads at its base and at the step.
+        const Eigen::VectorXd base = StateVector(previous, "local_center");
+        const int64_t seq = static_cast<int64_t>(StateNumber(previous, "local_seq"));
+        if (seq < 0 || before.back().sequence_index != seq || base.size() != 2 ||
+            base != StateVector(previous, "center") ||
+            StateNumber(state, "last_rho") == 0.0)
+          continue;
+        // rho I, the decrease the region saw, to rounding in the values.
+        const double improvement = StateNumber(previous, "local_improvement");
+        const double decrease = read(base) - read(before.back().x);
+        EXPECT_TRUE(near(StateNumber(state, "last_rho") * improvement + read(base),
+                         decrease + read(base)))
+            << label << " step " << i << ": rho " << StateNumber(state, "last_rho")
+            << " I " << improvement << " decrease " << decrease;
+        ++ratios;
+      }
+      EXPECT_GT(checked, 10) << label;
+      EXPECT_GT(ratios, 3) << label;
+    }
+    EXPECT_NE(runs[0], runs[1]) << (known ? "noise_std" : "noise=1");
+  }
+}
+
+TEST(LagoStrategyTest, ANoisyRegionStartsAtThePointOfLowestMean) {
+  // Sixty values of a bowl with Gaussian noise of standard deviation 0.7,
+  // given to a new trust-region study with noise = 1: its first centre is
+  // the point where the model's mean is lowest, not the one a lucky draw
+  // made lowest, unless region_mean = 0.
+  std::mt19937_64 rng(1);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<double> noise(0.0, 0.7);
+  std::vector<CompletedPoint> completed;
+  for (int i = 0; i < 60; ++i) {
+    CompletedPoint c;
+    c.trial_id = i + 1;
+    c.x = Eigen::Vector2d(u(rng), u(rng));
+    c.value = 10.0 * (c.x - Eigen::Vector2d(0.4, 0.6)).squaredNorm() + noise(rng);
+    completed.push_back(c);
+  }
+  std::vector<Eigen::VectorXd> x;
+  for (const CompletedPoint& c : completed) x.push_back(c.x);
+  auto lowest = [](const std::vector<double>& v) {
+    return std::min_element(v.begin(), v.end()) - v.begin();
+  };
+  std::vector<double> observed;
+  for (const CompletedPoint& c : completed) observed.push_back(c.value);
+  for (const char* by_mean : {"1", "0"}) {
+    Problem p = MakeProblem(2, GradientMode::kNone, 3);
+    p.options["noise"] = "1";
+    p.options["region_mean"] = by_mean;
+    auto strategy = MakeStrategy("trust-region", p);
+    ASSERT_TRUE(strategy.ok());
+    StrategyInput input;
+    input.completed = completed;
+    input.count = 1;
+    auto out = (*strategy)->Suggest(input);
+    ASSERT_TRUE(out.ok()) << out.status();
+    const Eigen::VectorXd center = StateVector(out->state, "center");
+    input.state = out->state;
+    auto model = (*strategy)->Predict(input, x, /*optimum=*/false);
+    ASSERT_TRUE(model.ok()) << model.status();
+    std::vector<double> means;
+    for (const PointPrediction& m : model->points) means.push_back(m.mean);
+    ASSERT_NE(lowest(means), lowest(observed));  // So that the two can be told apart.
+    if (std::string(by_mean) == "1") {
+      EXPECT_EQ(center, x[lowest(means)]);
+      EXPECT_NEAR(StateNumber(out->state, "f_center"), means[lowest(means)], 1e-12);
+    } else {
+      EXPECT_EQ(center, x[lowest(observed)]);
+      EXPECT_EQ(StateNumber(out->state, "f_center"), observed[lowest(observed)]);
     }
   }
 }
