@@ -105,7 +105,9 @@
 // GpHyperparameters::value_noise, values measured again at one point join
 // the model as their mean (GpPoint::replicates), and EI's incumbent is the
 // lowest posterior mean at a completed point; the trust region still reads
-// observed values),
+// observed values), region_mean (0; 1: with noisy values, by `noise` or a
+// known noise_std, the trust region reads the posterior mean instead of the
+// observed values: its centre, rho, restarts and probes),
 // update ("sr1", LAGO.md; "lbfgs": B is the limited-memory BFGS matrix of the
 // last 5 steps from the first step after B was the GP's; gradient modes),
 // lower_bound (none; a bound L on the minimised f, so minus the upper bound
