@@ -9,7 +9,9 @@ Every evaluation returns f(x) + N(0, sigma(x)^2), values only (gradient mode
 none), with a budget of `--budget-factor` x d evaluations. On `branin` and
 `hartmann6` sigma is a constant; on `branin-hetero` and `hartmann6-hetero` it
 grows along the first coordinate (NOISE). The `*-known*` methods pass
-sigma(x) with every observation; the others are told nothing. A method is judged
+sigma(x) with every observation; the others are told nothing. The `*-mean`
+methods make lago's trust region read the posterior mean instead of the
+observed values (`region_mean = 1`). A method is judged
 by the true f at the point it recommends at the end, among the points it
 evaluated: for the GP methods the one with the lowest posterior mean (the
 server's `predict` at every evaluated point; with exact values that is the
@@ -22,7 +24,8 @@ the best observed point (what `study.best()` returns), and each line of
         --seeds 20 --out bench/optimizers/noise.jsonl
     OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/optimizers/bench_noise.py \\
         --seeds 100 --methods lago lago-noise bo bo-noise lago-known bo-known \\
-        lago-known-noise --out bench/optimizers/noise.jsonl
+        lago-known-noise lago-noise-mean lago-known-mean \\
+        --out bench/optimizers/noise.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise.jsonl     # writes noise.md and noise.json
 
@@ -72,6 +75,9 @@ SERVER_METHODS = {
     "lago-known": ("lago", {}, True),
     "bo-known": ("bo", {}, True),
     "lago-known-noise": ("lago", {"noise": "1"}, True),
+    # The trust region reading the posterior mean instead of observed values.
+    "lago-noise-mean": ("lago", {"noise": "1", "region_mean": "1"}, False),
+    "lago-known-mean": ("lago", {"region_mean": "1"}, True),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
 
@@ -207,7 +213,8 @@ def summarize(path):
         lines.append("")
     pairs = [("lago-noise", "lago"), ("bo-noise", "bo"), ("lago-known", "lago"),
              ("lago-known", "lago-noise"), ("bo-known", "bo"), ("bo-known", "bo-noise"),
-             ("lago-known-noise", "lago-known")]
+             ("lago-known-noise", "lago-known"), ("lago-noise-mean", "lago-noise"),
+             ("lago-known-mean", "lago-known")]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "
               "than that of the second (equal within 1e-9 are neither), and the p-value "
