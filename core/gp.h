@@ -11,7 +11,7 @@
 // gradient rows' diagonal is (1 + nu) times the kernel's, and with a value
 // noise eta > 0 the value rows' diagonal is (1 + eta / m) times the kernel's:
 // observations of f carry noise of variance eta s2, and a point that is the
-// mean of m measurements (GpPoint::replicates) that divided by m. A point's known noise
+// mean of m of them (GpPoint::replicates) eta s2 / m. A point's known noise
 // variance (GpPoint::noise_variance) adds to its value row's diagonal, divided
 // by the square of the standardisation's scale.
 //
