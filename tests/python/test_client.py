@@ -5,6 +5,7 @@ import io
 import json
 import math
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -227,6 +228,23 @@ class ClientTest(unittest.TestCase):
             study.add_observations([[0.5, 1.0]], [1.0], noise_stds=[-0.1])
         self.assertEqual(e.exception.code, grpc.StatusCode.INVALID_ARGUMENT)
         self.assertIn("observations[0].noise_std: -0.1", e.exception.details)
+
+    def test_replicates_join_a_noisy_model_as_their_mean(self):
+        # With noise = 1, values measured again at one point join the model
+        # as their mean, so the model's mean there moves toward them (an
+        # exact model would leave them out and stay where it was).
+        study = self.client.create_study(
+            "py-noisy-replicates", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+            strategy_options={"noise": "1"}, seed=8)
+        rng = random.Random(3)
+        xs = [[rng.random(), rng.random()] for _ in range(20)]
+        study.add_observations(
+            xs, [(x - 0.3) ** 2 + (y - 0.6) ** 2 + rng.gauss(0.0, 0.05) for x, y in xs])
+        once = study.predict([xs[0]])
+        study.add_observations([xs[0]] * 3, [once.mean[0] + 0.5] * 3)
+        thrice = study.predict([xs[0]])
+        self.assertEqual(thrice.model_points, 20)
+        self.assertGreater(thrice.mean[0], once.mean[0] + 0.1)
 
     def test_predict_errors_name_the_field(self):
         study = self.client.create_study("py-predict-errors", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
