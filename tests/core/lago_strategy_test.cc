@@ -714,6 +714,24 @@ Eigen::VectorXd StateVector(const std::string& state, const std::string& key) {
   return v;
 }
 
+// The posterior mean of strategy `name`'s model at each of `x`, from `state`
+// and `completed` (NaNs when it cannot predict).
+std::vector<double> ModelMeans(const std::string& name, const Problem& p,
+                               const std::string& state,
+                               const std::vector<CompletedPoint>& completed,
+                               const std::vector<Eigen::VectorXd>& x) {
+  auto strategy = MakeStrategy(name, p);
+  EXPECT_TRUE(strategy.ok()) << strategy.status();
+  StrategyInput input;
+  input.state = state;
+  input.completed = completed;
+  auto out = (*strategy)->Predict(input, x, /*optimum=*/false);
+  EXPECT_TRUE(out.ok()) << out.status();
+  std::vector<double> means(x.size(), std::nan(""));
+  for (size_t k = 0; out.ok() && k < x.size(); ++k) means[k] = out->points[k].mean;
+  return means;
+}
+
 TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // On noisy Branin, told with noise = 1 or with each value's noise_std:
   // the value the region holds for its centre is the model's mean there
@@ -753,16 +771,9 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
           std::vector<double> values;
           for (const CompletedPoint& c : before) values.push_back(c.value);
           if (std::string(by_mean) == "1") {
-            StrategyInput input;
-            input.state = previous;
-            input.completed = before;
             std::vector<Eigen::VectorXd> x;
             for (const CompletedPoint& c : before) x.push_back(c.x);
-            auto model = MakeStrategy("lago", p);
-            ASSERT_TRUE(model.ok());
-            auto out = (*model)->Predict(input, x, /*optimum=*/false);
-            ASSERT_TRUE(out.ok()) << out.status();
-            for (size_t k = 0; k < x.size(); ++k) values[k] = out->points[k].mean;
+            values = ModelMeans("lago", p, previous, before, x);
           }
           const size_t lowest =
               std::min_element(values.begin(), values.end()) - values.begin();
@@ -779,14 +790,7 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
             }
             return std::nan("");
           }
-          StrategyInput input;
-          input.state = state;
-          input.completed = before;
-          auto model = MakeStrategy("lago", p);
-          EXPECT_TRUE(model.ok());
-          auto out = (*model)->Predict(input, {x}, /*optimum=*/false);
-          EXPECT_TRUE(out.ok()) << out.status();
-          return out->points[0].mean;
+          return ModelMeans("lago", p, state, before, {x})[0];
         };
         auto near = [](double a, double b) {
           return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
@@ -854,11 +858,8 @@ TEST(LagoStrategyTest, ANoisyRegionStartsAtThePointOfLowestMean) {
     auto out = (*strategy)->Suggest(input);
     ASSERT_TRUE(out.ok()) << out.status();
     const Eigen::VectorXd center = StateVector(out->state, "center");
-    input.state = out->state;
-    auto model = (*strategy)->Predict(input, x, /*optimum=*/false);
-    ASSERT_TRUE(model.ok()) << model.status();
-    std::vector<double> means;
-    for (const PointPrediction& m : model->points) means.push_back(m.mean);
+    const std::vector<double> means =
+        ModelMeans("trust-region", p, out->state, completed, x);
     ASSERT_NE(lowest(means), lowest(observed));  // So that the two can be told apart.
     if (std::string(by_mean) == "1") {
       EXPECT_EQ(center, x[lowest(means)]);
