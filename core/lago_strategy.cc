@@ -1433,26 +1433,37 @@ class LagoStrategy : public Strategy {
   }
 
   // The completed points the global model uses: a local-phase point joins
-  // only at scaled distance >= nu from every point already in; an exact
+  // only at scaled distance >= nu from every point already in. An exact
   // repeat of a point replaces it when it brings a gradient, and is merged
   // with it when both are values with known noises, or neither is and the
-  // value noise is fitted (`noise`). Otherwise the repeat is left out: an
-  // exact model cannot take two values at one point.
+  // value noise is fitted (`noise`). Of a value with a known noise and one
+  // without at one point, a fitted value noise keeps both as rows of their
+  // own (both are noisy, so the covariance stays positive definite), and an
+  // exact model keeps the exact one: the posterior given it does not depend
+  // on the other. Otherwise the repeat is left out: an exact model cannot
+  // take two values at one point.
   std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
                                    const Eigen::VectorXd& lengthscales) const {
     std::vector<GpPoint> points;
     for (const CompletedPoint& p : completed) {
       GpPoint g = ToGpPoint(p);
+      const bool known = g.noise_variance > 0.0;
+      // Under a fitted noise a point may be in twice (one row with a known
+      // noise, one without); a repeat goes to the row of its own kind.
       int duplicate = -1;
       for (size_t i = 0; i < points.size(); ++i) {
-        if ((points[i].x - p.x).norm() <= 1e-12) duplicate = static_cast<int>(i);
+        if ((points[i].x - p.x).norm() > 1e-12) continue;
+        if (duplicate < 0 || (points[i].noise_variance > 0.0) == known) {
+          duplicate = static_cast<int>(i);
+        }
       }
       if (duplicate >= 0) {
         GpPoint& kept = points[duplicate];
+        const bool values = !g.gradient.has_value() && !kept.gradient.has_value();
+        const bool kept_known = kept.noise_variance > 0.0;
         if (g.gradient.has_value() && !kept.gradient.has_value()) {
           kept = std::move(g);
-        } else if (!g.gradient.has_value() && !kept.gradient.has_value() &&
-                   g.noise_variance > 0.0 && kept.noise_variance > 0.0) {
+        } else if (values && known && kept_known) {
           // Measurements of one value with known noises: the GP learns from
           // them what it learns from their precision-weighted mean, with
           // the variance of that mean.
@@ -1462,9 +1473,7 @@ class LagoStrategy : public Strategy {
           kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
           kept.noise_variance = 1.0 / (wk + wg);
           ++kept.replicates;
-        } else if (!g.gradient.has_value() && !kept.gradient.has_value() &&
-                   options_.noise && g.noise_variance == 0.0 &&
-                   kept.noise_variance == 0.0) {
+        } else if (values && options_.noise && !known && !kept_known) {
           // Measurements under the fitted noise: their mean, count and
           // scatter (Welford's update) are what the GP learns from them.
           const double m = kept.replicates;
@@ -1472,6 +1481,10 @@ class LagoStrategy : public Strategy {
           kept.value += delta / (m + 1.0);
           kept.replicate_scatter += delta * delta * m / (m + 1.0);
           ++kept.replicates;
+        } else if (values && options_.noise && known != kept_known) {
+          points.push_back(std::move(g));
+        } else if (values && !known && kept_known) {
+          kept = std::move(g);
         }
         continue;
       }

@@ -732,6 +732,79 @@ std::vector<double> ModelMeans(const std::string& name, const Problem& p,
   return means;
 }
 
+TEST(LagoStrategyTest, AValueWithAKnownNoiseAndOneWithoutAtOnePointBothHaveTheirSay) {
+  // One point measured once without a noise_std and once with one. Under
+  // noise = 1 both are noisy, and the model takes each as a row of its own:
+  // the same model as with the second measurement a hair (1e-9) away. Later
+  // repeats join the row of their kind. An exact model takes the exact
+  // value, whichever came first: the noisy one then changes nothing.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  for (const char* noise : {"1", "0"}) {
+    Problem p = MakeProblem(2, GradientMode::kNone, 5);
+    p.options["noise"] = noise;
+    Loop loop("bo", p);
+    for (int i = 0; i < 30; ++i) loop.Step(noisy);
+    const std::vector<CompletedPoint> completed = loop.completed();
+    const std::vector<Eigen::VectorXd> at = {completed[2].x, Eigen::Vector2d(0.3, 0.7)};
+    auto strategy = MakeStrategy("bo", p);
+    ASSERT_TRUE(strategy.ok());
+    auto predict = [&](const std::vector<CompletedPoint>& told) {
+      StrategyInput input;
+      input.state = loop.state();
+      input.completed = told;
+      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
+      EXPECT_TRUE(out.ok()) << out.status();
+      return *std::move(out);
+    };
+    auto repeat = [&](double offset, double noise_std) {
+      CompletedPoint again = completed[2];
+      again.trial_id = static_cast<int64_t>(completed.size()) + 1;
+      again.value += offset;
+      again.noise_std = noise_std;
+      return again;
+    };
+    std::vector<CompletedPoint> after = completed, before = completed;
+    after.push_back(repeat(6.0, 0.5));
+    before.insert(before.begin() + 2, repeat(6.0, 0.5));
+    const ModelPrediction once = predict(completed), a = predict(after),
+                          b = predict(before);
+    if (std::string(noise) == "1") {
+      std::vector<CompletedPoint> apart = after;
+      apart.back().x[0] += 1e-9;
+      const ModelPrediction near = predict(apart);
+      EXPECT_EQ(a.model_points, once.model_points + 1);
+      EXPECT_EQ(b.model_points, once.model_points + 1);
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_NEAR(a.points[i].mean, near.points[i].mean,
+                    1e-5 * std::abs(near.points[i].mean))
+            << i;
+        EXPECT_NEAR(a.points[i].std, near.points[i].std, 1e-5 * near.points[i].std) << i;
+        EXPECT_NEAR(b.points[i].mean, a.points[i].mean, 1e-9 * std::abs(a.points[i].mean))
+            << i;
+      }
+      EXPECT_GT(a.points[0].mean, once.points[0].mean + 1.0);
+      // A third and fourth measurement, one of each kind, join the rows of
+      // their kinds.
+      after.push_back(repeat(2.0, 0.5));
+      after.push_back(repeat(-1.0, 0.0));
+      EXPECT_EQ(predict(after).model_points, once.model_points + 1);
+    } else {
+      EXPECT_EQ(a.model_points, once.model_points);
+      EXPECT_EQ(b.model_points, once.model_points);
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_NEAR(a.points[i].mean, once.points[i].mean,
+                    1e-9 * std::abs(once.points[i].mean))
+            << i;
+        EXPECT_NEAR(b.points[i].mean, once.points[i].mean,
+                    1e-9 * std::abs(once.points[i].mean))
+            << i;
+      }
+    }
+  }
+}
+
 TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // On noisy Branin, told with noise = 1 or with each value's noise_std:
   // the value the region holds for its centre is the model's mean there
