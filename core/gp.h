@@ -46,9 +46,10 @@ struct GpPoint {
   // value, or one whose noise only the fitted value noise describes.
   double noise_variance = 0.0;
   // How many measurements `value` is the mean of (>= 1): the fitted value
-  // noise of that mean is eta s2 / replicates. Measurements with known noises
-  // are merged by the caller into their precision-weighted mean, with
-  // noise_variance the variance of that mean.
+  // noise of that mean is eta s2 / replicates. Without a value noise,
+  // measurements with known noises may be merged by the caller into their
+  // precision-weighted mean, with noise_variance the variance of that mean;
+  // with one, their weights would depend on eta, so each is a point.
   int replicates = 1;
   // The sum of squared deviations of those measurements from `value`, in the
   // values' units. Only the marginal likelihood reads it, and only for a

@@ -1434,22 +1434,26 @@ class LagoStrategy : public Strategy {
 
   // The completed points the global model uses: a local-phase point joins
   // only at scaled distance >= nu from every point already in. An exact
-  // repeat of a point replaces it when it brings a gradient, and is merged
-  // with it when both are values with known noises, or neither is and the
-  // value noise is fitted (`noise`). Of a value with a known noise and one
-  // without at one point, a fitted value noise keeps both as rows of their
-  // own (both are noisy, so the covariance stays positive definite), and an
-  // exact model keeps the exact one: the posterior given it does not depend
-  // on the other. Otherwise the repeat is left out: an exact model cannot
-  // take two values at one point.
+  // repeat of a point replaces it when it brings a gradient. Of values
+  // measured again at one point:
+  // - under a fitted value noise (`noise`), those without a known noise are
+  //   merged into one row (their mean, count and scatter), and each with a
+  //   known noise is a row of its own: its weight against the others
+  //   depends on the fitted noise, so no merge is exact for every fit (all
+  //   are noisy, so the covariance stays positive definite);
+  // - in an exact model, those with known noises are merged into their
+  //   precision-weighted mean, an exact value replaces them (the posterior
+  //   given it does not depend on them), and later ones are left out: an
+  //   exact model cannot take two values at one point.
   std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
                                    const Eigen::VectorXd& lengthscales) const {
     std::vector<GpPoint> points;
     for (const CompletedPoint& p : completed) {
       GpPoint g = ToGpPoint(p);
       const bool known = g.noise_variance > 0.0;
-      // Under a fitted noise a point may be in twice (one row with a known
-      // noise, one without); a repeat goes to the row of its own kind.
+      // Under a fitted noise a point may be in several times (rows with
+      // known noises and one without); a repeat without a known noise goes
+      // to the row without.
       int duplicate = -1;
       for (size_t i = 0; i < points.size(); ++i) {
         if ((points[i].x - p.x).norm() > 1e-12) continue;
@@ -1463,12 +1467,10 @@ class LagoStrategy : public Strategy {
         const bool kept_known = kept.noise_variance > 0.0;
         if (g.gradient.has_value() && !kept.gradient.has_value()) {
           kept = std::move(g);
-        } else if (values && known && kept_known) {
+        } else if (values && !options_.noise && known && kept_known) {
           // Measurements of one value with known noises: the GP learns from
           // them what it learns from their precision-weighted mean, with
           // the variance of that mean.
-          // A fitted value noise on top is divided by their count, which is
-          // exact when the known noises are equal.
           const double wk = 1.0 / kept.noise_variance, wg = 1.0 / g.noise_variance;
           kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
           kept.noise_variance = 1.0 / (wk + wg);
@@ -1481,7 +1483,7 @@ class LagoStrategy : public Strategy {
           kept.value += delta / (m + 1.0);
           kept.replicate_scatter += delta * delta * m / (m + 1.0);
           ++kept.replicates;
-        } else if (values && options_.noise && known != kept_known) {
+        } else if (values && options_.noise) {
           points.push_back(std::move(g));
         } else if (values && !known && kept_known) {
           kept = std::move(g);

@@ -732,12 +732,13 @@ std::vector<double> ModelMeans(const std::string& name, const Problem& p,
   return means;
 }
 
-TEST(LagoStrategyTest, AValueWithAKnownNoiseAndOneWithoutAtOnePointBothHaveTheirSay) {
-  // One point measured once without a noise_std and once with one. Under
-  // noise = 1 both are noisy, and the model takes each as a row of its own:
-  // the same model as with the second measurement a hair (1e-9) away. Later
-  // repeats join the row of their kind. An exact model takes the exact
-  // value, whichever came first: the noisy one then changes nothing.
+TEST(LagoStrategyTest, UnderAFittedNoiseEachValueWithAKnownNoiseIsARowOfItsOwn) {
+  // One point measured without a noise_std, then twice with one (6 and 2
+  // above the first), then again without (1 below). Under noise = 1 all are
+  // noisy: the two with known noises are rows of their own, the same model
+  // as with them a hair (1e-9) away, and the two without are one row, their
+  // mean, whichever order they came in. An exact model takes the exact value,
+  // whichever came first: the noisy ones then change nothing.
   auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
     return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
   };
@@ -758,48 +759,42 @@ TEST(LagoStrategyTest, AValueWithAKnownNoiseAndOneWithoutAtOnePointBothHaveTheir
       EXPECT_TRUE(out.ok()) << out.status();
       return *std::move(out);
     };
-    auto repeat = [&](double offset, double noise_std) {
+    std::vector<CompletedPoint> repeats;
+    for (auto [offset, noise_std] : {std::pair{6.0, 0.5}, {2.0, 1.0}, {-1.0, 0.0}}) {
       CompletedPoint again = completed[2];
-      again.trial_id = static_cast<int64_t>(completed.size()) + 1;
+      again.trial_id = static_cast<int64_t>(completed.size() + repeats.size()) + 1;
       again.value += offset;
       again.noise_std = noise_std;
-      return again;
-    };
+      repeats.push_back(again);
+    }
+    // After the first measurement, and the noisy ones before it.
     std::vector<CompletedPoint> after = completed, before = completed;
-    after.push_back(repeat(6.0, 0.5));
-    before.insert(before.begin() + 2, repeat(6.0, 0.5));
+    after.insert(after.end(), repeats.begin(), repeats.end());
+    before.insert(before.begin() + 2, repeats.begin(), repeats.begin() + 2);
+    before.push_back(repeats[2]);
     const ModelPrediction once = predict(completed), a = predict(after),
                           b = predict(before);
     if (std::string(noise) == "1") {
       std::vector<CompletedPoint> apart = after;
-      apart.back().x[0] += 1e-9;
+      apart[completed.size()].x[0] += 1e-9;
+      apart[completed.size() + 1].x[1] += 1e-9;
       const ModelPrediction near = predict(apart);
-      EXPECT_EQ(a.model_points, once.model_points + 1);
-      EXPECT_EQ(b.model_points, once.model_points + 1);
+      EXPECT_EQ(a.model_points, once.model_points + 2);
+      EXPECT_EQ(b.model_points, once.model_points + 2);
+      EXPECT_EQ(near.model_points, once.model_points + 2);
       for (int i = 0; i < 2; ++i) {
-        EXPECT_NEAR(a.points[i].mean, near.points[i].mean,
-                    1e-5 * std::abs(near.points[i].mean))
-            << i;
-        EXPECT_NEAR(a.points[i].std, near.points[i].std, 1e-5 * near.points[i].std) << i;
-        EXPECT_NEAR(b.points[i].mean, a.points[i].mean, 1e-9 * std::abs(a.points[i].mean))
-            << i;
+        const double mean = near.points[i].mean, std = near.points[i].std;
+        EXPECT_NEAR(a.points[i].mean, mean, 1e-5 * std::abs(mean)) << i;
+        EXPECT_NEAR(a.points[i].std, std, 1e-5 * std) << i;
+        EXPECT_NEAR(b.points[i].mean, a.points[i].mean, 1e-9 * std::abs(mean)) << i;
       }
-      EXPECT_GT(a.points[0].mean, once.points[0].mean + 1.0);
-      // A third and fourth measurement, one of each kind, join the rows of
-      // their kinds.
-      after.push_back(repeat(2.0, 0.5));
-      after.push_back(repeat(-1.0, 0.0));
-      EXPECT_EQ(predict(after).model_points, once.model_points + 1);
     } else {
       EXPECT_EQ(a.model_points, once.model_points);
       EXPECT_EQ(b.model_points, once.model_points);
       for (int i = 0; i < 2; ++i) {
-        EXPECT_NEAR(a.points[i].mean, once.points[i].mean,
-                    1e-9 * std::abs(once.points[i].mean))
-            << i;
-        EXPECT_NEAR(b.points[i].mean, once.points[i].mean,
-                    1e-9 * std::abs(once.points[i].mean))
-            << i;
+        const double mean = once.points[i].mean;
+        EXPECT_NEAR(a.points[i].mean, mean, 1e-9 * std::abs(mean)) << i;
+        EXPECT_NEAR(b.points[i].mean, mean, 1e-9 * std::abs(mean)) << i;
       }
     }
   }
