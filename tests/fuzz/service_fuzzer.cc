@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
@@ -431,6 +432,71 @@ std::vector<std::string> SeedPrograms() {
     Append(&p, 11, add);
     v1::GetBestRequest best;
     best.set_study("m");
+    best.set_include_model(true);
+    Append(&p, 10, best);
+    out.push_back(std::move(p));
+  }
+  // Noisy values: the fitted noise (`noise`), known noises (`noise_std`),
+  // both, and the trust region on the posterior mean (`region_mean`), with
+  // a point measured three times (with known noises, where the study has
+  // them, on the last two) before the suggestions.
+  const std::tuple<const char*, v1::GradientMode, const char*, bool> noisy[] = {
+      {"lago", v1::GRADIENT_MODE_UNSPECIFIED, "1", false},
+      {"lago", v1::GRADIENT_MODE_UNSPECIFIED, "1", true},
+      {"bo", v1::GRADIENT_MODE_UNSPECIFIED, "0", true},
+      {"trust-region", v1::GRADIENT_MODE_ENHANCED, "1", true}};
+  for (const auto& [strategy, mode, noise, known] : noisy) {
+    std::string p;
+    v1::CreateStudyRequest create;
+    create.set_name("n");
+    v1::StudySpec* spec = create.mutable_spec();
+    for (const char* name : {"x", "y"}) {
+      v1::Parameter* q = spec->add_parameters();
+      q->set_name(name);
+      q->set_upper(1.0);
+    }
+    spec->set_strategy(strategy);
+    spec->set_seed(7);
+    spec->set_gradient_mode(mode);
+    auto& options = *spec->mutable_strategy_options();
+    options["initial_points"] = "4";
+    options["candidates"] = "64";
+    options["noise"] = noise;
+    options["region_mean"] = "1";
+    Append(&p, 0, create);
+    v1::AddObservationsRequest add;
+    add.set_study("n");
+    for (int i = 0; i < 3; ++i) {
+      v1::Observation* o = add.add_observations();
+      o->add_x(0.25);
+      o->add_x(0.75);
+      o->set_value(1.0 + 0.5 * i);
+      if (mode != v1::GRADIENT_MODE_UNSPECIFIED && i == 0) {
+        o->add_gradient(0.5);
+        o->add_gradient(-0.5);
+      }
+      if (known && i > 0) o->set_noise_std(0.1 * i);
+    }
+    Append(&p, 11, add);
+    for (int i = 1; i <= 6; ++i) {
+      v1::SuggestTrialsRequest suggest;
+      suggest.set_study("n");
+      suggest.set_request_id(absl::StrCat("r", i));
+      Append(&p, 5, suggest);
+      v1::ObserveTrialRequest observe;
+      observe.set_study("n");
+      observe.set_trial_id(i + 3);
+      observe.set_value(std::sin(3.0 * i));
+      if (mode != v1::GRADIENT_MODE_UNSPECIFIED) {
+        observe.add_gradient(0.2 * i - 0.5);
+        observe.add_gradient(0.1);
+      }
+      if (known && i % 2 == 0) observe.set_noise_std(0.05 * i);
+      observe.set_request_id(absl::StrCat("o", i));
+      Append(&p, 6, observe);
+    }
+    v1::GetBestRequest best;
+    best.set_study("n");
     best.set_include_model(true);
     Append(&p, 10, best);
     out.push_back(std::move(p));
