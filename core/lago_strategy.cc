@@ -1433,17 +1433,19 @@ class LagoStrategy : public Strategy {
   }
 
   // The completed points the global model uses: a local-phase point joins
-  // only at scaled distance >= nu from every point already in. An exact
-  // repeat of a point replaces it when it brings a gradient. Of values
-  // measured again at one point:
-  // - under a fitted value noise (`noise`), those without a known noise are
-  //   merged into one row (their mean, count and scatter), and each with a
-  //   known noise is a row of its own: its weight against the others
-  //   depends on the fitted noise, so no merge is exact for every fit (all
-  //   are noisy, so the covariance stays positive definite);
-  // - in an exact model, those with known noises are merged into their
+  // only at scaled distance >= nu from every point already in. Of points
+  // measured again at one x:
+  // - under a fitted value noise (`noise`) every value is noisy, so the
+  //   covariance stays positive definite with several rows at one x. Values
+  //   without a known noise and without a gradient are merged into one row
+  //   (their mean, count and scatter, which is exact); every other repeat
+  //   is a row of its own (the weight of a known noise against the others
+  //   depends on the fitted one, so no merge of it is exact for every fit),
+  //   but for a second gradient at one x, which is left out.
+  // - an exact model holds one row per x: a repeat with a gradient replaces
+  //   a value, values with known noises are merged into their
   //   precision-weighted mean, an exact value replaces them (the posterior
-  //   given it does not depend on them), and later ones are left out: an
+  //   given it does not depend on them), and other repeats are left out: an
   //   exact model cannot take two values at one point.
   std::vector<GpPoint> ModelPoints(absl::Span<const CompletedPoint> completed,
                                    const Eigen::VectorXd& lengthscales) const {
@@ -1451,23 +1453,40 @@ class LagoStrategy : public Strategy {
     for (const CompletedPoint& p : completed) {
       GpPoint g = ToGpPoint(p);
       const bool known = g.noise_variance > 0.0;
-      // Under a fitted noise a point may be in several times (rows with
-      // known noises and one without); a repeat without a known noise goes
-      // to the row without.
-      int duplicate = -1;
+      // The rows already at x: under a fitted noise, the one a value without
+      // a known noise merges into (`merge`), and whether one has a gradient.
+      int same = -1, merge = -1;
+      bool gradient_there = false;
       for (size_t i = 0; i < points.size(); ++i) {
         if ((points[i].x - p.x).norm() > 1e-12) continue;
-        if (duplicate < 0 || (points[i].noise_variance > 0.0) == known) {
-          duplicate = static_cast<int>(i);
+        if (same < 0) same = static_cast<int>(i);
+        gradient_there = gradient_there || points[i].gradient.has_value();
+        if (!points[i].gradient.has_value() && points[i].noise_variance == 0.0) {
+          merge = static_cast<int>(i);
         }
       }
-      if (duplicate >= 0) {
-        GpPoint& kept = points[duplicate];
-        const bool values = !g.gradient.has_value() && !kept.gradient.has_value();
+      if (same >= 0 && options_.noise) {
+        if (!g.gradient.has_value() && !known && merge >= 0) {
+          // Welford's update of the mean, count and scatter of the
+          // measurements, which are what the GP learns from them.
+          GpPoint& kept = points[merge];
+          const double m = kept.replicates;
+          const double delta = g.value - kept.value;
+          kept.value += delta / (m + 1.0);
+          kept.replicate_scatter += delta * delta * m / (m + 1.0);
+          ++kept.replicates;
+        } else if (!(g.gradient.has_value() && gradient_there)) {
+          points.push_back(std::move(g));
+        }
+        continue;
+      }
+      if (same >= 0) {
+        GpPoint& kept = points[same];
         const bool kept_known = kept.noise_variance > 0.0;
         if (g.gradient.has_value() && !kept.gradient.has_value()) {
           kept = std::move(g);
-        } else if (values && !options_.noise && known && kept_known) {
+        } else if (!g.gradient.has_value() && !kept.gradient.has_value() && known &&
+                   kept_known) {
           // Measurements of one value with known noises: the GP learns from
           // them what it learns from their precision-weighted mean, with
           // the variance of that mean.
@@ -1475,17 +1494,8 @@ class LagoStrategy : public Strategy {
           kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
           kept.noise_variance = 1.0 / (wk + wg);
           ++kept.replicates;
-        } else if (values && options_.noise && !known && !kept_known) {
-          // Measurements under the fitted noise: their mean, count and
-          // scatter (Welford's update) are what the GP learns from them.
-          const double m = kept.replicates;
-          const double delta = g.value - kept.value;
-          kept.value += delta / (m + 1.0);
-          kept.replicate_scatter += delta * delta * m / (m + 1.0);
-          ++kept.replicates;
-        } else if (values && options_.noise) {
-          points.push_back(std::move(g));
-        } else if (values && !known && kept_known) {
+        } else if (!g.gradient.has_value() && !kept.gradient.has_value() && !known &&
+                   kept_known) {
           kept = std::move(g);
         }
         continue;

@@ -800,6 +800,65 @@ TEST(LagoStrategyTest, UnderAFittedNoiseEachValueWithAKnownNoiseIsARowOfItsOwn) 
   }
 }
 
+TEST(LagoStrategyTest, UnderAFittedNoiseAGradientAtAMeasuredPointIsARowOfItsOwn) {
+  // A value measured without a gradient, then again with one (as a
+  // gradient-at-incumbent trial is). Under noise = 1 both values are noisy
+  // and the model keeps both: the same model as with the second a hair
+  // (1e-9) away; a second gradient there is left out. An exact model
+  // replaces the value by the one with the gradient.
+  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+  };
+  for (const char* noise : {"1", "0"}) {
+    Problem p = MakeProblem(2, GradientMode::kEnhanced, 5);
+    p.options["noise"] = noise;
+    Loop loop("bo", p);
+    for (int i = 0; i < 20; ++i) loop.Step(noisy);
+    std::vector<CompletedPoint> completed = loop.completed();
+    CompletedPoint again = completed[2];
+    again.trial_id = static_cast<int64_t>(completed.size()) + 1;
+    again.value += 3.0;
+    completed[2].gradient.reset();
+    const std::vector<Eigen::VectorXd> at = {completed[2].x, Eigen::Vector2d(0.3, 0.7)};
+    auto strategy = MakeStrategy("bo", p);
+    ASSERT_TRUE(strategy.ok());
+    auto predict = [&](const std::vector<CompletedPoint>& told) {
+      StrategyInput input;
+      input.state = loop.state();
+      input.completed = told;
+      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
+      EXPECT_TRUE(out.ok()) << out.status();
+      return *std::move(out);
+    };
+    std::vector<CompletedPoint> repeated = completed;
+    repeated.push_back(again);
+    const ModelPrediction once = predict(completed), both = predict(repeated);
+    if (std::string(noise) == "1") {
+      std::vector<CompletedPoint> apart = repeated;
+      apart.back().x[0] += 1e-9;
+      const ModelPrediction near = predict(apart);
+      EXPECT_EQ(both.model_points, once.model_points + 1);
+      for (int i = 0; i < 2; ++i) {
+        const double mean = near.points[i].mean, std = near.points[i].std;
+        EXPECT_NEAR(both.points[i].mean, mean, 1e-5 * std::abs(mean)) << i;
+        EXPECT_NEAR(both.points[i].std, std, 1e-5 * std) << i;
+      }
+      repeated.push_back(again);
+      repeated.back().value -= 1.0;
+      EXPECT_EQ(predict(repeated).model_points, once.model_points + 1);
+    } else {
+      std::vector<CompletedPoint> replaced = completed;
+      replaced[2] = again;
+      const ModelPrediction instead = predict(replaced);
+      EXPECT_EQ(both.model_points, once.model_points);
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(both.points[i].mean, instead.points[i].mean) << i;
+        EXPECT_EQ(both.points[i].std, instead.points[i].std) << i;
+      }
+    }
+  }
+}
+
 TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // On noisy Branin, told with noise = 1 or with each value's noise_std:
   // the value the region holds for its centre is the model's mean there
