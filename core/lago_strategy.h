@@ -102,8 +102,9 @@
 // GpHyperparameters::gradient_noise by profile likelihood over
 // {0, 0.03, 0.3, 3}, four fits per refit),
 // noise (0; 1: the values are noisy: every refit also fits
-// GpHyperparameters::value_noise, values measured again at one point join
-// the model as their mean (GpPoint::replicates), and EI's incumbent is the
+// GpHyperparameters::value_noise, values measured again at one point
+// without a known noise join the model as their mean (GpPoint::replicates),
+// other repeats as rows of their own, and EI's incumbent is the
 // lowest posterior mean at a completed point; the trust region still reads
 // observed values), region_mean (0; 1: with noisy values, by `noise` or a
 // known noise_std, the trust region reads the posterior mean instead of the
