@@ -160,6 +160,13 @@ double Branin(const Eigen::VectorXd& u, Eigen::VectorXd* g) {
 }
 constexpr double kBraninMinimum = 0.39788735772973816;
 
+// Branin with a noise-like term: a fast sine of the point, amplitude 10 (a
+// standard deviation of about 7, against values from 0.4 to 300), the
+// gradient Branin's.
+double NoisyBranin(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+  return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+}
+
 // Hartmann 6 on the unit cube: global minimum -3.32237, and a second local
 // minimum -3.20316 near (0.40, 0.88, 0.85, 0.57, 0.14, 0.04).
 double Hartmann6(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
@@ -540,13 +547,8 @@ double StateNumber(const std::string& state, const std::string& key) {
 }
 
 TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
-  // Branin with a noise-like term (a fast sine of the point, amplitude 10,
-  // so a standard deviation of about 7, against values from 0.4 to 300):
-  // with noise = 1 the model fits a value noise there, next to none on
-  // Branin itself, and the state carries it through a restart.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
+  // On NoisyBranin, with noise = 1 the model fits a value noise, next to
+  // none on Branin itself, and the state carries it through a restart.
   for (const char* name : {"lago", "bo"}) {
     Problem p = MakeProblem(2, GradientMode::kNone, 5);
     p.options["noise"] = "1";
@@ -554,8 +556,8 @@ TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
     restarted.set_name(name);
     for (int i = 0; i < 30; ++i) {
       if (i % 7 == 6) restarted.Restart();
-      const Suggestion a = straight.Step(noisy);
-      const Suggestion b = restarted.Step(noisy);
+      const Suggestion a = straight.Step(NoisyBranin);
+      const Suggestion b = restarted.Step(NoisyBranin);
       ASSERT_EQ(a.x, b.x) << name << " step " << i;
       exact.Step(Branin);
     }
@@ -568,13 +570,10 @@ TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
 }
 
 TEST(LagoStrategyTest, AKnownNoiseIsReadByTheModelAndKeptAcrossRestarts) {
-  // The noisy Branin above, each result told with its noise's standard
+  // NoisyBranin, each result told with its noise's standard
   // deviation (about 7) and without the noise option: the model smooths the
   // values instead of passing through them, the run is not the one told
   // nothing, and a restarted strategy makes the same steps.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
   // Over the points that always join the model (a local step may not).
   auto largest_gap = [](const Loop& loop) {
     const std::vector<double> means = loop.MeansAtCompleted();
@@ -595,10 +594,10 @@ TEST(LagoStrategyTest, AKnownNoiseIsReadByTheModelAndKeptAcrossRestarts) {
     int differ = 0;
     for (int i = 0; i < 30; ++i) {
       if (i % 7 == 6) restarted.Restart();
-      const Suggestion a = straight.Step(noisy);
-      const Suggestion b = restarted.Step(noisy);
+      const Suggestion a = straight.Step(NoisyBranin);
+      const Suggestion b = restarted.Step(NoisyBranin);
       ASSERT_EQ(a.x, b.x) << name << " step " << i;
-      differ += a.x != untold.Step(noisy).x;
+      differ += a.x != untold.Step(NoisyBranin).x;
     }
     EXPECT_EQ(straight.state(), restarted.state()) << name;
     EXPECT_GT(differ, 5) << name;
@@ -651,20 +650,51 @@ TEST(LagoStrategyTest, ReplicatesWithKnownNoisesJoinTheModelAsTheirWeightedMean)
   EXPECT_LT(a.points[0].mean, replicated[2].value + 1.5);
 }
 
+// Strategy `name`'s model at each of `x`, from `state` and `completed` (NaN
+// means and no model points when it cannot predict).
+ModelPrediction PredictModel(const std::string& name, const Problem& p,
+                             const std::string& state,
+                             const std::vector<CompletedPoint>& completed,
+                             const std::vector<Eigen::VectorXd>& x) {
+  auto strategy = MakeStrategy(name, p);
+  EXPECT_TRUE(strategy.ok()) << strategy.status();
+  if (!strategy.ok()) return ModelPrediction{};
+  StrategyInput input;
+  input.state = state;
+  input.completed = completed;
+  auto out = (*strategy)->Predict(input, x, /*optimum=*/false);
+  EXPECT_TRUE(out.ok()) << out.status();
+  if (out.ok()) return *std::move(out);
+  PointPrediction unknown;
+  unknown.mean = unknown.std = std::nan("");
+  ModelPrediction failed;
+  failed.points.resize(x.size(), unknown);
+  return failed;
+}
+
+// The posterior means of PredictModel.
+std::vector<double> ModelMeans(const std::string& name, const Problem& p,
+                               const std::string& state,
+                               const std::vector<CompletedPoint>& completed,
+                               const std::vector<Eigen::VectorXd>& x) {
+  std::vector<double> means;
+  for (const PointPrediction& q : PredictModel(name, p, state, completed, x).points) {
+    means.push_back(q.mean);
+  }
+  return means;
+}
+
 TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
   // Two more measurements of a design point, 3 and 5 above the first, on a
   // study with noise = 1: the model holds the point once, as the mean of
   // three (GpTest.AMeanOfReplicatesIsTheModelOfItsMeasurements), so its mean
   // there rises toward them and its variance falls. Without the noise option
   // an exact model cannot take them, and they change nothing.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
   for (const char* noise : {"1", "0"}) {
     Problem p = MakeProblem(2, GradientMode::kNone, 5);
     p.options["noise"] = noise;
     Loop loop("bo", p);
-    for (int i = 0; i < 30; ++i) loop.Step(noisy);
+    for (int i = 0; i < 30; ++i) loop.Step(NoisyBranin);
     std::vector<CompletedPoint> replicated = loop.completed();
     const CompletedPoint first = replicated[2];
     for (double offset : {3.0, 5.0}) {
@@ -673,16 +703,9 @@ TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
       again.value += offset;
       replicated.push_back(again);
     }
-    auto strategy = MakeStrategy("bo", p);
-    ASSERT_TRUE(strategy.ok());
     const std::vector<Eigen::VectorXd> at = {first.x, Eigen::Vector2d(0.3, 0.7)};
-    auto predict = [&](const std::vector<CompletedPoint>& completed) {
-      StrategyInput input;
-      input.state = loop.state();
-      input.completed = completed;
-      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
-      EXPECT_TRUE(out.ok()) << out.status();
-      return *std::move(out);
+    auto predict = [&](const std::vector<CompletedPoint>& told) {
+      return PredictModel("bo", p, loop.state(), told, at);
     };
     const ModelPrediction once = predict(loop.completed()), thrice = predict(replicated);
     EXPECT_EQ(thrice.model_points, once.model_points) << noise;
@@ -714,24 +737,6 @@ Eigen::VectorXd StateVector(const std::string& state, const std::string& key) {
   return v;
 }
 
-// The posterior mean of strategy `name`'s model at each of `x`, from `state`
-// and `completed` (NaNs when it cannot predict).
-std::vector<double> ModelMeans(const std::string& name, const Problem& p,
-                               const std::string& state,
-                               const std::vector<CompletedPoint>& completed,
-                               const std::vector<Eigen::VectorXd>& x) {
-  auto strategy = MakeStrategy(name, p);
-  EXPECT_TRUE(strategy.ok()) << strategy.status();
-  StrategyInput input;
-  input.state = state;
-  input.completed = completed;
-  auto out = (*strategy)->Predict(input, x, /*optimum=*/false);
-  EXPECT_TRUE(out.ok()) << out.status();
-  std::vector<double> means(x.size(), std::nan(""));
-  for (size_t k = 0; out.ok() && k < x.size(); ++k) means[k] = out->points[k].mean;
-  return means;
-}
-
 TEST(LagoStrategyTest, UnderAFittedNoiseEachValueWithAKnownNoiseIsARowOfItsOwn) {
   // One point measured without a noise_std, then twice with one (6 and 2
   // above the first), then again without (1 below). Under noise = 1 all are
@@ -739,25 +744,15 @@ TEST(LagoStrategyTest, UnderAFittedNoiseEachValueWithAKnownNoiseIsARowOfItsOwn) 
   // as with them a hair (1e-9) away, and the two without are one row, their
   // mean, whichever order they came in. An exact model takes the exact value,
   // whichever came first: the noisy ones then change nothing.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
   for (const char* noise : {"1", "0"}) {
     Problem p = MakeProblem(2, GradientMode::kNone, 5);
     p.options["noise"] = noise;
     Loop loop("bo", p);
-    for (int i = 0; i < 30; ++i) loop.Step(noisy);
+    for (int i = 0; i < 30; ++i) loop.Step(NoisyBranin);
     const std::vector<CompletedPoint> completed = loop.completed();
     const std::vector<Eigen::VectorXd> at = {completed[2].x, Eigen::Vector2d(0.3, 0.7)};
-    auto strategy = MakeStrategy("bo", p);
-    ASSERT_TRUE(strategy.ok());
     auto predict = [&](const std::vector<CompletedPoint>& told) {
-      StrategyInput input;
-      input.state = loop.state();
-      input.completed = told;
-      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
-      EXPECT_TRUE(out.ok()) << out.status();
-      return *std::move(out);
+      return PredictModel("bo", p, loop.state(), told, at);
     };
     std::vector<CompletedPoint> repeats;
     for (auto [offset, noise_std] : {std::pair{6.0, 0.5}, {2.0, 1.0}, {-1.0, 0.0}}) {
@@ -806,29 +801,19 @@ TEST(LagoStrategyTest, UnderAFittedNoiseAGradientAtAMeasuredPointIsARowOfItsOwn)
   // and the model keeps both: the same model as with the second a hair
   // (1e-9) away; a second gradient there is left out. An exact model
   // replaces the value by the one with the gradient.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
   for (const char* noise : {"1", "0"}) {
     Problem p = MakeProblem(2, GradientMode::kEnhanced, 5);
     p.options["noise"] = noise;
     Loop loop("bo", p);
-    for (int i = 0; i < 20; ++i) loop.Step(noisy);
+    for (int i = 0; i < 20; ++i) loop.Step(NoisyBranin);
     std::vector<CompletedPoint> completed = loop.completed();
     CompletedPoint again = completed[2];
     again.trial_id = static_cast<int64_t>(completed.size()) + 1;
     again.value += 3.0;
     completed[2].gradient.reset();
     const std::vector<Eigen::VectorXd> at = {completed[2].x, Eigen::Vector2d(0.3, 0.7)};
-    auto strategy = MakeStrategy("bo", p);
-    ASSERT_TRUE(strategy.ok());
     auto predict = [&](const std::vector<CompletedPoint>& told) {
-      StrategyInput input;
-      input.state = loop.state();
-      input.completed = told;
-      auto out = (*strategy)->Predict(input, at, /*optimum=*/false);
-      EXPECT_TRUE(out.ok()) << out.status();
-      return *std::move(out);
+      return PredictModel("bo", p, loop.state(), told, at);
     };
     std::vector<CompletedPoint> repeated = completed;
     repeated.push_back(again);
@@ -865,9 +850,6 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // (checked after every step without a refit, when the model is the one
   // the step used), and with region_mean = 0 the observed value, as for
   // exact values. A restarted strategy makes the same steps.
-  auto noisy = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    return Branin(x, g) + 10.0 * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
-  };
   for (const bool known : {false, true}) {
     std::vector<std::vector<Eigen::VectorXd>> runs;
     for (const char* by_mean : {"1", "0"}) {
@@ -887,8 +869,8 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
         if (i % 9 == 8) restarted.Restart();
         const std::vector<CompletedPoint> before = loop.completed();
         const std::string previous = loop.state();
-        const Suggestion a = loop.Step(noisy);
-        ASSERT_EQ(a.x, restarted.Step(noisy).x) << label << " step " << i;
+        const Suggestion a = loop.Step(NoisyBranin);
+        ASSERT_EQ(a.x, restarted.Step(NoisyBranin).x) << label << " step " << i;
         runs.back().push_back(a.x);
         const std::string& state = loop.state();
         const Eigen::VectorXd center = StateVector(state, "center");
