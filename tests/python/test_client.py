@@ -246,6 +246,31 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(thrice.model_points, 20)
         self.assertGreater(thrice.mean[0], once.mean[0] + 0.1)
 
+    def test_the_model_recommends_the_trial_of_its_best_mean(self):
+        # Noisy values of a hill with noise = 1, and one lucky draw far from
+        # its top, a little above every other value: `best` is that draw,
+        # `recommended` the completed trial where the model's mean is best,
+        # which is not it.
+        study = self.client.create_study(
+            "py-recommended", {"x": (0.0, 1.0), "y": (0.0, 1.0)}, direction="maximize",
+            strategy_options={"noise": "1"}, seed=9)
+        rng = random.Random(5)
+        xs = [[rng.random(), rng.random()] for _ in range(30)]
+        xs[7] = [0.95, 0.05]
+        values = [-(x - 0.3) ** 2 - (y - 0.6) ** 2 + rng.gauss(0.0, 0.05) for x, y in xs]
+        values[7] = max(values) + 0.05
+        study.add_observations(xs, values)
+        m = study.model_best()
+        self.assertEqual(m.best.id, 8)
+        means = study.predict(xs).mean
+        top = max(range(len(xs)), key=lambda i: means[i])
+        self.assertNotEqual(top, 7)
+        self.assertEqual(m.recommended.id, top + 1)
+        self.assertEqual(m.recommended.x, xs[top])
+        self.assertAlmostEqual(m.at_recommended.mean, means[top], delta=1e-9)
+        self.assertLess(m.at_best.mean, means[top] - 0.1)  # The draw is not believed.
+        self.assertEqual(m.recommended, study.model_best().recommended)
+
     def test_predict_errors_name_the_field(self):
         study = self.client.create_study("py-predict-errors", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
                                          seed=6)
@@ -963,6 +988,10 @@ class CliTest(unittest.TestCase):
         self.assertIn("best: trial 2, value 0.5, a=", out)
         self.assertRegex(out, r"model of 2 results at the best trial: mean 0\.5\d* std \S+\n")
         self.assertRegex(out, r"model optimum: mean \S+ std \S+, a=\S+\n")
+        # An exact model passes through the values: its best mean at a trial
+        # is the best trial's.
+        self.assertRegex(out, r"best model mean at a trial: trial 2, value 0\.5, "
+                         r"mean 0\.5\d* std \S+, a=\S+\n")
 
     def web(self, address, *args):
         """`lago web` on a free port: the process and its base URL."""

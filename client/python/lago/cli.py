@@ -181,6 +181,10 @@ def _cmd_best(client, a):
           f"mean {model.at_best.mean:.10g} std {model.at_best.std:.6g}")
     print(f"model optimum: mean {model.at_optimum.mean:.10g} std {model.at_optimum.std:.6g}"
           f", {_point_text(model.optimum_params)}")
+    r = model.recommended
+    print(f"best model mean at a trial: trial {r.id}, value {r.value:.10g}, mean "
+          f"{model.at_recommended.mean:.10g} std {model.at_recommended.std:.6g}, "
+          f"{_point_text(r.params)}")
 
 
 def _cmd_predict(client, a):
@@ -387,7 +391,8 @@ def build_parser():
     b = sub.add_parser("best", help="the best completed trial")
     b.add_argument("study")
     b.add_argument("--model", action="store_true",
-                   help="also the model's mean and std there, and where its mean is best")
+                   help="also the model's mean and std there, where its mean is best, "
+                   "and the trial where it is best (the one to recommend with noisy values)")
     b.set_defaults(func=_cmd_best)
 
     pr = sub.add_parser("predict", help="the model's mean and std at given points")

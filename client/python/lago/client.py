@@ -146,8 +146,9 @@ class Prediction:
 @dataclasses.dataclass
 class ModelBest:
     """The best completed trial with the model's view of it: the posterior at
-    its point (``at_best``) and the point where the model's mean is best over
-    the box (``optimum_x``, in user units) with the posterior there."""
+    its point (``at_best``), the point where the model's mean is best over
+    the box (``optimum_x``, in user units) with the posterior there, and the
+    completed trial where it is best (``recommended``)."""
 
     best: Optional[Trial]
     at_best: Optional[Prediction]
@@ -158,6 +159,11 @@ class ModelBest:
     lengthscales: List[float]
     # optimum_x by parameter name, a categorical entry as its label.
     optimum_params: Dict[str, Union[float, str]] = dataclasses.field(default_factory=dict)
+    # Of the completed trials, the one where the model's mean is best, and the
+    # posterior there: with noisy values, the trial to recommend (``best`` is
+    # then the luckiest draw of the noise).
+    recommended: Optional[Trial] = None
+    at_recommended: Optional[Prediction] = None
 
 
 # {name: (lower, upper)} or [(name, lower, upper)]; after upper, "log" for a
@@ -483,9 +489,9 @@ class Study:
         return self._trial(response.best) if response.HasField("best") else None
 
     def model_best(self) -> ModelBest:
-        """The best completed trial, the model's posterior at its point, and
+        """The best completed trial, the model's posterior at its point,
         where the model's mean is best over the box (searched as the informed
-        step searches it). Raises LagoError(FAILED_PRECONDITION) for a strategy
+        step searches it), and the completed trial where it is best. Raises LagoError(FAILED_PRECONDITION) for a strategy
         without a model and before the first result."""
         response = self.client._call(
             "GetBest", pb.GetBestRequest(study=self.name, include_model=True))
@@ -498,7 +504,9 @@ class Study:
             at_optimum=Prediction.from_proto(m.at_optimum),
             model_points=m.model_points,
             lengthscales=list(m.lengthscales),
-            optimum_params=labelled(self.parameters, m.optimum_x))
+            optimum_params=labelled(self.parameters, m.optimum_x),
+            recommended=self._trial(m.recommended) if has_best else None,
+            at_recommended=Prediction.from_proto(m.at_recommended) if has_best else None)
 
     def predict(self, xs: Sequence[Sequence[float]]) -> Predictions:
         """The posterior of the study's model (the GP that ``lago``, ``bo`` and
