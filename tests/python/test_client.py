@@ -957,6 +957,22 @@ class CliTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn('spec.parameters[0].choices[1]: "a" is used twice', proc.stderr)
 
+    def test_a_reader_that_stops_early_ends_the_listing_quietly(self):
+        # `lago trials s | head -1`: more than a pipe's buffer of rows, and the
+        # reader closes after the first line.
+        client = lago.Client(self.server.address, timeout=60)
+        self.addCleanup(client.close)
+        study = client.create_study("cli-pipe", {"x": (0.0, 1.0)}, strategy="sobol")
+        study.add_observations([[i / 2000] for i in range(2000)], [0.5] * 2000)
+        proc = subprocess.Popen([CLI, "--address", self.server.address, "trials", "cli-pipe"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertIn(b"trial", proc.stdout.readline())
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        proc.stderr.close()
+        self.assertEqual(proc.wait(timeout=60), 141, stderr)
+        self.assertEqual(stderr, "")
+
     def test_strategy_options_and_predictions_from_the_terminal(self):
         out = self.lago("create", "cli-model", "--param", "a:0:1", "--gradient-mode",
                         "enhanced", "--option", "initial_points=2", "--option", "gamma=3").stdout

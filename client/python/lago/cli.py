@@ -459,6 +459,11 @@ def main(argv=None):
     except LagoError as e:
         print(f"lago: {e.code.name}: {e.details}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`lago trials s | head`): stop quietly, and keep
+        # Python from failing again on flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     finally:
         client.close()
     return 0
