@@ -491,8 +491,9 @@ class Study:
     def model_best(self) -> ModelBest:
         """The best completed trial, the model's posterior at its point,
         where the model's mean is best over the box (searched as the informed
-        step searches it), and the completed trial where it is best. Raises LagoError(FAILED_PRECONDITION) for a strategy
-        without a model and before the first result."""
+        step searches it), and the completed trial where it is best. Raises
+        LagoError(FAILED_PRECONDITION) for a strategy without a model and
+        before the first result."""
         response = self.client._call(
             "GetBest", pb.GetBestRequest(study=self.name, include_model=True))
         m = response.model
