@@ -651,6 +651,7 @@ class LagoStrategy : public Strategy {
       return absl::FailedPreconditionError("the study has no results yet");
     }
     ASSIGN_OR_RETURN(State state, State::Parse(raw.state));
+    const bool fitted_before = state.lengthscales.size() == dimension();
     StrategyReport report;
     StrategyInput warped;
     std::vector<CompletedPoint> warped_points;
@@ -662,6 +663,7 @@ class LagoStrategy : public Strategy {
     }
     const double shift = warp ? *options_.lower_bound - state.warp_offset : 0.0;
     ModelPrediction out;
+    if (!fitted_before) out.fitted_state = state.Serialize();
     out.model_points = gp->num_points();
     out.lengthscales = gp->hyperparameters().lengthscales;
     for (const Eigen::VectorXd& point : x) {

@@ -156,6 +156,11 @@ struct ModelPrediction {
   int model_points = 0;
   // The kernel's lengthscales in unit-cube coordinates.
   Eigen::VectorXd lengthscales;
+  // When the input state had no hyperparameters and they were fitted for
+  // this prediction: the input state with them (else empty). Passed as the
+  // state of a later prediction on the same completed points, it gives the
+  // same model without fitting again.
+  std::string fitted_state;
 };
 
 class Strategy {

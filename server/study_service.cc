@@ -153,6 +153,12 @@ struct StudyService::StudyEntry {
   std::vector<core::CompletedPoint> completed;
   // The trials with a result (COMPLETED or FAILED).
   int64_t results = 0;
+  // For a stored strategy state without hyperparameters (no suggestion since
+  // the results came): the state with those a prediction fitted at revision
+  // `model_revision`, which later predictions at that revision read instead
+  // of fitting again. Memory only: it is what they would fit.
+  std::string model_state;
+  int64_t model_revision = -1;
   double cost_spent = 0.0;
 
   absl::Status CheckAlive() const {
@@ -915,11 +921,16 @@ absl::StatusOr<v1::ListTrialsResponse> StudyService::ListTrials(
 }
 
 absl::StatusOr<core::ModelPrediction> StudyService::ReadModel(
-    const StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum) {
+    StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum) {
   core::StrategyInput input;
-  input.state = entry.strategy_state;
+  input.state =
+      entry.model_revision == entry.revision ? entry.model_state : entry.strategy_state;
   input.completed = entry.completed;
   auto model = entry.strategy->Predict(input, points, optimum);
+  if (model.ok() && !model->fitted_state.empty()) {
+    entry.model_state = std::move(model->fitted_state);
+    entry.model_revision = entry.revision;
+  }
   if (absl::IsUnimplemented(model.status())) {
     return absl::FailedPreconditionError(
         absl::StrCat("study: strategy \"", entry.study.spec().strategy(), "\" of \"",

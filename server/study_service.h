@@ -100,9 +100,10 @@ class StudyService {
                             std::optional<int64_t> stored_revision);
   v1::Study StudyView(const StudyEntry& entry, absl::Time now) const;
   // The strategy's model of a study at `points` (unit cube), and its optimum
-  // when asked; the errors name the study. The caller holds the study's lock.
+  // when asked; the errors name the study. The caller holds the study's lock;
+  // hyperparameters fitted for it are kept in `entry` for the next call.
   static absl::StatusOr<core::ModelPrediction> ReadModel(
-      const StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum);
+      StudyEntry& entry, absl::Span<const Eigen::VectorXd> points, bool optimum);
 
   std::unique_ptr<storage::StudyStore> store_;
   StudyServiceOptions options_;

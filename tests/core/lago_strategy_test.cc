@@ -844,6 +844,47 @@ TEST(LagoStrategyTest, UnderAFittedNoiseAGradientAtAMeasuredPointIsARowOfItsOwn)
   }
 }
 
+TEST(LagoStrategyTest, APredictionThatFitsReturnsTheStateItFitted) {
+  // Imported results and no suggestion yet: the state has no
+  // hyperparameters, and a prediction fits them. Given back as the state, it
+  // gives the same model without fitting again, for a plain, a noisy and a
+  // warped (lower_bound) model, and with gradients.
+  const std::vector<std::pair<GradientMode, std::map<std::string, std::string>>> cases = {
+      {GradientMode::kNone, {}},
+      {GradientMode::kNone, {{"noise", "1"}}},
+      {GradientMode::kNone, {{"lower_bound", "0"}}},
+      {GradientMode::kEnhanced, {}}};
+  for (const auto& [mode, options] : cases) {
+    Problem p = MakeProblem(2, mode, 5);
+    for (const auto& [key, value] : options) p.options[key] = value;
+    std::vector<CompletedPoint> completed;
+    for (int i = 0; i < 12; ++i) {
+      CompletedPoint c;
+      c.trial_id = i + 1;
+      c.x =
+          Eigen::Vector2d(std::fmod(0.1 + 0.37 * i, 1.0), std::fmod(0.2 + 0.61 * i, 1.0));
+      Eigen::VectorXd g;
+      c.value = NoisyBranin(c.x, &g);
+      if (mode != GradientMode::kNone) c.gradient = g;
+      completed.push_back(c);
+    }
+    const std::vector<Eigen::VectorXd> at = {completed[3].x, Eigen::Vector2d(0.3, 0.7)};
+    const std::string label = options.empty() ? "plain" : options.begin()->first;
+    const ModelPrediction fitted = PredictModel("bo", p, "", completed, at);
+    ASSERT_FALSE(fitted.fitted_state.empty()) << label;
+    EXPECT_EQ(StateVector(fitted.fitted_state, "lengthscales"), fitted.lengthscales)
+        << label;
+    const ModelPrediction again =
+        PredictModel("bo", p, fitted.fitted_state, completed, at);
+    EXPECT_TRUE(again.fitted_state.empty()) << label;
+    EXPECT_EQ(again.model_points, fitted.model_points) << label;
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(again.points[i].mean, fitted.points[i].mean) << label << " " << i;
+      EXPECT_EQ(again.points[i].std, fitted.points[i].std) << label << " " << i;
+    }
+  }
+}
+
 TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // On noisy Branin, told with noise = 1 or with each value's noise_std:
   // the value the region holds for its centre is the model's mean there

@@ -246,6 +246,31 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(thrice.model_points, 20)
         self.assertGreater(thrice.mean[0], once.mean[0] + 0.1)
 
+    def test_predictions_before_a_suggestion_fit_once_and_agree_after_a_restart(self):
+        # Imported results and no suggestion: the first prediction fits the
+        # hyperparameters, and the server keeps them in memory for the next
+        # ones until the results change. Those are the predictions a fresh
+        # fit makes, as a restarted server (which has not kept them) shows.
+        xs = [[i / 45, (7 * i % 45) / 45] for i in range(45)]
+        values = [(x - 0.3) ** 2 + (y - 0.6) ** 2 + 0.01 * math.sin(50 * x) for x, y in xs]
+        at = [[0.31, 0.58], [0.9, 0.1]]
+        with LagoServer() as server:
+            with lago.Client(server.address, timeout=60) as client:
+                study = client.create_study(
+                    "py-fit-once", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+                    strategy_options={"noise": "1"}, seed=2)
+                study.add_observations(xs[:40], values[:40])
+                first = (study.predict(at), study.model_best())
+                self.assertEqual((study.predict(at), study.model_best()), first)
+                study.add_observations(xs[40:], values[40:])
+                grown = (study.predict(at), study.model_best())
+                self.assertNotEqual(grown[0], first[0])
+            server.kill()
+            server.start()
+            with lago.Client(server.address, timeout=60) as client:
+                study = client.study("py-fit-once")
+                self.assertEqual((study.predict(at), study.model_best()), grown)
+
     def test_the_model_recommends_the_trial_of_its_best_mean(self):
         # Noisy values of a hill with noise = 1, and one lucky draw far from
         # its top, a little above every other value: `best` is that draw,
