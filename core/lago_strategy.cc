@@ -1484,11 +1484,11 @@ class LagoStrategy : public Strategy {
       }
       if (same >= 0) {
         GpPoint& kept = points[same];
+        const bool values = !g.gradient.has_value() && !kept.gradient.has_value();
         const bool kept_known = kept.noise_variance > 0.0;
         if (g.gradient.has_value() && !kept.gradient.has_value()) {
           kept = std::move(g);
-        } else if (!g.gradient.has_value() && !kept.gradient.has_value() && known &&
-                   kept_known) {
+        } else if (values && known && kept_known) {
           // Measurements of one value with known noises: the GP learns from
           // them what it learns from their precision-weighted mean, with
           // the variance of that mean.
@@ -1496,8 +1496,7 @@ class LagoStrategy : public Strategy {
           kept.value = (wk * kept.value + wg * g.value) / (wk + wg);
           kept.noise_variance = 1.0 / (wk + wg);
           ++kept.replicates;
-        } else if (!g.gradient.has_value() && !kept.gradient.has_value() && !known &&
-                   kept_known) {
+        } else if (values && !known && kept_known) {
           kept = std::move(g);
         }
         continue;

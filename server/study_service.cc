@@ -978,13 +978,14 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   if (best != nullptr) *response.mutable_best() = *best;
   if (!request.include_model()) return response;
   const core::SearchSpace& space = *entry->space;
-  // The best trial's point, then every completed trial's, for the
+  // Every completed trial's point (the best trial's among them), for the
   // recommendation.
   std::vector<Eigen::VectorXd> points;
   std::vector<const v1::Trial*> completed;
-  if (best != nullptr) points.push_back(space.ToUnit(best->x()));
+  size_t best_index = 0;
   for (const v1::Trial& t : entry->trials) {
     if (t.state() != v1::TRIAL_STATE_COMPLETED) continue;
+    if (&t == best) best_index = completed.size();
     completed.push_back(&t);
     points.push_back(space.ToUnit(t.x()));
   }
@@ -997,14 +998,14 @@ absl::StatusOr<v1::GetBestResponse> StudyService::GetBest(
   const double sign = Sign(entry->study.spec());
   v1::ModelBest* out = response.mutable_model();
   if (best != nullptr) {
-    ToProto(model.points[0], space, best->x(), sign, out->mutable_at_best());
+    ToProto(model.points[best_index], space, best->x(), sign, out->mutable_at_best());
     // Means are minimised (a maximised study's are negated).
     size_t lowest = 0;
     for (size_t i = 1; i < completed.size(); ++i) {
-      if (model.points[1 + i].mean < model.points[1 + lowest].mean) lowest = i;
+      if (model.points[i].mean < model.points[lowest].mean) lowest = i;
     }
     *out->mutable_recommended() = *completed[lowest];
-    ToProto(model.points[1 + lowest], space, completed[lowest]->x(), sign,
+    ToProto(model.points[lowest], space, completed[lowest]->x(), sign,
             out->mutable_at_recommended());
   }
   const std::vector<double> x = space.FromUnit(model.optimum->x);
