@@ -211,7 +211,12 @@ double ImprovementRatio(double f_center, double f_trial, double predicted_improv
 
 bool Sr1Update(Eigen::MatrixXd* b, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
                double skip) {
-  const Eigen::VectorXd v = y - *b * s;
+  const Eigen::VectorXd bs = *b * s;
+  const Eigen::VectorXd v = y - bs;
+  // Rounding in B s alone (which the BLAS kernel sets) must not become a
+  // rank-one update of size up to ||v|| / (skip ||s||).
+  constexpr double kRounding = 64.0 * std::numeric_limits<double>::epsilon();
+  if (v.norm() <= kRounding * (y.norm() + bs.norm())) return false;
   const double denominator = v.dot(s);
   if (std::abs(denominator) <= skip * s.norm() * v.norm()) return false;
   b->noalias() += v * v.transpose() / denominator;

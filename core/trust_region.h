@@ -53,8 +53,9 @@ Eigen::VectorXd CauchyPoint(const Eigen::VectorXd& g, const Eigen::MatrixXd& b,
 // rho = (f(centre) - f(trial)) / predicted improvement.
 double ImprovementRatio(double f_center, double f_trial, double predicted_improvement);
 
-// SR1: with v = y - Bs, B += v v' / (v's) unless |v's| <= skip ||s|| ||v||.
-// Returns whether B changed.
+// SR1: with v = y - Bs, B += v v' / (v's) unless |v's| <= skip ||s|| ||v||,
+// or v is only rounding in y - Bs (||v|| <= 64 eps (||y|| + ||Bs||)): then
+// B already maps s to y. Returns whether B changed.
 bool Sr1Update(Eigen::MatrixXd* b, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
                double skip = 1e-8);
 

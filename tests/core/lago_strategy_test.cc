@@ -687,31 +687,45 @@ std::vector<double> ModelMeans(const std::string& name, const Problem& p,
 TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
   // Two more measurements of a design point, 3 and 5 above the first, on a
   // study with noise = 1: the model holds the point once, as the mean of
-  // three (GpTest.AMeanOfReplicatesIsTheModelOfItsMeasurements), so its mean
-  // there rises toward them and its variance falls. Without the noise option
-  // an exact model cannot take them, and they change nothing.
+  // three (GpTest.AMeanOfReplicatesIsTheModelOfItsMeasurements): two
+  // measurements 4 and 4 above give the same model, its mean there rises
+  // toward them and its variance falls. Without the noise option an exact
+  // model cannot take them, and they change nothing.
   for (const char* noise : {"1", "0"}) {
     Problem p = MakeProblem(2, GradientMode::kNone, 5);
     p.options["noise"] = noise;
     Loop loop("bo", p);
     for (int i = 0; i < 30; ++i) loop.Step(NoisyBranin);
-    std::vector<CompletedPoint> replicated = loop.completed();
-    const CompletedPoint first = replicated[2];
-    for (double offset : {3.0, 5.0}) {
-      CompletedPoint again = first;
-      again.trial_id = static_cast<int64_t>(replicated.size()) + 1;
-      again.value += offset;
-      replicated.push_back(again);
-    }
+    const CompletedPoint first = loop.completed()[2];
+    auto measured_again = [&](std::initializer_list<double> offsets) {
+      std::vector<CompletedPoint> replicated = loop.completed();
+      for (double offset : offsets) {
+        CompletedPoint again = first;
+        again.trial_id = static_cast<int64_t>(replicated.size()) + 1;
+        again.value += offset;
+        replicated.push_back(again);
+      }
+      return replicated;
+    };
     const std::vector<Eigen::VectorXd> at = {first.x, Eigen::Vector2d(0.3, 0.7)};
     auto predict = [&](const std::vector<CompletedPoint>& told) {
       return PredictModel("bo", p, loop.state(), told, at);
     };
-    const ModelPrediction once = predict(loop.completed()), thrice = predict(replicated);
+    const ModelPrediction once = predict(loop.completed()),
+                          thrice = predict(measured_again({3.0, 5.0})),
+                          same_mean = predict(measured_again({4.0, 4.0}));
     EXPECT_EQ(thrice.model_points, once.model_points) << noise;
     if (std::string(noise) == "1") {
       ASSERT_GT(StateNumber(loop.state(), "value_noise"), 1e-4);
-      EXPECT_GT(thrice.points[0].mean, once.points[0].mean + 1.0);
+      for (int i = 0; i < 2; ++i) {
+        EXPECT_NEAR(same_mean.points[i].mean, thrice.points[i].mean,
+                    1e-9 * std::abs(thrice.points[i].mean))
+            << i;
+        EXPECT_NEAR(same_mean.points[i].std, thrice.points[i].std,
+                    1e-9 * thrice.points[i].std)
+            << i;
+      }
+      EXPECT_GT(thrice.points[0].mean, once.points[0].mean + 0.25);
       // Where the noise dominates, three measurements divide the posterior
       // standard deviation by nearly sqrt(3).
       EXPECT_LT(thrice.points[0].std, 0.75 * once.points[0].std);
@@ -890,82 +904,89 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
   // the value the region holds for its centre is the model's mean there
   // (checked after every step without a refit, when the model is the one
   // the step used), and with region_mean = 0 the observed value, as for
-  // exact values. A restarted strategy makes the same steps.
+  // exact values. A restarted strategy makes the same steps. How many local
+  // steps end without a refit depends on the path, which rounding in the
+  // BLAS moves: runs of 40 steps from further seeds are added until more
+  // than 3 have been checked.
   for (const bool known : {false, true}) {
     std::vector<std::vector<Eigen::VectorXd>> runs;
     for (const char* by_mean : {"1", "0"}) {
+      int checked = 0, ratios = 0;
+      runs.emplace_back();
+      for (uint64_t seed = 5; seed < 9 && (checked <= 10 || ratios <= 3); ++seed) {
+        const std::string label = absl::StrCat(known ? "noise_std" : "noise=1",
+                                               " region_mean=", by_mean, " seed ", seed);
+        Problem p = MakeProblem(2, GradientMode::kNone, seed);
+        if (!known) p.options["noise"] = "1";
+        p.options["region_mean"] = by_mean;
+        Loop loop("lago", p), restarted("lago", p);
+        if (known) {
+          loop.set_noise_std(7.0);
+          restarted.set_noise_std(7.0);
+        }
+        for (int i = 0; i < 40; ++i) {
+          if (i % 9 == 8) restarted.Restart();
+          const std::vector<CompletedPoint> before = loop.completed();
+          const std::string previous = loop.state();
+          const Suggestion a = loop.Step(NoisyBranin);
+          ASSERT_EQ(a.x, restarted.Step(NoisyBranin).x) << label << " step " << i;
+          if (seed == 5) runs.back().push_back(a.x);
+          const std::string& state = loop.state();
+          const Eigen::VectorXd center = StateVector(state, "center");
+          if (center.size() == 2 && StateVector(previous, "center").size() == 0) {
+            // The first centre: the completed point the region reads lowest,
+            // by the model of the hyperparameters before this step.
+            std::vector<double> values;
+            for (const CompletedPoint& c : before) values.push_back(c.value);
+            if (std::string(by_mean) == "1") {
+              std::vector<Eigen::VectorXd> x;
+              for (const CompletedPoint& c : before) x.push_back(c.x);
+              values = ModelMeans("lago", p, previous, before, x);
+            }
+            const size_t lowest =
+                std::min_element(values.begin(), values.end()) - values.begin();
+            EXPECT_EQ(center, before[lowest].x) << label << " step " << i;
+          }
+          if (center.size() != 2 || loop.summary().find("refit(") != std::string::npos)
+            continue;
+          // What the region reads at x: the mean of the model this step used,
+          // or the observed value.
+          auto read = [&](const Eigen::VectorXd& x) {
+            if (std::string(by_mean) == "0") {
+              for (const CompletedPoint& c : before) {
+                if (c.x == x) return c.value;
+              }
+              return std::nan("");
+            }
+            return ModelMeans("lago", p, state, before, {x})[0];
+          };
+          auto near = [](double a, double b) {
+            return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
+          };
+          EXPECT_TRUE(near(StateNumber(state, "f_center"), read(center)))
+              << label << " step " << i << ": " << StateNumber(state, "f_center")
+              << " vs " << read(center);
+          ++checked;
+          // The result of the local step from the centre: rho compares what
+          // the region reads at its base and at the step.
+          const Eigen::VectorXd base = StateVector(previous, "local_center");
+          const int64_t seq = static_cast<int64_t>(StateNumber(previous, "local_seq"));
+          if (seq < 0 || before.back().sequence_index != seq || base.size() != 2 ||
+              base != StateVector(previous, "center") ||
+              StateNumber(state, "last_rho") == 0.0)
+            continue;
+          // rho I, the decrease the region saw, to rounding in the values.
+          const double improvement = StateNumber(previous, "local_improvement");
+          const double decrease = read(base) - read(before.back().x);
+          EXPECT_TRUE(near(StateNumber(state, "last_rho") * improvement + read(base),
+                           decrease + read(base)))
+              << label << " step " << i << ": rho " << StateNumber(state, "last_rho")
+              << " I " << improvement << " decrease " << decrease;
+          ++ratios;
+        }
+      }
       const std::string label =
           absl::StrCat(known ? "noise_std" : "noise=1", " region_mean=", by_mean);
-      Problem p = MakeProblem(2, GradientMode::kNone, 5);
-      if (!known) p.options["noise"] = "1";
-      p.options["region_mean"] = by_mean;
-      Loop loop("lago", p), restarted("lago", p);
-      if (known) {
-        loop.set_noise_std(7.0);
-        restarted.set_noise_std(7.0);
-      }
-      runs.emplace_back();
-      int checked = 0, ratios = 0;
-      for (int i = 0; i < 40; ++i) {
-        if (i % 9 == 8) restarted.Restart();
-        const std::vector<CompletedPoint> before = loop.completed();
-        const std::string previous = loop.state();
-        const Suggestion a = loop.Step(NoisyBranin);
-        ASSERT_EQ(a.x, restarted.Step(NoisyBranin).x) << label << " step " << i;
-        runs.back().push_back(a.x);
-        const std::string& state = loop.state();
-        const Eigen::VectorXd center = StateVector(state, "center");
-        if (center.size() == 2 && StateVector(previous, "center").size() == 0) {
-          // The first centre: the completed point the region reads lowest,
-          // by the model of the hyperparameters before this step.
-          std::vector<double> values;
-          for (const CompletedPoint& c : before) values.push_back(c.value);
-          if (std::string(by_mean) == "1") {
-            std::vector<Eigen::VectorXd> x;
-            for (const CompletedPoint& c : before) x.push_back(c.x);
-            values = ModelMeans("lago", p, previous, before, x);
-          }
-          const size_t lowest =
-              std::min_element(values.begin(), values.end()) - values.begin();
-          EXPECT_EQ(center, before[lowest].x) << label << " step " << i;
-        }
-        if (center.size() != 2 || loop.summary().find("refit(") != std::string::npos)
-          continue;
-        // What the region reads at x: the mean of the model this step used,
-        // or the observed value.
-        auto read = [&](const Eigen::VectorXd& x) {
-          if (std::string(by_mean) == "0") {
-            for (const CompletedPoint& c : before) {
-              if (c.x == x) return c.value;
-            }
-            return std::nan("");
-          }
-          return ModelMeans("lago", p, state, before, {x})[0];
-        };
-        auto near = [](double a, double b) {
-          return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b));
-        };
-        EXPECT_TRUE(near(StateNumber(state, "f_center"), read(center)))
-            << label << " step " << i << ": " << StateNumber(state, "f_center") << " vs "
-            << read(center);
-        ++checked;
-        // The result of the local step from the centre: rho compares what
-        // the region reads at its base and at the step.
-        const Eigen::VectorXd base = StateVector(previous, "local_center");
-        const int64_t seq = static_cast<int64_t>(StateNumber(previous, "local_seq"));
-        if (seq < 0 || before.back().sequence_index != seq || base.size() != 2 ||
-            base != StateVector(previous, "center") ||
-            StateNumber(state, "last_rho") == 0.0)
-          continue;
-        // rho I, the decrease the region saw, to rounding in the values.
-        const double improvement = StateNumber(previous, "local_improvement");
-        const double decrease = read(base) - read(before.back().x);
-        EXPECT_TRUE(near(StateNumber(state, "last_rho") * improvement + read(base),
-                         decrease + read(base)))
-            << label << " step " << i << ": rho " << StateNumber(state, "last_rho")
-            << " I " << improvement << " decrease " << decrease;
-        ++ratios;
-      }
       EXPECT_GT(checked, 10) << label;
       EXPECT_GT(ratios, 3) << label;
     }

@@ -80,6 +80,12 @@ TEST(TrustRegionTest, Sr1SkipsWhenTheCurvatureConditionFails) {
   // y = B s exactly: v = 0, nothing to learn.
   EXPECT_FALSE(Sr1Update(&b, kStep, RefB() * kStep));
   EXPECT_EQ(b, Eigen::MatrixXd(RefB()));
+  // y = B s to rounding (in B s as another BLAS kernel computes it): v is
+  // along s, so the curvature condition alone would pass it, but it is
+  // noise.
+  const Eigen::VectorXd rounded = (1.0 + 1e-15) * (RefB() * kStep);
+  EXPECT_FALSE(Sr1Update(&b, kStep, rounded));
+  EXPECT_EQ(b, Eigen::MatrixXd(RefB()));
 }
 
 // H q by the two-loop recursion (Nocedal & Wright (2006), algorithm 7.4):
