@@ -36,12 +36,30 @@ from bench_optimizers import start_server  # noqa: E402
 import report  # noqa: E402
 
 
+def coretype():
+    """The OPENBLAS_CORETYPE the timings run with: the environment's, else
+    SkylakeX (OpenBLAS's AVX-512 kernels) on a CPU with AVX-512, else ''
+    (OpenBLAS's own choice; forcing SkylakeX elsewhere ends in SIGILL)."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return os.environ["OPENBLAS_CORETYPE"]
+    try:
+        with open("/proc/cpuinfo") as f:
+            return "SkylakeX" if " avx512f" in f.read() else ""
+    except OSError:
+        return ""
+
+
+def coretype_label():
+    return f"OPENBLAS_CORETYPE={coretype() or '(unset)'}"
+
+
 def suggest_time_rows(binary, threads, arguments):
-    """Runs suggest_time with `arguments` on `threads` OpenBLAS threads (AVX-512
-    kernels unless OPENBLAS_CORETYPE says otherwise): the cells of each row of
-    its table, and the seconds it took."""
+    """Runs suggest_time with `arguments` on `threads` OpenBLAS threads and the
+    kernels of coretype(): the cells of each row of its table, and the
+    seconds it took."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
-    env.setdefault("OPENBLAS_CORETYPE", "SkylakeX")
+    if coretype():
+        env["OPENBLAS_CORETYPE"] = coretype()
     start = time.monotonic()
     out = subprocess.run([binary] + arguments, env=env, check=True, capture_output=True,
                          text=True).stdout
@@ -131,7 +149,7 @@ def main():
     dims = [int(d) for d in args.dims.split(",")]
     lines = [f"Command: `{command}`", "",
              f"Run {datetime.date.today().isoformat()} on {os.cpu_count()} CPUs, "
-             "OPENBLAS_CORETYPE=SkylakeX. suggest_time runs lago's Suggest (gradient-enhanced) "
+             f"{coretype_label()}. suggest_time runs lago's Suggest (gradient-enhanced) "
              f"for {args.evaluations} observations in each d; the two thread counts ran back "
              "to back under each load. The last columns are the median and the largest "
              f"suggestion (a refit) among observations {last}.", "",

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import report  # noqa: E402
-from blas_threads import suggest_time_rows  # noqa: E402
+from blas_threads import coretype_label, suggest_time_rows  # noqa: E402
 
 
 def run(binary, dims, evaluations):
@@ -51,7 +51,7 @@ def main():
     command = shlex.join(["bench/optimizers/rank_update.py"] + sys.argv[1:])
     today = datetime.date.today().isoformat()
     lines = [f"Command: `{command}`", "",
-             f"Run {today} on {os.cpu_count()} CPUs, OPENBLAS_CORETYPE=SkylakeX, one "
+             f"Run {today} on {os.cpu_count()} CPUs, {coretype_label()}, one "
              "OpenBLAS thread. suggest_time runs lago's Suggest (gradient-enhanced, a "
              "shifted sphere) with rank_update = 1 (the default: between refits each new "
              "point extends the Cholesky factor) and rank_update = 0 (the model is "
