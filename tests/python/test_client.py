@@ -922,6 +922,52 @@ class CliTest(unittest.TestCase):
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         self.assertGreater(os.path.getsize(png), 10000)
 
+    def test_watch_and_the_browser_name_the_recommended_trial_of_noisy_values(self):
+        # A noise=1 study with one lucky draw (as in
+        # test_the_model_recommends_the_trial_of_its_best_mean): watch and the
+        # study's page show the trial the model recommends beside the best
+        # value; a study with exact values and a sobol study told noise_stds
+        # (no model) say what they can.
+        with lago.Client(self.server.address) as client:
+            noisy = client.create_study("watched-noisy", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+                                        strategy_options={"noise": "1"}, seed=9)
+            rng = random.Random(5)
+            xs = [[rng.random(), rng.random()] for _ in range(30)]
+            xs[7] = [0.95, 0.05]
+            values = [(x - 0.3) ** 2 + (y - 0.6) ** 2 + rng.gauss(0.0, 0.05) for x, y in xs]
+            values[7] = min(values) - 0.05
+            noisy.add_observations(xs, values)
+            m = noisy.model_best()
+            self.assertNotEqual(m.recommended.id, 8)
+            exact = client.create_study("watched-exact", {"x": (0.0, 1.0), "y": (0.0, 1.0)},
+                                        seed=9)
+            exact.add_observations(xs[:8], values[:8])
+            sobol = client.create_study("watched-sobol", {"x": (0.0, 1.0)}, strategy="sobol")
+            sobol.observe(sobol.suggest(), 1.0, noise_std=0.1)
+        r = m.recommended
+        out = self.lago("watch", "watched-noisy", "--count", "2", "--interval", "0.1").stdout
+        self.assertIn(f"best: {values[7]:.10g} (trial 8)", out)
+        self.assertEqual(out.count(
+            f"recommended (noisy values): trial {r.id}, model mean "
+            f"{m.at_recommended.mean:.10g} std {m.at_recommended.std:.4g}, "
+            f"value {r.value:.10g}, at x="), 2)
+        out = self.lago("watch", "watched-exact", "--count", "1").stdout
+        self.assertIn("best: ", out)
+        self.assertNotIn("recommended", out)
+        out = self.lago("watch", "watched-sobol", "--count", "1").stdout
+        self.assertIn("recommended (noisy values): no model: study: strategy \"sobol\"", out)
+
+        _, url = self.web(self.server.address, "--refresh", "0")
+        status, page = self.get(url + "study/watched-noisy")
+        self.assertEqual(status, 200)
+        self.assertIn(f"<b>Best:</b> {values[7]:.10g} (trial 8)", page)
+        self.assertIn(f"trial {r.id}, model mean {m.at_recommended.mean:.10g} ", page)
+        status, page = self.get(url + "study/watched-exact")
+        self.assertIn("<b>Best:</b> ", page)
+        self.assertNotIn("Recommended", page)
+        status, page = self.get(url + "study/watched-sobol")
+        self.assertIn("Recommended: no model (study: strategy &quot;sobol&quot;", page)
+
     def test_a_log_scale_parameter_from_the_terminal(self):
         out = self.lago("create", "cli-log", "--param", "rate:1e-5:1e-1:log", "--param",
                         "t:20:80").stdout

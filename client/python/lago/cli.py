@@ -11,7 +11,8 @@ import time
 
 from google.protobuf import json_format
 
-from lago.client import DEFAULT_ADDRESS, Client, LagoError, _valid_words, labelled, unlabelled
+from lago.client import (DEFAULT_ADDRESS, Client, LagoError, _valid_words, labelled,
+                         noisy_values, unlabelled)
 from lago.v1 import study_pb2
 
 
@@ -233,8 +234,26 @@ def _cmd_export(client, a):
         sys.stdout.write(out.getvalue())
 
 
-def _watch_frame(study, info, trials, history, now):
-    """The text of one `lago watch` screen."""
+def _recommended_text(study, completed, cache):
+    """For a study with noisy values: the completed trial where the model's
+    mean is best. Asked of the server again only when a result has come in
+    since the last time (`cache` keeps the answer)."""
+    if cache.get("completed") != completed:
+        try:
+            m = study.model_best()
+            r = m.recommended
+            text = (f"recommended (noisy values): trial {r.id}, model mean "
+                    f"{m.at_recommended.mean:.10g} std {m.at_recommended.std:.4g}, "
+                    f"value {r.value:.10g}, at {_point_text(r.params, 6)}")
+        except LagoError as e:
+            text = f"recommended (noisy values): no model: {e.details}"
+        cache.update(completed=completed, text=text)
+    return cache["text"]
+
+
+def _watch_frame(study, info, trials, history, now, cache=None):
+    """The text of one `lago watch` screen. `cache` keeps the recommended
+    trial of a study with noisy values between frames."""
     st = info.stats
     done = [t for t in trials if t.state == "completed"]
     sign = -1.0 if info.spec.direction == study_pb2.DIRECTION_MAXIMIZE else 1.0
@@ -255,6 +274,8 @@ def _watch_frame(study, info, trials, history, now):
     if best is not None:
         point = _point_text(labelled(info.spec.parameters, best.x), 6)
         lines.append(f"best: {best.value:.10g} (trial {best.id}) at {point}")
+        if noisy_values(info.spec, done):
+            lines.append(_recommended_text(study, len(done), {} if cache is None else cache))
     recent = sorted(trials, key=lambda t: t.id)[-8:]
     if recent:
         lines.append("last trials: " + "  ".join(
@@ -266,11 +287,13 @@ def _watch_frame(study, info, trials, history, now):
 def _cmd_watch(client, a):
     study = client.study(a.study)
     history = []
+    cache = {}
     frames = 0
     try:
         while True:
             info = study.info()
-            text = _watch_frame(study, info, study.trials(), history, time.monotonic())
+            text = _watch_frame(study, info, study.trials(), history, time.monotonic(),
+                                cache)
             if sys.stdout.isatty():
                 sys.stdout.write("\x1b[2J\x1b[H")
             print(text + "\n", flush=True)
@@ -409,7 +432,8 @@ def build_parser():
     e.add_argument("--out", help="file to write (default: standard output)")
     e.set_defaults(func=_cmd_export)
 
-    w = sub.add_parser("watch", help="follow a study live: trials, best, rate, last steps")
+    w = sub.add_parser("watch", help="follow a study live: trials, best (with noisy values also "
+                       "the recommended trial), rate, last steps")
     w.add_argument("study")
     w.add_argument("--interval", type=float, default=2.0, help="seconds between updates")
     w.add_argument("--count", type=int, default=0, help="stop after this many updates")

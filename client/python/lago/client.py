@@ -563,5 +563,13 @@ class Study:
         return self.client.stop_study(self.name)
 
 
+def noisy_values(spec: study_pb2.StudySpec, trials: Iterable[Trial]) -> bool:
+    """Whether the study's values are noisy: its strategy fits a value noise
+    (option noise=1) or a result carries a noise_std. The best value is then
+    the luckiest draw, and ModelBest.recommended the trial to recommend."""
+    return spec.strategy_options.get("noise") == "1" or any(
+        t.noise_std is not None for t in trials)
+
+
 def _trial_id(trial: Union[Trial, int]) -> int:
     return trial.id if isinstance(trial, Trial) else int(trial)

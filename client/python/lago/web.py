@@ -5,7 +5,8 @@ token is enough) and serves plain HTML with an inline SVG convergence plot,
 standard library only. Pages:
 
     /                 every study: state, strategy, progress, best value
-    /study/NAME       one study: spec, best trial, convergence, latest trials
+    /study/NAME       one study: spec, best trial (with noisy values also the
+                      trial the model recommends), convergence, latest trials
 
 Every page reloads itself every ``refresh`` seconds (0: never).
 """
@@ -17,7 +18,7 @@ import urllib.parse
 
 import grpc
 
-from lago.client import LagoError, Trial, _enum_text
+from lago.client import LagoError, Trial, _enum_text, noisy_values
 from lago.plot import KIND_STYLE, convergence
 from lago.v1 import study_pb2
 
@@ -126,6 +127,21 @@ def studies_page(client, refresh) -> str:
     return _page("lago: studies", f"<h1>Studies</h1>\n{table}", refresh)
 
 
+def _recommended_html(study) -> str:
+    """For a study with noisy values: the completed trial where the model's
+    mean is best, which is the one to recommend (the best value is the
+    luckiest draw of the noise)."""
+    try:
+        m = study.model_best()
+    except LagoError as e:
+        return f'<p class="muted">Recommended: no model ({_e(e.details)})</p>'
+    r = m.recommended
+    point = ", ".join(f"{_e(n)} = {_e(_num(v, 10))}" for n, v in r.params.items())
+    return (f"<p><b>Recommended</b> (noisy values; the model's best mean at a trial): "
+            f"trial {r.id}, model mean {m.at_recommended.mean:.10g} "
+            f"std {m.at_recommended.std:.4g}, value {r.value:.10g}, at {point}</p>")
+
+
 def study_page(client, name, refresh) -> str:
     study = client.study(name)
     info = study.info()
@@ -157,6 +173,8 @@ def study_page(client, name, refresh) -> str:
     if best is not None:
         point = ", ".join(f"{_e(n)} = {_e(_num(v, 10))}" for n, v in best.params.items())
         body.append(f"<p><b>Best:</b> {best.value:.10g} (trial {best.id}) at {point}</p>")
+        if noisy_values(spec, trials):
+            body.append(_recommended_html(study))
     body.append("<h2>Convergence</h2>")
     body.append(convergence_svg(trials, maximize))
     body.append("<h2>Trials</h2>")
