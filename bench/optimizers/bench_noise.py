@@ -3,12 +3,17 @@
 each value's noise standard deviation (`noise_std`), through a real
 lago-server and the Python client, against a scikit-learn GP-EI that fits a
 white noise and Optuna's TPE, on problems of problems.py whose values carry
-Gaussian noise.
+Gaussian noise; and the same noisy values with noisy gradients.
 
-Every evaluation returns f(x) + N(0, sigma(x)^2), values only (gradient mode
-none), with a budget of `--budget-factor` x d evaluations. On `branin` and
-`hartmann6` sigma is a constant; on `branin-hetero` and `hartmann6-hetero` it
-grows along the first coordinate (NOISE). The `*-known*` methods pass
+Every evaluation returns f(x) + N(0, sigma(x)^2), with a budget of
+`--budget-factor` x d cost units: a value costs 1, a value with its gradient
+2. The methods `lago-grad*`, `lago-request-noise` and `bo-grad-noise` ask
+for gradients (gradient modes enhanced and on_request); each coordinate i of
+a gradient carries noise N(0, (TAU sigma(x) / w_i)^2), w_i the width of the
+box along it, drawn from a stream of its own. The others are value-only and
+are the default of `--methods`. On `branin` and `hartmann6` sigma is a
+constant; on `branin-hetero` and `hartmann6-hetero` it grows along the first
+coordinate (NOISE). The `*-known*` methods pass
 sigma(x) with every observation; the others are told nothing. The `*-mean`
 methods make lago's trust region read the posterior mean instead of the
 observed values (`region_mean = 1`). A method is judged
@@ -28,9 +33,17 @@ the best observed point (what `study.best()` returns), and each line of
         --out bench/optimizers/noise.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise.jsonl     # writes noise.md and noise.json
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-noise lago-grad lago-grad-noise lago-grad-noise-gn \\
+        lago-request-noise lago-request-noise-gn bo-grad-noise bo-grad-noise-gn \\
+        --out bench/optimizers/noise_gradients.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise_gradients.jsonl
 
-The server it starts inherits the environment: the runs committed set
-`OPENBLAS_CORETYPE=SkylakeX`, as the other optimiser benchmarks do.
+The server it starts inherits the environment: the value-only runs committed
+set `OPENBLAS_CORETYPE=SkylakeX` on an AVX-512 machine, as the other
+optimiser benchmarks do; the runs with gradients ran on a CPU without AVX-512
+with OpenBLAS's own choice of kernels.
 """
 
 import argparse
@@ -65,39 +78,77 @@ NOISE = {
     "hartmann6-hetero": ("hartmann6", lambda x: 0.01 + 0.3 * x[0], "0.01 + 0.3 x1"),
 }
 
+# The standard deviation of the noise on each coordinate of a gradient, for
+# the methods that ask for gradients: TAU / width of the box along it times
+# sigma(x), so that over a tenth of the box's width the gradient's noise moves
+# a linear model about as much as the value's noise does.
+TAU = 10.0
+
 # method: (strategy, options, whether each observation is told its noise's
-# standard deviation) for the server's methods.
+# standard deviation, gradient mode) for the server's methods.
 SERVER_METHODS = {
-    "lago": ("lago", {}, False),
-    "lago-noise": ("lago", {"noise": "1"}, False),
-    "bo": ("bo", {}, False),
-    "bo-noise": ("bo", {"noise": "1"}, False),
-    "lago-known": ("lago", {}, True),
-    "bo-known": ("bo", {}, True),
-    "lago-known-noise": ("lago", {"noise": "1"}, True),
+    "lago": ("lago", {}, False, "none"),
+    "lago-noise": ("lago", {"noise": "1"}, False, "none"),
+    "bo": ("bo", {}, False, "none"),
+    "bo-noise": ("bo", {"noise": "1"}, False, "none"),
+    "lago-known": ("lago", {}, True, "none"),
+    "bo-known": ("bo", {}, True, "none"),
+    "lago-known-noise": ("lago", {"noise": "1"}, True, "none"),
     # The trust region reading the posterior mean instead of observed values.
-    "lago-noise-mean": ("lago", {"noise": "1", "region_mean": "1"}, False),
-    "lago-known-mean": ("lago", {"region_mean": "1"}, True),
+    "lago-noise-mean": ("lago", {"noise": "1", "region_mean": "1"}, False, "none"),
+    "lago-known-mean": ("lago", {"region_mean": "1"}, True, "none"),
+    # Noisy values and noisy gradients (--out noise_gradients.jsonl). The
+    # `-gn` methods also fit a gradient noise, which noise=1 does by default
+    # in a gradient mode; the others turn it off.
+    "lago-grad": ("lago", {}, False, "enhanced"),
+    "lago-grad-noise": ("lago", {"noise": "1", "gradient_noise": "0"}, False, "enhanced"),
+    "lago-grad-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
+                           "enhanced"),
+    "lago-request-noise": ("lago", {"noise": "1", "gradient_noise": "0"}, False,
+                           "on_request"),
+    "lago-request-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
+                              "on_request"),
+    "bo-grad-noise": ("bo", {"noise": "1", "gradient_noise": "0"}, False, "enhanced"),
+    "bo-grad-noise-gn": ("bo", {"noise": "1", "gradient_noise": "1"}, False, "enhanced"),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
+VALUE_ONLY_METHODS = [m for m in ALL_METHODS
+                      if m not in SERVER_METHODS or SERVER_METHODS[m][3] == "none"]
 
 
 class Noisy:
-    """The noisy objective: every call draws fresh noise from its own stream."""
+    """The noisy objective: every call draws fresh noise from its own stream.
+    A value costs 1 unit of the budget, a value with its gradient 2."""
 
     def __init__(self, problem, sigma, seed, budget):
         # sigma(x): the noise standard deviation at x.
         self.problem, self.sigma, self.budget = problem, sigma, budget
         self.rng = np.random.default_rng([seed, 7])
+        # The gradients' noise has a stream of its own, so that the values'
+        # draws are those of a value-only run.
+        self.gradient_rng = np.random.default_rng([seed, 8])
+        self.width = np.array([hi - lo for lo, hi in problem.bounds])
         self.points, self.observed = [], []
+        self.cost = 0
 
     def __call__(self, x):
-        if len(self.points) >= self.budget:
+        return self.evaluate(x, gradient=False)[0]
+
+    def evaluate(self, x, gradient):
+        """(value, gradient or None), both with noise."""
+        cost = 2 if gradient else 1
+        if self.cost + cost > self.budget:
             raise StopIteration
-        value = self.problem(x)[0] + self.sigma(x) * self.rng.standard_normal()
+        f, g = self.problem(x)
+        sigma = self.sigma(x)
+        value = f + sigma * self.rng.standard_normal()
+        if gradient:
+            g = np.asarray(g, dtype=float) + TAU * sigma / self.width * \
+                self.gradient_rng.standard_normal(len(self.width))
+        self.cost += cost
         self.points.append(np.asarray(x, dtype=float))
         self.observed.append(value)
-        return value
+        return value, (list(g) if gradient else None)
 
     def true(self, x):
         return self.problem(x)[0]
@@ -108,19 +159,22 @@ class Noisy:
 
 def run_server(name, method, problem, noisy, seed, address):
     import lago
-    strategy, options, told = SERVER_METHODS[method]
+    strategy, options, told, mode = SERVER_METHODS[method]
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
             f"{name}-{method}-{seed}",
             [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
-            strategy=strategy, gradient_mode="none", seed=seed, budget=noisy.budget,
+            strategy=strategy, gradient_mode=mode, seed=seed, budget=noisy.budget,
             strategy_options=options)
-        while len(noisy.points) < noisy.budget:
+        while noisy.cost < noisy.budget:
             trial = next_trial(study)
             if trial is None:
                 break
+            # A gradient the budget cannot pay for is not evaluated.
+            want = trial.need_gradient and noisy.cost + 2 <= noisy.budget
+            value, gradient = noisy.evaluate(trial.x, want)
             known = noisy.sigma(trial.x) if told else None
-            study.observe(trial, noisy(trial.x), noise_std=known)
+            study.observe(trial, value, gradient=gradient, noise_std=known)
         means = study.predict([list(x) for x in noisy.points]).mean
     return noisy.points[int(np.argmin(means))]
 
@@ -145,7 +199,7 @@ def run_sklearn(problem, noisy, seed):
         gp = GaussianProcessRegressor(kernel, normalize_y=True, alpha=1e-8,
                                       n_restarts_optimizer=2, random_state=seed)
         gp.fit(np.array(us), np.array(noisy.observed))
-        if len(noisy.points) >= noisy.budget:
+        if noisy.cost >= noisy.budget:
             break
         # EI of the latent f against the lowest posterior mean at the points
         # evaluated (the white noise is part of the fitted kernel, so the
@@ -191,9 +245,11 @@ def summarize(path):
             "median": statistics.median(vals), "q1": q[0], "q3": q[2], "n": len(vals)}
         return f"{statistics.median(vals):.2f} [{q[0]:.2f}, {q[2]:.2f}] (n={len(vals)})"
 
-    lines = ["# Noisy values: results", "",
-             "Written by `bench_noise.py --summarize` from `noise.jsonl`; the "
-             "command and the set-up are in the script's docstring.", ""]
+    gradients = any(m in SERVER_METHODS and SERVER_METHODS[m][3] != "none"
+                    for m in methods)
+    lines = [f"# Noisy values{' and gradients' if gradients else ''}: results", "",
+             f"Written by `bench_noise.py --summarize` from `{os.path.basename(path)}`; "
+             "the command and the set-up are in the script's docstring.", ""]
     # Every seed each method ran, then the first 20, which every method ran.
     for key, title, table, seeds in (
             ("regret", "Log10 regret of the recommended point", "log10_regret", 10 ** 9),
@@ -214,7 +270,16 @@ def summarize(path):
     pairs = [("lago-noise", "lago"), ("bo-noise", "bo"), ("lago-known", "lago"),
              ("lago-known", "lago-noise"), ("bo-known", "bo"), ("bo-known", "bo-noise"),
              ("lago-known-noise", "lago-known"), ("lago-noise-mean", "lago-noise"),
-             ("lago-known-mean", "lago-known")]
+             ("lago-known-mean", "lago-known"),
+             ("lago-grad-noise", "lago-grad"), ("lago-grad-noise", "lago-noise"),
+             ("lago-grad-noise-gn", "lago-grad-noise"),
+             ("lago-request-noise", "lago-noise"),
+             ("lago-request-noise", "lago-grad-noise"),
+             ("bo-grad-noise", "lago-grad-noise"),
+             ("lago-request-noise-gn", "lago-request-noise"),
+             ("bo-grad-noise-gn", "bo-grad-noise"),
+             ("bo-grad-noise-gn", "lago-grad-noise-gn")]
+    pairs = [(a, b) for a, b in pairs if a in methods and b in methods]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "
               "than that of the second (equal within 1e-9 are neither), and the p-value "
@@ -253,7 +318,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
     parser.add_argument("--problems", nargs="+", default=list(NOISE))
-    parser.add_argument("--methods", nargs="+", default=ALL_METHODS)
+    parser.add_argument("--methods", nargs="+", default=VALUE_ONLY_METHODS,
+                        choices=ALL_METHODS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget-factor", type=int, default=20)
     parser.add_argument("--out", default=os.path.join(HERE, "noise.jsonl"))
