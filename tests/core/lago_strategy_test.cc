@@ -14,6 +14,7 @@
 
 #include "Eigen/Eigenvalues"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/search_space.h"
 #include "core/state_codec.h"
 #include "gmock/gmock.h"
@@ -509,25 +510,26 @@ TEST(LagoStrategyTest, RankUpdatesGiveTheRebuiltModelUpToRounding) {
               HasSubstr("spec.strategy_options[\"rank_update\"]: \"2\" must be 0 or 1"));
 }
 
+// A bowl with fine ripples, whose gradients are dominated by the ripples.
+double RippledBowl(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+  const Eigen::Vector2d c = x - Eigen::Vector2d(0.4, 0.6);
+  const double s0 = std::sin(60.0 * x[0]), s1 = std::sin(60.0 * x[1]);
+  *g = 2.0 * c +
+       0.6 * Eigen::Vector2d(std::cos(60.0 * x[0]) * s1, s0 * std::cos(60.0 * x[1]));
+  return c.squaredNorm() + 0.01 * s0 * s1;
+}
+
 TEST(LagoStrategyTest, AFittedGradientNoiseIsKeptAcrossRestarts) {
-  // A bowl with fine ripples: the gradients are dominated by the ripples, so
-  // with gradient_noise = 1 the fit discounts them, and the state carries
-  // the fitted value through a restart.
-  auto rippled = [](const Eigen::VectorXd& x, Eigen::VectorXd* g) {
-    const Eigen::Vector2d c = x - Eigen::Vector2d(0.4, 0.6);
-    const double s0 = std::sin(60.0 * x[0]), s1 = std::sin(60.0 * x[1]);
-    *g = 2.0 * c +
-         0.6 * Eigen::Vector2d(std::cos(60.0 * x[0]) * s1, s0 * std::cos(60.0 * x[1]));
-    return c.squaredNorm() + 0.01 * s0 * s1;
-  };
+  // On the rippled bowl with gradient_noise = 1 the fit discounts the
+  // gradients, and the state carries the fitted value through a restart.
   Problem p = MakeProblem(2, GradientMode::kEnhanced, 3);
   p.options["gradient_noise"] = "1";
   Loop straight("lago", p);
   Loop restarted("lago", p);
   for (int i = 0; i < 24; ++i) {
     if (i % 6 == 5) restarted.Restart();
-    const Suggestion a = straight.Step(rippled);
-    const Suggestion b = restarted.Step(rippled);
+    const Suggestion a = straight.Step(RippledBowl);
+    const Suggestion b = restarted.Step(RippledBowl);
     ASSERT_EQ(a.x, b.x) << "step " << i;
   }
   EXPECT_EQ(straight.state(), restarted.state());
@@ -544,6 +546,29 @@ int FitPoints(const std::string& state) {
 double StateNumber(const std::string& state, const std::string& key) {
   const size_t at = state.find("\n" + key + " ");
   return at == std::string::npos ? 0.0 : std::atof(state.c_str() + at + key.size() + 2);
+}
+
+TEST(LagoStrategyTest, NoisyValuesInAGradientModeFitAGradientNoiseByDefault) {
+  // With noise = 1 in a gradient mode the gradients are taken as noisy too:
+  // on the rippled bowl the fit discounts them as with gradient_noise = 1,
+  // unless gradient_noise = 0 says otherwise; exact values leave it off.
+  for (const GradientMode mode : {GradientMode::kEnhanced, GradientMode::kOnRequest}) {
+    for (const auto& [options, fitted] :
+         std::vector<std::pair<std::map<std::string, std::string>, bool>>{
+             {{{"noise", "1"}}, true},
+             {{{"noise", "1"}, {"gradient_noise", "0"}}, false},
+             {{}, false}}) {
+      Problem p = MakeProblem(2, mode, 3);
+      p.options = options;
+      Loop loop("lago", p);
+      for (int i = 0; i < 24; ++i) loop.Step(RippledBowl);
+      const std::string label =
+          absl::StrCat(mode == GradientMode::kEnhanced ? "enhanced" : "on request", " ",
+                       absl::StrJoin(options, ",", absl::PairFormatter("=")));
+      EXPECT_GT(FitPoints(loop.state()), 0) << label;
+      EXPECT_EQ(StateNumber(loop.state(), "gradient_noise") > 0.0, fitted) << label;
+    }
+  }
 }
 
 TEST(LagoStrategyTest, AFittedValueNoiseIsKeptAcrossRestarts) {
