@@ -98,9 +98,9 @@
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
 // calibrate (1 with gradients, 0 in value-only mode),
 // model_check (1 with gradients, 0 in value-only mode, where B is the GP
-// mean's Hessian already), gradient_noise (0; 1 fits
-// GpHyperparameters::gradient_noise by profile likelihood over
-// {0, 0.03, 0.3, 3}, four fits per refit),
+// mean's Hessian already), gradient_noise (0, and 1 with noise = 1 in a
+// gradient mode; 1 fits GpHyperparameters::gradient_noise by profile
+// likelihood over {0, 0.03, 0.3, 3}, four fits per refit),
 // noise (0; 1: the values are noisy: every refit also fits
 // GpHyperparameters::value_noise, values measured again at one point
 // without a known noise join the model as their mean (GpPoint::replicates),
