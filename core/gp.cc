@@ -440,6 +440,41 @@ void GaussianProcess::PredictWithGradients(const Eigen::VectorXd& x, double* mea
   *variance_gradient = (-2.0 * scale_ * scale_) * (k.bottomRows(d) * v);
 }
 
+void GaussianProcess::PredictWithGradients(const Eigen::MatrixXd& x,
+                                           Eigen::VectorXd* mean,
+                                           Eigen::VectorXd* variance,
+                                           Eigen::MatrixXd* mean_gradient,
+                                           Eigen::MatrixXd* variance_gradient) const {
+  // Columns per pass, so that the N x m blocks stay small.
+  constexpr int kColumns = 256;
+  const int d = dimension();
+  const int m = static_cast<int>(x.cols());
+  mean->resize(m);
+  variance->resize(m);
+  mean_gradient->resize(d, m);
+  variance_gradient->resize(d, m);
+  const double s2 = kernel_.output_scale();
+  for (int start = 0; start < m; start += kColumns) {
+    const int c = std::min(kColumns, m - start);
+    // w = L^-1 k for the value columns k of the block, then K^-1 k = L^-T w.
+    Eigen::MatrixXd w = CrossCovarianceWithValues(x.middleCols(start, c));
+    mean->segment(start, c) = (w.transpose() * alpha_).array() * scale_ + mean_;
+    SolveLower(L(), w);
+    variance->segment(start, c) =
+        ((s2 - w.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
+            .matrix()
+            .transpose();
+    L().transpose().triangularView<Eigen::Upper>().solveInPlace(w);
+    for (int j = 0; j < c; ++j) {
+      // Only the derivative rows of the point's cross-covariance are needed.
+      const Eigen::MatrixXd k = CrossCovariance(x.col(start + j), true);
+      mean_gradient->col(start + j) = scale_ * (k.bottomRows(d) * alpha_);
+      variance_gradient->col(start + j) =
+          (-2.0 * scale_ * scale_) * (k.bottomRows(d) * w.col(j));
+    }
+  }
+}
+
 Eigen::MatrixXd GaussianProcess::MeanHessian(const Eigen::VectorXd& x) const {
   Eigen::MatrixXd h = Eigen::MatrixXd::Zero(dimension(), dimension());
   for (int i = 0; i < num_points(); ++i) {

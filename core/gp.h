@@ -153,6 +153,13 @@ class GaussianProcess {
   void PredictWithGradients(const Eigen::VectorXd& x, double* mean, double* variance,
                             Eigen::VectorXd* mean_gradient,
                             Eigen::VectorXd* variance_gradient) const;
+  // The same at the columns of `x` (d x m): the means and variances (m), and
+  // their gradients as the columns of d x m matrices. The triangular solves
+  // take many columns at once (matrix products) rather than one point's
+  // vector at a time.
+  void PredictWithGradients(const Eigen::MatrixXd& x, Eigen::VectorXd* mean,
+                            Eigen::VectorXd* variance, Eigen::MatrixXd* mean_gradient,
+                            Eigen::MatrixXd* variance_gradient) const;
   // Hessian of the posterior mean of f at x (d x d).
   Eigen::MatrixXd MeanHessian(const Eigen::VectorXd& x) const;
   // Posterior of grad f(x): mean (d) and covariance (d x d).

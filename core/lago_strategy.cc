@@ -674,9 +674,7 @@ class LagoStrategy : public Strategy {
     if (!fitted_before) out.fitted_state = state.Serialize();
     out.model_points = gp->num_points();
     out.lengthscales = gp->hyperparameters().lengthscales;
-    for (const Eigen::VectorXd& point : x) {
-      out.points.push_back(PosteriorAt(*gp, point, warp, shift));
-    }
+    out.points = PosteriorAt(*gp, x, warp, shift);
     if (optimum) {
       Acquisition mean(*gp, AcquisitionType::kUpperConfidence, 0.0, /*beta=*/0.0);
       AcquisitionSearchOptions search;
@@ -690,7 +688,7 @@ class LagoStrategy : public Strategy {
         return absl::FailedPreconditionError(absl::StrCat(
             "the model's optimum cannot be found: ", best.status().message()));
       }
-      out.optimum = ModelOptimum{best->x, PosteriorAt(*gp, best->x, warp, shift)};
+      out.optimum = ModelOptimum{best->x, PosteriorAt(*gp, {best->x}, warp, shift)[0]};
     }
     return out;
   }
@@ -789,37 +787,43 @@ class LagoStrategy : public Strategy {
     }
   }
 
-  // The posterior of f at `point`. With `log_normal` (under lower_bound, with
-  // shift = L - C) the GP is of g = log(f - shift), and f is a shifted
-  // log-normal: E f = shift + m and sd f = m q, with m = exp(mean + sd^2 / 2)
-  // and q = sqrt(exp(sd^2) - 1); dq / dsd tends to 1 as sd goes to 0.
-  PointPrediction PosteriorAt(const GaussianProcess& gp, const Eigen::VectorXd& point,
-                              bool log_normal, double shift) const {
-    double mean = 0.0;
-    double variance = 0.0;
-    Eigen::VectorXd mean_gradient;
-    Eigen::VectorXd variance_gradient;
-    gp.PredictWithGradients(point, &mean, &variance, &mean_gradient, &variance_gradient);
-    const double sd = std::sqrt(std::max(variance, 0.0));
-    const Eigen::VectorXd sd_gradient =
-        sd > 0.0 ? Eigen::VectorXd(variance_gradient / (2.0 * sd))
-                 : Eigen::VectorXd::Zero(dimension());
-    PointPrediction p;
-    if (!log_normal) {
-      p.mean = mean;
-      p.std = sd;
-      p.mean_gradient = mean_gradient;
-      p.std_gradient = sd_gradient;
-      return p;
+  // The posterior of f at each of `points`, computed together. With
+  // `log_normal` (under lower_bound, with shift = L - C) the GP is of
+  // g = log(f - shift), and f is a shifted log-normal: E f = shift + m and
+  // sd f = m q, with m = exp(mean + sd^2 / 2) and q = sqrt(exp(sd^2) - 1);
+  // dq / dsd tends to 1 as sd goes to 0.
+  std::vector<PointPrediction> PosteriorAt(const GaussianProcess& gp,
+                                           absl::Span<const Eigen::VectorXd> points,
+                                           bool log_normal, double shift) const {
+    Eigen::MatrixXd x(dimension(), points.size());
+    for (size_t i = 0; i < points.size(); ++i) x.col(i) = points[i];
+    Eigen::VectorXd means, variances;
+    Eigen::MatrixXd mean_gradients, variance_gradients;
+    gp.PredictWithGradients(x, &means, &variances, &mean_gradients, &variance_gradients);
+    std::vector<PointPrediction> out(points.size());
+    for (size_t i = 0; i < points.size(); ++i) {
+      const double mean = means(i);
+      const double sd = std::sqrt(std::max(variances(i), 0.0));
+      const Eigen::VectorXd sd_gradient =
+          sd > 0.0 ? Eigen::VectorXd(variance_gradients.col(i) / (2.0 * sd))
+                   : Eigen::VectorXd::Zero(dimension());
+      PointPrediction& p = out[i];
+      if (!log_normal) {
+        p.mean = mean;
+        p.std = sd;
+        p.mean_gradient = mean_gradients.col(i);
+        p.std_gradient = sd_gradient;
+        continue;
+      }
+      const double m = std::exp(mean + 0.5 * sd * sd);
+      const double q = std::sqrt(std::expm1(sd * sd));
+      const double dq = q > 0.0 ? std::exp(sd * sd) * sd / q : 1.0;
+      p.mean = shift + m;
+      p.std = m * q;
+      p.mean_gradient = m * (mean_gradients.col(i) + sd * sd_gradient);
+      p.std_gradient = q * p.mean_gradient + m * dq * sd_gradient;
     }
-    const double m = std::exp(mean + 0.5 * sd * sd);
-    const double q = std::sqrt(std::expm1(sd * sd));
-    const double dq = q > 0.0 ? std::exp(sd * sd) * sd / q : 1.0;
-    p.mean = shift + m;
-    p.std = m * q;
-    p.mean_gradient = m * (mean_gradient + sd * sd_gradient);
-    p.std_gradient = q * p.mean_gradient + m * dq * sd_gradient;
-    return p;
+    return out;
   }
 
   // With Options::lower_bound, once Warp applies: `warped` becomes `raw` with

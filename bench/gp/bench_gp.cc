@@ -337,6 +337,36 @@ void BM_PredictWithGradients(benchmark::State& state) {
   SetCounters(state, d, n);
 }
 
+// The posterior with gradients at 1000 points (a model's report at every
+// completed trial, as GetBest and Predict give): one point at a time, and
+// batched (many right-hand sides per triangular solve).
+void GradientsAt1000(benchmark::State& state, bool batched) {
+  const int d = state.range(0), n = PointsFor(d, state.range(1));
+  auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
+  const Eigen::MatrixXd x = (Eigen::MatrixXd::Random(d, 1000).array() + 1.0) * 0.5;
+  Eigen::VectorXd means, variances;
+  Eigen::MatrixXd mean_gradients, variance_gradients;
+  double mean = 0.0, variance = 0.0;
+  Eigen::VectorXd mean_gradient, variance_gradient;
+  for (auto _ : state) {
+    if (batched) {
+      gp->PredictWithGradients(x, &means, &variances, &mean_gradients,
+                               &variance_gradients);
+      benchmark::DoNotOptimize(variance_gradients.data());
+      continue;
+    }
+    for (int c = 0; c < x.cols(); ++c) {
+      gp->PredictWithGradients(x.col(c), &mean, &variance, &mean_gradient,
+                               &variance_gradient);
+      benchmark::DoNotOptimize(variance_gradient.data());
+    }
+  }
+  SetCounters(state, d, n);
+}
+
+void BM_GradientsAt1000Singly(benchmark::State& state) { GradientsAt1000(state, false); }
+void BM_GradientsAt1000Batched(benchmark::State& state) { GradientsAt1000(state, true); }
+
 void BM_LogLikelihoodWithGradient(benchmark::State& state) {
   const int d = state.range(0), n = PointsFor(d, state.range(1));
   auto gp = GaussianProcess::Create(d, {}, Hyper(d), Data(d, n));
@@ -408,6 +438,8 @@ BENCHMARK(BM_Predict1000)->Apply(Sizes);
 BENCHMARK(BM_Predict128)->Apply(Sizes);
 BENCHMARK(BM_PredictWithGradients)->Apply(Sizes);
 BENCHMARK(BM_LogLikelihoodWithGradient)->Apply(Sizes);
+BENCHMARK(BM_GradientsAt1000Singly)->Apply(Sizes);
+BENCHMARK(BM_GradientsAt1000Batched)->Apply(Sizes);
 // A refit costs (starts x evaluations) likelihoods: measured where it is
 // affordable; at N = 4000 one likelihood already takes seconds.
 BENCHMARK(BM_Refit)->Apply(SmallSizes);

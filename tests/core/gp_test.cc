@@ -204,6 +204,47 @@ TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
   for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
 }
 
+// The batched PredictWithGradients against one point at a time, over more
+// columns than one pass takes (256), with gradients over every coordinate and
+// over some, and a cluster of points as a trust region leaves.
+TEST(GpTest, BatchedGradientsAgreeWithSinglePoints) {
+  for (const std::vector<int>& coverage : kCoverages) {
+    std::vector<GpPoint> points = MixedPoints(40, 13);
+    std::mt19937_64 rng(14);
+    std::uniform_real_distribution<double> u(-0.01, 0.01);
+    for (int i = 0; i < 10; ++i) {
+      Eigen::VectorXd x = Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng));
+      points.push_back({x, F(x), GradF(x)});
+    }
+    GpOptions options;
+    options.gradient_coordinates = coverage;
+    auto gp = GaussianProcess::Create(3, options, kHyper, points);
+    ASSERT_TRUE(gp.ok()) << gp.status();
+    Eigen::MatrixXd x(3, 300);
+    for (int c = 0; c < 300; ++c) {
+      x.col(c) = c % 3 == 0
+                     ? Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng))
+                     : Eigen::Vector3d(Eigen::Vector3d::Random().array() * 0.5 + 0.5);
+    }
+    Eigen::VectorXd means, variances;
+    Eigen::MatrixXd mean_gradients, variance_gradients;
+    gp->PredictWithGradients(x, &means, &variances, &mean_gradients, &variance_gradients);
+    ASSERT_EQ(means.size(), 300);
+    ASSERT_EQ(variance_gradients.cols(), 300);
+    for (int c = 0; c < 300; ++c) {
+      double mean, variance;
+      Eigen::VectorXd dm, dv;
+      gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
+      EXPECT_NEAR(means[c], mean, 1e-12) << c;
+      EXPECT_NEAR(variances[c], variance, 1e-12) << c;
+      EXPECT_LT((mean_gradients.col(c) - dm).norm(), 1e-10 * std::max(1.0, dm.norm()))
+          << c;
+      EXPECT_LT((variance_gradients.col(c) - dv).norm(), 1e-9 * std::max(1.0, dv.norm()))
+          << c;
+    }
+  }
+}
+
 // With more than 128 outputs and 128 candidates, and OpenBLAS's AVX-512
 // kernels, Predict solves with the factor block by block (inverted diagonal
 // blocks, then products); PredictWithGradients solves one vector by
