@@ -158,6 +158,12 @@ struct Options {
   // the mean recommended no better point on any, better on 39 to 50 seeds
   // of 100 (none significant at 0.05).
   bool region_mean = false;
+  // With noisy values, a local step whose predicted improvement I is below
+  // noise_floor times the standard deviation of one value at the centre
+  // (NoiseAt) ends the region, as a step too short to take does: a decrease
+  // that small cannot be told from the noise, and rho on it only shrinks the
+  // radius (our extension). 0 turns it off.
+  double noise_floor = 1.0;
   // How B learns from the local steps in the gradient modes: SR1 (LAGO.md),
   // or a limited-memory BFGS matrix of the last kLbfgsMemory steps, scaled
   // by the newest one (our extension). Both start from the GP mean's Hessian
@@ -248,12 +254,14 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
        : key == "noise"       ? o.noise
        : key == "region_mean" ? o.region_mean
                               : o.gradient_noise) = value == "1";
-    } else if (key == "gamma" || key == "nu" || key == "eta" || key == "refit_growth") {
+    } else if (key == "gamma" || key == "nu" || key == "eta" || key == "refit_growth" ||
+               key == "noise_floor") {
       if (!numeric || number < 0.0) return bad("must be a number >= 0");
-      (key == "gamma" ? o.gamma
-       : key == "nu"  ? o.nu
-       : key == "eta" ? o.eta
-                      : o.refit_growth) = number;
+      (key == "noise_floor" ? o.noise_floor
+       : key == "gamma"     ? o.gamma
+       : key == "nu"        ? o.nu
+       : key == "eta"       ? o.eta
+                            : o.refit_growth) = number;
     } else if (key == "speculate" || key == "probe") {
       if (!numeric || number < 0.0 || number > 16.0 || number != std::floor(number)) {
         return bad("must be a whole number from 0 to 16");
@@ -274,7 +282,8 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           ": not an option of this strategy (gamma, nu, eta, refit_every, refit_growth, "
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
           "restart, speculate, probe, calibrate, ei_credit, model_check, gradient_noise, "
-          "noise, region_mean, update, lower_bound, warp_offset, rank_update)"));
+          "noise, region_mean, noise_floor, update, lower_bound, warp_offset, "
+          "rank_update)"));
     }
   }
   if (o.noise && problem.gradient_mode != GradientMode::kNone &&
@@ -1319,6 +1328,28 @@ class LagoStrategy : public Strategy {
                        [](const CompletedPoint& p) { return p.noise_std > 0.0; });
   }
 
+  // The standard deviation of one value observed at `x`: the model's fitted
+  // value noise, with the known noise of the last completed point at `x`.
+  double NoiseAt(const StrategyInput& input, const GaussianProcess& gp,
+                 const Eigen::VectorXd& x) const {
+    const GpHyperparameters h = gp.hyperparameters();
+    double variance = h.value_noise * h.output_scale * gp.output_std() * gp.output_std();
+    for (auto p = input.completed.rbegin(); p != input.completed.rend(); ++p) {
+      if (p->x != x) continue;
+      variance += p->noise_std * p->noise_std;
+      break;
+    }
+    return std::sqrt(variance);
+  }
+
+  // Whether a local step from `base` predicts less than the noise can show
+  // (Options::noise_floor).
+  bool BelowNoise(const StrategyInput& input, const GaussianProcess& gp,
+                  const Eigen::VectorXd& base, const TrustRegionStep& step) const {
+    return options_.noise_floor > 0.0 && Noisy(input) &&
+           step.predicted_improvement < options_.noise_floor * NoiseAt(input, gp, base);
+  }
+
   // Whether the trust region reads the posterior mean (Options::region_mean).
   bool JudgesByMean(const StrategyInput& input) const {
     return options_.region_mean && Noisy(input);
@@ -1931,7 +1962,8 @@ class LagoStrategy : public Strategy {
         ModelAlongIntegers(gp, base, nullptr, &b);
         local = LocalStep(dm, b, s->radius, base);
         SnapStep(base, dm, b, &*local);
-        if (local->step.norm() < kTerminationStep) {
+        if (local->step.norm() < kTerminationStep ||
+            BelowNoise(input, gp, base, *local)) {
           local.reset();
         } else {
           spec_base = base;
@@ -1944,7 +1976,12 @@ class LagoStrategy : public Strategy {
         absl::StrAppend(&report->summary, " model-check: B from the GP");
       }
       SnapStep(s->center, s->gradient, s->b, &*local);
-      if (local->step.norm() < kTerminationStep) {
+      const bool below_noise = BelowNoise(input, gp, s->center, *local);
+      if (below_noise) {
+        absl::StrAppend(&report->summary, " I=", local->predicted_improvement,
+                        " below the noise: region ends");
+      }
+      if (local->step.norm() < kTerminationStep || below_noise) {
         s->terminated = 1;
         s->ei_credit = 1.0;
         s->radius = std::min(s->radius, 0.5 * mean_l);

@@ -108,7 +108,10 @@
 // lowest posterior mean at a completed point; the trust region still reads
 // observed values), region_mean (0; 1: with noisy values, by `noise` or a
 // known noise_std, the trust region reads the posterior mean instead of the
-// observed values: its centre, rho, restarts and probes),
+// observed values: its centre, rho, restarts and probes), noise_floor (1;
+// with noisy values a local step whose predicted improvement is below
+// noise_floor standard deviations of one value at the centre, fitted and
+// known together, ends the region; 0 turns it off),
 // update ("sr1", LAGO.md; "lbfgs": B is the limited-memory BFGS matrix of the
 // last 5 steps from the first step after B was the GP's; gradient modes),
 // lower_bound (none; a bound L on the minimised f, so minus the upper bound

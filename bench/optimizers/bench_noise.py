@@ -16,7 +16,11 @@ constant; on `branin-hetero` and `hartmann6-hetero` it grows along the first
 coordinate (NOISE). The `*-known*` methods pass
 sigma(x) with every observation; the others are told nothing. The `*-mean`
 methods make lago's trust region read the posterior mean instead of the
-observed values (`region_mean = 1`). A method is judged
+observed values (`region_mean = 1`). lago's noisy methods set
+`noise_floor = 0`, as it was before the option existed, so that their
+committed runs can be made again; the `*-floor` methods keep its default (a
+local step predicting less than one noise standard deviation ends the
+region). A method is judged
 by the true f at the point it recommends at the end, among the points it
 evaluated: for the GP methods the one with the lowest posterior mean (the
 server's `predict` at every evaluated point; with exact values that is the
@@ -39,11 +43,19 @@ the best observed point (what `study.best()` returns), and each line of
         --out bench/optimizers/noise_gradients.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise_gradients.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-noise lago-noise-floor lago-known lago-known-floor \\
+        bo-grad-noise-gn lago-grad-noise-gn lago-grad-noise-gn-floor \\
+        lago-request-noise-gn lago-request-noise-gn-floor \\
+        --out bench/optimizers/noise_floor.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise_floor.jsonl
 
 The server it starts inherits the environment: the value-only runs committed
 set `OPENBLAS_CORETYPE=SkylakeX` on an AVX-512 machine, as the other
 optimiser benchmarks do; the runs with gradients ran on a CPU without AVX-512
-with OpenBLAS's own choice of kernels.
+with OpenBLAS's own choice of kernels, and so did those of noise_floor.jsonl
+(as two processes, split by method).
 """
 
 import argparse
@@ -84,32 +96,45 @@ NOISE = {
 # a linear model about as much as the value's noise does.
 TAU = 10.0
 
+# lago's noisy methods from before noise_floor (1 by default) turn it off, so
+# that their committed runs stay reproducible; the `-floor` methods keep it.
+NO_FLOOR = {"noise_floor": "0"}
+
 # method: (strategy, options, whether each observation is told its noise's
 # standard deviation, gradient mode) for the server's methods.
 SERVER_METHODS = {
     "lago": ("lago", {}, False, "none"),
-    "lago-noise": ("lago", {"noise": "1"}, False, "none"),
+    "lago-noise": ("lago", {"noise": "1", **NO_FLOOR}, False, "none"),
     "bo": ("bo", {}, False, "none"),
     "bo-noise": ("bo", {"noise": "1"}, False, "none"),
-    "lago-known": ("lago", {}, True, "none"),
+    "lago-known": ("lago", {**NO_FLOOR}, True, "none"),
     "bo-known": ("bo", {}, True, "none"),
-    "lago-known-noise": ("lago", {"noise": "1"}, True, "none"),
+    "lago-known-noise": ("lago", {"noise": "1", **NO_FLOOR}, True, "none"),
     # The trust region reading the posterior mean instead of observed values.
-    "lago-noise-mean": ("lago", {"noise": "1", "region_mean": "1"}, False, "none"),
-    "lago-known-mean": ("lago", {"region_mean": "1"}, True, "none"),
+    "lago-noise-mean": ("lago", {"noise": "1", "region_mean": "1", **NO_FLOOR}, False,
+                        "none"),
+    "lago-known-mean": ("lago", {"region_mean": "1", **NO_FLOOR}, True, "none"),
     # Noisy values and noisy gradients (--out noise_gradients.jsonl). The
     # `-gn` methods also fit a gradient noise, which noise=1 does by default
     # in a gradient mode; the others turn it off.
     "lago-grad": ("lago", {}, False, "enhanced"),
-    "lago-grad-noise": ("lago", {"noise": "1", "gradient_noise": "0"}, False, "enhanced"),
-    "lago-grad-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
-                           "enhanced"),
-    "lago-request-noise": ("lago", {"noise": "1", "gradient_noise": "0"}, False,
-                           "on_request"),
-    "lago-request-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
-                              "on_request"),
+    "lago-grad-noise": ("lago", {"noise": "1", "gradient_noise": "0", **NO_FLOOR}, False,
+                        "enhanced"),
+    "lago-grad-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1", **NO_FLOOR},
+                           False, "enhanced"),
+    "lago-request-noise": ("lago", {"noise": "1", "gradient_noise": "0", **NO_FLOOR},
+                           False, "on_request"),
+    "lago-request-noise-gn": ("lago", {"noise": "1", "gradient_noise": "1", **NO_FLOOR},
+                              False, "on_request"),
     "bo-grad-noise": ("bo", {"noise": "1", "gradient_noise": "0"}, False, "enhanced"),
     "bo-grad-noise-gn": ("bo", {"noise": "1", "gradient_noise": "1"}, False, "enhanced"),
+    # With the noise floor, the default (--out noise_floor.jsonl).
+    "lago-noise-floor": ("lago", {"noise": "1"}, False, "none"),
+    "lago-known-floor": ("lago", {}, True, "none"),
+    "lago-grad-noise-gn-floor": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
+                                 "enhanced"),
+    "lago-request-noise-gn-floor": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
+                                    "on_request"),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
 VALUE_ONLY_METHODS = [m for m in ALL_METHODS
@@ -278,7 +303,11 @@ def summarize(path):
              ("bo-grad-noise", "lago-grad-noise"),
              ("lago-request-noise-gn", "lago-request-noise"),
              ("bo-grad-noise-gn", "bo-grad-noise"),
-             ("bo-grad-noise-gn", "lago-grad-noise-gn")]
+             ("bo-grad-noise-gn", "lago-grad-noise-gn"),
+             ("lago-noise-floor", "lago-noise"), ("lago-known-floor", "lago-known"),
+             ("lago-grad-noise-gn-floor", "lago-grad-noise-gn"),
+             ("lago-request-noise-gn-floor", "lago-request-noise-gn"),
+             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor")]
     pairs = [(a, b) for a, b in pairs if a in methods and b in methods]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "

@@ -193,6 +193,13 @@ double Hartmann6(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
 }
 constexpr double kHartmann6Minimum = -3.322368011415515;
 
+// Hartmann 6 with a noise-like term of standard deviation 0.1 (a fast sine
+// of the point), the gradient Hartmann 6's.
+double NoisyHartmann6(const Eigen::VectorXd& x, Eigen::VectorXd* g) {
+  return Hartmann6(x, g) +
+         0.1 * std::sqrt(2.0) * std::sin(12345.6 * x[0] + 6543.2 * x[1]);
+}
+
 // Rosenbrock on [-5, 10]^5, written in unit coordinates; minimum 0 at 1.
 double Rosenbrock5(const Eigen::VectorXd& u, Eigen::VectorXd* g) {
   const Eigen::VectorXd x = (-5.0 + 15.0 * u.array()).matrix();
@@ -944,6 +951,9 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
         Problem p = MakeProblem(2, GradientMode::kNone, seed);
         if (!known) p.options["noise"] = "1";
         p.options["region_mean"] = by_mean;
+        // Steps that predict less than the noise (7) would end the regions
+        // before they take enough steps to check.
+        p.options["noise_floor"] = "0";
         Loop loop("lago", p), restarted("lago", p);
         if (known) {
           loop.set_noise_std(7.0);
@@ -1016,6 +1026,44 @@ TEST(LagoStrategyTest, UnderNoiseTheRegionReadsThePosteriorMean) {
       EXPECT_GT(ratios, 3) << label;
     }
     EXPECT_NE(runs[0], runs[1]) << (known ? "noise_std" : "noise=1");
+  }
+}
+
+TEST(LagoStrategyTest, ALocalStepBelowTheNoiseEndsTheRegion) {
+  // Hartmann 6 with a noise-like term, every value told a known noise of 0.1
+  // (no fitted noise): the noise at a centre is 0.1, and a local step must
+  // predict at least noise_floor times that (1 by default) in both gradient
+  // modes and without gradients, or the region ends. Without the floor the
+  // region goes on with steps that predict less than the noise.
+  for (const GradientMode mode :
+       {GradientMode::kEnhanced, GradientMode::kOnRequest, GradientMode::kNone}) {
+    for (const char* floor : {"", "2", "0"}) {
+      const std::string label =
+          absl::StrCat("mode ", static_cast<int>(mode), " noise_floor=", floor);
+      Problem p = MakeProblem(6, mode, 3);
+      if (*floor != '\0') p.options["noise_floor"] = floor;
+      const double factor = *floor == '\0' ? 1.0 : std::atof(floor);
+      // The least I a step may predict; without the floor, the noise.
+      const double least = 0.1 * (factor > 0.0 ? factor : 1.0);
+      Loop loop("lago", p);
+      loop.set_noise_std(0.1);
+      int locals = 0, below = 0, ended = 0;
+      for (int i = 0; i < 60; ++i) {
+        const Suggestion s = loop.Step(NoisyHartmann6);
+        ended += loop.summary().find("below the noise: region ends") != std::string::npos;
+        if (s.kind != TrialKind::kLocal) continue;
+        ++locals;
+        below += *s.why.predicted_improvement < least;
+      }
+      EXPECT_GT(locals, 2) << label;
+      if (factor > 0.0) {
+        EXPECT_EQ(below, 0) << label;
+        EXPECT_GT(ended, 0) << label;
+      } else {
+        EXPECT_GT(below, 0) << label;
+        EXPECT_EQ(ended, 0) << label;
+      }
+    }
   }
 }
 
@@ -1613,6 +1661,10 @@ TEST(LagoStrategyTest, OptionsAndStateAreChecked) {
       std::string(MakeStrategy("lago", p).status().message()),
       HasSubstr(
           "spec.strategy_options[\"refit_growth\"]: \"-0.1\" must be a number >= 0"));
+  p.options = {{"noise_floor", "nan"}};
+  EXPECT_THAT(
+      std::string(MakeStrategy("lago", p).status().message()),
+      HasSubstr("spec.strategy_options[\"noise_floor\"]: \"nan\" must be a number >= 0"));
   p.options = {{"speculate", "17"}};
   EXPECT_THAT(std::string(MakeStrategy("lago", p).status().message()),
               HasSubstr("\"17\" must be a whole number from 0 to 16"));
