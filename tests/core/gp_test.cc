@@ -204,18 +204,27 @@ TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
   for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
 }
 
+// `points` and `count` points with gradients within 0.01 of (0.4, 0.6, 0.5),
+// drawn from `rng`: a tight cluster, as a trust region leaves, where the
+// factor is ill-conditioned.
+std::vector<GpPoint> WithCluster(std::vector<GpPoint> points, int count,
+                                 std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(-0.01, 0.01);
+  for (int i = 0; i < count; ++i) {
+    Eigen::VectorXd x = Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng));
+    points.push_back({x, F(x), GradF(x)});
+  }
+  return points;
+}
+
 // The batched PredictWithGradients against one point at a time, over more
 // columns than one pass takes (256), with gradients over every coordinate and
 // over some, and a cluster of points as a trust region leaves.
 TEST(GpTest, BatchedGradientsAgreeWithSinglePoints) {
   for (const std::vector<int>& coverage : kCoverages) {
-    std::vector<GpPoint> points = MixedPoints(40, 13);
     std::mt19937_64 rng(14);
     std::uniform_real_distribution<double> u(-0.01, 0.01);
-    for (int i = 0; i < 10; ++i) {
-      Eigen::VectorXd x = Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng));
-      points.push_back({x, F(x), GradF(x)});
-    }
+    const std::vector<GpPoint> points = WithCluster(MixedPoints(40, 13), 10, rng);
     GpOptions options;
     options.gradient_coordinates = coverage;
     auto gp = GaussianProcess::Create(3, options, kHyper, points);
@@ -251,13 +260,9 @@ TEST(GpTest, BatchedGradientsAgreeWithSinglePoints) {
 // substitution. Both must agree on a model that also holds a tight cluster of
 // points, as a trust region leaves, where the factor is ill-conditioned.
 TEST(GpTest, BlockedBatchPredictionAgreesWithSinglePoints) {
-  std::vector<GpPoint> points = MixedPoints(120, 11);
   std::mt19937_64 rng(12);
   std::uniform_real_distribution<double> u(-0.01, 0.01);
-  for (int i = 0; i < 30; ++i) {
-    Eigen::VectorXd x = Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng));
-    points.push_back({x, F(x), GradF(x)});
-  }
+  const std::vector<GpPoint> points = WithCluster(MixedPoints(120, 11), 30, rng);
   auto gp = GaussianProcess::Create(3, {}, kHyper, points);
   ASSERT_TRUE(gp.ok()) << gp.status();
   ASSERT_GT(gp->num_outputs(), 3 * 128);
