@@ -391,9 +391,9 @@ absl::StatusOr<bool> StudyService::Sync(const std::shared_ptr<StudyEntry>& entry
   return false;
 }
 
-absl::StatusOr<StudyService::HeldStudy> StudyService::Hold(const std::string& name,
-                                                           const char* field,
-                                                           bool change) {
+absl::StatusOr<StudyService::HeldStudy> StudyService::Hold(
+    const std::string& name, const char* field, bool change,
+    const std::string& request_id) {
   // A study that another process deleted is acquired again: it may have been
   // created again under the same name.
   constexpr int kAttempts = 3;
@@ -405,7 +405,7 @@ absl::StatusOr<StudyService::HeldStudy> StudyService::Hold(const std::string& na
     if (held.entry->dropped) continue;
     std::optional<int64_t> revision;
     if (change) {
-      ASSIGN_OR_RETURN(held.store_lock, store_->LockStudy(held.entry->id));
+      ASSIGN_OR_RETURN(held.store_lock, store_->LockStudy(held.entry->id, request_id));
       revision = held.store_lock->revision();
     }
     ASSIGN_OR_RETURN(bool current, Sync(held.entry, revision));
@@ -545,16 +545,22 @@ absl::StatusOr<v1::StopStudyResponse> StudyService::StopStudy(
 
 namespace {
 
-// The stored answer to `request_id`, if any. FAILED_PRECONDITION when the id
-// was used for a different request.
+// The stored answer to `request_id`, if any: from `lock` when the store read
+// it with the study's lock, else from the store. FAILED_PRECONDITION when the
+// id was used for a different request.
 template <typename Response>
 absl::StatusOr<std::optional<Response>> Replay(storage::StudyStore& store,
                                                int64_t study_id,
+                                               const storage::StudyLock* lock,
                                                const std::string& request_id,
                                                const std::string& fingerprint) {
   if (request_id.empty()) return std::optional<Response>();
-  ASSIGN_OR_RETURN(std::optional<storage::RequestRecord> record,
-                   store.FindRequest(study_id, request_id));
+  std::optional<storage::RequestRecord> record;
+  if (lock != nullptr && lock->read_request(request_id)) {
+    record = lock->request();
+  } else {
+    ASSIGN_OR_RETURN(record, store.FindRequest(study_id, request_id));
+  }
   if (!record.has_value()) return std::optional<Response>();
   if (record->fingerprint != fingerprint) {
     return absl::FailedPreconditionError(
@@ -593,11 +599,12 @@ absl::StatusOr<v1::SuggestTrialsResponse> StudyService::SuggestTrials(
     return absl::InvalidArgumentError(absl::StrCat(
         "count: ", request.count(), " is outside [0, ", kMaxSuggestCount, "]"));
   }
-  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
+  ASSIGN_OR_RETURN(HeldStudy entry,
+                   Hold(request.study(), "study", /*change=*/true, request.request_id()));
   const std::string fingerprint = Fingerprint(kMethod, request);
-  ASSIGN_OR_RETURN(auto replay,
-                   Replay<v1::SuggestTrialsResponse>(*store_, entry->id,
-                                                     request.request_id(), fingerprint));
+  ASSIGN_OR_RETURN(auto replay, Replay<v1::SuggestTrialsResponse>(
+                                    *store_, entry->id, entry.store_lock.get(),
+                                    request.request_id(), fingerprint));
   if (replay.has_value()) return *std::move(replay);
 
   const absl::Time now = options_.clock();
@@ -768,14 +775,15 @@ absl::StatusOr<v1::ObserveTrialResponse> StudyService::ObserveTrial(
   }
   RETURN_IF_ERROR(CheckNoise(request.has_noise_std(), request.noise_std(), "noise_std"));
   RETURN_IF_ERROR(CheckReason(request.failure_reason(), "failure_reason"));
-  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
+  ASSIGN_OR_RETURN(HeldStudy entry,
+                   Hold(request.study(), "study", /*change=*/true, request.request_id()));
   if (!request.failed()) {
     RETURN_IF_ERROR(entry->space->CheckGradient(request.gradient(), "gradient"));
   }
   const std::string fingerprint = Fingerprint(kMethod, request);
-  ASSIGN_OR_RETURN(auto replay,
-                   Replay<v1::ObserveTrialResponse>(*store_, entry->id,
-                                                    request.request_id(), fingerprint));
+  ASSIGN_OR_RETURN(auto replay, Replay<v1::ObserveTrialResponse>(
+                                    *store_, entry->id, entry.store_lock.get(),
+                                    request.request_id(), fingerprint));
   if (replay.has_value()) return *std::move(replay);
   ASSIGN_OR_RETURN(v1::Trial * trial, entry->FindTrial(request.trial_id()));
   const absl::Time now = options_.clock();
@@ -1056,7 +1064,8 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
         absl::StrCat("observations: ", request.observations_size(), " entries; 1 to ",
                      kMaxImport, " needed"));
   }
-  ASSIGN_OR_RETURN(HeldStudy entry, Hold(request.study(), "study", /*change=*/true));
+  ASSIGN_OR_RETURN(HeldStudy entry,
+                   Hold(request.study(), "study", /*change=*/true, request.request_id()));
   for (int i = 0; i < request.observations_size(); ++i) {
     const v1::Observation& o = request.observations(i);
     const std::string field = absl::StrCat("observations[", i, "]");
@@ -1069,9 +1078,9 @@ absl::StatusOr<v1::AddObservationsResponse> StudyService::AddObservations(
     RETURN_IF_ERROR(CheckNoise(o.has_noise_std(), o.noise_std(), field + ".noise_std"));
   }
   const std::string fingerprint = Fingerprint(kMethod, request);
-  ASSIGN_OR_RETURN(auto replay,
-                   Replay<v1::AddObservationsResponse>(
-                       *store_, entry->id, request.request_id(), fingerprint));
+  ASSIGN_OR_RETURN(auto replay, Replay<v1::AddObservationsResponse>(
+                                    *store_, entry->id, entry.store_lock.get(),
+                                    request.request_id(), fingerprint));
   if (replay.has_value()) return *std::move(replay);
 
   const absl::Time now = options_.clock();

@@ -88,10 +88,12 @@ class StudyService {
   // The loaded study, from the cache or the store. NOT_FOUND naming `field`.
   absl::StatusOr<std::shared_ptr<StudyEntry>> Acquire(const std::string& name,
                                                       const char* field);
-  // Acquires and holds the study; `change` for a call that may commit.
+  // Acquires and holds the study; `change` for a call that may commit, whose
+  // `request_id` (if any) the store may read with the study's lock.
   // NOT_FOUND naming `field` when there is no such study, also when it was
   // deleted meanwhile.
-  absl::StatusOr<HeldStudy> Hold(const std::string& name, const char* field, bool change);
+  absl::StatusOr<HeldStudy> Hold(const std::string& name, const char* field, bool change,
+                                 const std::string& request_id = std::string());
   // Brings `entry` (locked) up to the store's revision, `stored_revision`
   // when the caller read it (with the study's lock), else asked of the store.
   // False when the study under its id is no longer the one loaded (deleted,

@@ -591,7 +591,8 @@ class PostgresStudyStore : public StudyStore {
         ", the write expected ", write.expected_revision, "); nothing was written"));
   }
 
-  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
+  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(
+      int64_t study_id, absl::string_view request_id) override {
     const std::string what = absl::StrCat("locking study ", study_id);
     Connection conn;
     {
@@ -610,19 +611,43 @@ class PostgresStudyStore : public StudyStore {
       if (!opened.ok()) return opened.status();
       conn = *std::move(opened);
     }
-    // Two statements in one round trip: the second reads the revision with
-    // a snapshot taken once the first holds the lock.
-    auto locked =
-        Exec(conn.get(),
-             absl::StrCat("SELECT pg_advisory_lock(", study_id,
-                          "); SELECT revision FROM studies WHERE id = ", study_id)
-                 .c_str(),
-             what);
+    // Two statements in one round trip: the second reads the revision, and
+    // the request's record if any, with a snapshot taken once the first holds
+    // the lock. It returns one row, with NULLs for what is not there.
+    std::string sql = absl::StrCat(
+        "SELECT pg_advisory_lock(", study_id,
+        "); SELECT (SELECT revision FROM studies WHERE id = ", study_id, ")");
+    if (!request_id.empty()) {
+      char* literal = PQescapeLiteral(conn.get(), request_id.data(), request_id.size());
+      if (literal == nullptr) {
+        return absl::InternalError(absl::StrCat(
+            what, ": cannot quote the request id: ", PQerrorMessage(conn.get())));
+      }
+      absl::StrAppend(&sql,
+                      ", method, fingerprint, response FROM (SELECT 1) AS one "
+                      "LEFT JOIN requests ON study_id = ",
+                      study_id, " AND request_id = ", literal);
+      PQfreemem(literal);
+    }
+    auto locked = Exec(conn.get(), sql.c_str(), what);
     if (!locked.ok()) return locked.status();
+    if (PQntuples(locked->get()) != 1) {
+      return absl::InternalError(absl::StrCat(what, ": ", PQntuples(locked->get()),
+                                              " rows read with the lock; 1 expected"));
+    }
     std::optional<int64_t> revision;
-    if (PQntuples(locked->get()) == 1) revision = Int(*locked, 0, 0);
-    return std::unique_ptr<StudyLock>(
-        new AdvisoryLock(this, std::move(conn), study_id, revision));
+    if (!IsNull(*locked, 0, 0)) revision = Int(*locked, 0, 0);
+    std::optional<RequestRecord> request;
+    if (!request_id.empty() && !IsNull(*locked, 0, 1)) {
+      request.emplace();
+      request->request_id = std::string(request_id);
+      request->method = Text(*locked, 0, 1);
+      request->fingerprint = Bytes(*locked, 0, 2);
+      request->response = Bytes(*locked, 0, 3);
+    }
+    return std::unique_ptr<StudyLock>(new AdvisoryLock(this, std::move(conn), study_id,
+                                                       revision, std::string(request_id),
+                                                       std::move(request)));
   }
 
   std::string Description() const override {
@@ -640,11 +665,14 @@ class PostgresStudyStore : public StudyStore {
   class AdvisoryLock : public StudyLock {
    public:
     AdvisoryLock(PostgresStudyStore* store, Connection conn, int64_t study_id,
-                 std::optional<int64_t> revision)
+                 std::optional<int64_t> revision, std::string request_id,
+                 std::optional<RequestRecord> request)
         : store_(store),
           conn_(std::move(conn)),
           study_id_(study_id),
-          revision_(revision) {}
+          revision_(revision),
+          request_id_(std::move(request_id)),
+          request_(std::move(request)) {}
     ~AdvisoryLock() override {
       // Sent without waiting for the answer, which the connection's next user
       // reads (Drained); a connection that cannot send it is closed, which
@@ -656,12 +684,18 @@ class PostgresStudyStore : public StudyStore {
       }
     }
     std::optional<int64_t> revision() const override { return revision_; }
+    bool read_request(absl::string_view request_id) const override {
+      return !request_id_.empty() && request_id == request_id_;
+    }
+    std::optional<RequestRecord> request() const override { return request_; }
 
    private:
     PostgresStudyStore* const store_;
     Connection conn_;
     const int64_t study_id_;
     const std::optional<int64_t> revision_;
+    const std::string request_id_;
+    const std::optional<RequestRecord> request_;
   };
 
   // Reads the answers to what was sent on `conn` without waiting for them

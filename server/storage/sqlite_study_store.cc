@@ -446,7 +446,10 @@ class SqliteStudyStore : public StudyStore {
     }
   }
 
-  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) override {
+  // The request record is left to FindRequest: reading the file costs no
+  // round trip.
+  absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(
+      int64_t study_id, absl::string_view /*request_id*/) override {
     // A descriptor of its own for each lock: open file description locks
     // exclude each other also within one process, and closing it releases the
     // lock, also when the process dies.

@@ -96,6 +96,15 @@ class StudyLock {
   // reads it together with taking the lock (saving a call to Revision);
   // nullopt when the store does not, or the study is gone.
   virtual std::optional<int64_t> revision() const { return std::nullopt; }
+  // True when the store read the record of `request_id`, the id given to
+  // LockStudy, together with taking the lock (saving a call to FindRequest);
+  // request() is then what it found. False when it did not read it, and for
+  // an empty id.
+  virtual bool read_request(absl::string_view request_id) const {
+    (void)request_id;
+    return false;
+  }
+  virtual std::optional<RequestRecord> request() const { return std::nullopt; }
 };
 
 class StudyStore {
@@ -134,7 +143,10 @@ class StudyStore {
   // until the returned object is destroyed. A lock
   // never outlives its process. The lock is only advisory: it does not stop a
   // commit, whose expected revision is the safeguard.
-  virtual absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(int64_t study_id) = 0;
+  // A store may read the record of `request_id` (empty for none) with the
+  // lock, once it is held; see StudyLock::read_request.
+  virtual absl::StatusOr<std::unique_ptr<StudyLock>> LockStudy(
+      int64_t study_id, absl::string_view request_id) = 0;
   // What the store is, for the start-up log line, without a password:
   // "SQLite file data/lago.db (schema 8)".
   virtual std::string Description() const = 0;

@@ -68,6 +68,7 @@ class ServerTest : public ::testing::Test {
   void WorkersOnTwoServersKeepEveryResult();
   void AViewBroughtUpToDateMatchesAFreshLoad();
   void AStudyCreatedAgainWithTheSameSpecIsLoadedAnew();
+  void ARetryOnAnotherServerGetsTheFirstAnswer();
 
   void RestartServer() {
     client_.reset();
@@ -943,6 +944,71 @@ TEST_F(ServerTest, ChangesThatDoNotFitTheViewAreReadWhole) {
   EXPECT_EQ(SuggestOne("s").id(), 3);
 }
 
+// A client retries each request on another server, as after a lost answer
+// behind a load balancer: the second server reads the stored answer (on
+// PostgreSQL together with the study's lock) and writes nothing. A reused id
+// with another request is refused.
+void ServerTest::ARetryOnAnotherServerGetsTheFirstAnswer() {
+  CreateStudy("s", TwoParameterSpec());
+  std::unique_ptr<Server> other_server;
+  std::unique_ptr<client::Client> other;
+  Start(&other_server, &other);
+  v1::SuggestTrialsRequest suggest;
+  suggest.set_study("s");
+  suggest.set_count(2);
+  suggest.set_request_id("it's a \\retry");
+  auto first = client_->SuggestTrials(suggest);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto again = other->SuggestTrials(suggest);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->DebugString(), first->DebugString());
+
+  v1::ObserveTrialRequest observe;
+  observe.set_study("s");
+  observe.set_trial_id(first->trials(0).id());
+  observe.set_value(4.0);
+  observe.set_request_id("observe-1");
+  auto observed = client_->ObserveTrial(observe);
+  ASSERT_TRUE(observed.ok()) << observed.status();
+  auto observed_again = other->ObserveTrial(observe);
+  ASSERT_TRUE(observed_again.ok()) << observed_again.status();
+  EXPECT_EQ(observed_again->DebugString(), observed->DebugString());
+
+  v1::AddObservationsRequest add;
+  add.set_study("s");
+  add.set_request_id("add-1");
+  v1::Observation* o = add.add_observations();
+  o->add_x(0.5);
+  o->add_x(-1.0);
+  o->set_value(3.0);
+  auto added = client_->AddObservations(add);
+  ASSERT_TRUE(added.ok()) << added.status();
+  auto added_again = other->AddObservations(add);
+  ASSERT_TRUE(added_again.ok()) << added_again.status();
+  EXPECT_EQ(added_again->DebugString(), added->DebugString());
+
+  // The same id with another request: refused, naming the id and the method.
+  observe.set_value(5.0);
+  auto reused = other->ObserveTrial(observe);
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(reused.status().message()),
+              HasSubstr("request_id: \"observe-1\" was already used for a different "
+                        "ObserveTrial request"));
+  // Two suggested trials and one added: nothing twice.
+  auto trials = client_->AllTrials("s");
+  ASSERT_TRUE(trials.ok()) << trials.status();
+  ASSERT_EQ(trials->size(), 3u);
+  EXPECT_EQ((*trials)[0].value(), 4.0);
+  EXPECT_EQ((*trials)[1].state(), v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ((*trials)[2].value(), 3.0);
+  other_server->Shutdown(absl::Seconds(1));
+  other_server->Wait();
+}
+
+TEST_F(ServerTest, ARetryOnAnotherServerGetsTheFirstAnswer) {
+  ARetryOnAnotherServerGetsTheFirstAnswer();
+}
+
 TEST_F(ServerTest, TwoServersOnOneFileShareAStudy) { TwoServersShareAStudy(); }
 
 TEST_F(ServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
@@ -983,6 +1049,10 @@ TEST_F(PostgresServerTest, ResultsAndStrategyStateSurviveARestart) {
 }
 
 TEST_F(PostgresServerTest, TwoServersShareAStudy) { TwoServersShareAStudy(); }
+
+TEST_F(PostgresServerTest, ARetryOnAnotherServerGetsTheFirstAnswer) {
+  ARetryOnAnotherServerGetsTheFirstAnswer();
+}
 
 TEST_F(PostgresServerTest, WorkersOnTwoServersGetDistinctPointsAndKeepEveryResult) {
   WorkersOnTwoServersKeepEveryResult();
