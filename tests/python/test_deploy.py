@@ -14,11 +14,13 @@ import tempfile
 import time
 import unittest
 import urllib.request
+import uuid
 
 import yaml
 
 import lago
 from lago_server import SERVER, LagoServer
+from test_shared_database import psql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEALTH = os.path.join(os.path.dirname(SERVER), "lago-health")
@@ -201,7 +203,8 @@ class ManifestTest(unittest.TestCase):
                 (web if app == "lago-web" else docs)[doc["kind"]] = doc
         self.assertEqual(set(docs), {"PersistentVolumeClaim", "Deployment", "Service"})
         self.assertEqual(set(web), {"Deployment", "Service"})
-        self.assertEqual(sorted(os.listdir(folder)),
+        files = [f for f in os.listdir(folder) if os.path.isfile(os.path.join(folder, f))]
+        self.assertEqual(sorted(files),
                          sorted(kustomization["resources"] + ["kustomization.yaml"]))
         deployment = docs["Deployment"]
         self.assertEqual(deployment["spec"]["replicas"], 1)
@@ -246,6 +249,128 @@ class ManifestTest(unittest.TestCase):
         # path with the list of studies.
         serves_the_study_list(self, container["command"] + container["args"],
                               container["readinessProbe"]["httpGet"]["path"])
+
+    def test_kubernetes_postgres_overlay(self):
+        """deploy/kubernetes/postgres: the base with its patches applied (as
+        strategic merge patches, by a small merge of our own: there is no
+        kubectl here) has several replicas on the database of a Secret, and
+        no volume. Then two servers with that container's environment, and
+        the URI the Secret would hold, share a study on a PostgreSQL
+        database of the test server."""
+        overlay = os.path.join("deploy", "kubernetes", "postgres")
+        kustomization = yaml.safe_load(read(overlay, "kustomization.yaml"))
+        self.assertEqual(kustomization["resources"], ["../"])
+        paths = [p["path"] for p in kustomization["patches"]]
+        self.assertEqual(sorted(os.listdir(os.path.join(ROOT, overlay))),
+                         sorted(paths + ["kustomization.yaml"]))
+        base = {}
+        for name in yaml.safe_load(read("deploy", "kubernetes",
+                                        "kustomization.yaml"))["resources"]:
+            for doc in yaml.safe_load_all(read("deploy", "kubernetes", name)):
+                base[(doc["kind"], doc["metadata"]["name"])] = doc
+        for path in paths:
+            patch = yaml.safe_load(read(overlay, path))
+            target = (patch["kind"], patch["metadata"]["name"])
+            self.assertIn(target, base, f"{path} patches nothing in the base")
+            if patch.get("$patch") == "delete":
+                del base[target]
+            else:
+                base[target] = strategic_merge(base[target], patch)
+        self.assertEqual(sorted(kind for kind, _ in base),
+                         ["Deployment", "Deployment", "Service", "Service"])
+        deployment = base[("Deployment", "lago-server")]
+        self.assertGreaterEqual(deployment["spec"]["replicas"], 2)
+        self.assertEqual(deployment["spec"]["strategy"]["type"], "Recreate")
+        pod = deployment["spec"]["template"]["spec"]
+        self.assertEqual(pod["volumes"], [])
+        container = pod["containers"][0]
+        self.assertEqual(container.get("volumeMounts"), [])
+        env = {e["name"]: e for e in container["env"]}
+        self.assertEqual(env["LAGO_DB"], {"name": "LAGO_DB", "valueFrom": {
+            "secretKeyRef": {"name": "lago-postgres", "key": "uri"}}})
+        self.assertIn("kubectl create secret generic lago-postgres",
+                      read(overlay, "kustomization.yaml"))
+        self.assertTrue(container["securityContext"]["readOnlyRootFilesystem"])
+
+        uri_file = os.environ.get("LAGO_TEST_POSTGRES_URI_FILE")
+        if not uri_file:
+            why = "no PostgreSQL test server: run under ctest (fixture postgres)"
+            if os.environ.get("CI"):
+                self.fail(why)
+            self.skipTest(why)
+        with open(uri_file) as f:
+            admin = f.read().strip()
+        name = "lago_k8s_" + uuid.uuid4().hex[:12]
+        psql(admin, f"CREATE DATABASE {name}")
+        self.addCleanup(psql, admin, f"DROP DATABASE {name} WITH (FORCE)")
+        values = {k: e["value"] for k, e in env.items() if "value" in e}
+        self.assertEqual(values["LAGO_LISTEN"], "0.0.0.0:50051")
+        replicas = []
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                for i in range(2):
+                    # What the pod gets, on a free port.
+                    run_env = dict(os.environ, **values)
+                    run_env.update(LAGO_SERVER_BIN=SERVER, LAGO_LISTEN="0.0.0.0:0",
+                                   LAGO_DB=admin.rsplit("/", 1)[0] + "/" + name)
+                    replicas.append(subprocess.Popen(
+                        [ENTRYPOINT, f"--port-file={tmp}/port-{i}"], env=run_env,
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+                ports = [wait_for(f"{tmp}/port-{i}", p) for i, p in enumerate(replicas)]
+                with lago.Client(f"127.0.0.1:{ports[0]}") as client:
+                    study = client.create_study("in-the-cluster", {"x": (0, 1)})
+                    study.observe(study.suggest(), 0.5)
+                with lago.Client(f"127.0.0.1:{ports[1]}") as client:
+                    study = client.study("in-the-cluster")
+                    self.assertEqual(study.info().stats.completed, 1)
+                    self.assertEqual(study.suggest().id, 2)
+                for proc in replicas:
+                    proc.send_signal(signal.SIGTERM)
+                    out, _ = proc.communicate(timeout=10)
+                    self.assertEqual(proc.returncode, 0, out)
+                    self.assertIn("PostgreSQL database", out)
+                    self.assertNotIn("/data", out)
+            finally:
+                for proc in replicas:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.communicate()
+
+
+# The list items that a strategic merge patch merges by a key, for the fields
+# the overlays patch.
+MERGE_KEYS = {"containers": "name", "env": "name", "volumes": "name",
+              "volumeMounts": "mountPath"}
+
+
+def strategic_merge(base, patch):
+    """`patch` applied to `base` as a strategic merge patch, for what our
+    overlays use: maps merge, null removes a key, lists of maps in MERGE_KEYS
+    merge item by item, and an item with `$patch: delete` goes; other lists
+    are replaced."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = strategic_merge(out[key], value)
+        elif isinstance(value, list) and key in MERGE_KEYS:
+            by = MERGE_KEYS[key]
+            items = list(out.get(key, []))
+            for item in value:
+                i = next((j for j, b in enumerate(items) if b.get(by) == item.get(by)), None)
+                if item.get("$patch") == "delete":
+                    if i is None:
+                        raise AssertionError(f"{key}: nothing to delete at {item}")
+                    items.pop(i)
+                elif i is None:
+                    items.append(item)
+                else:
+                    items[i] = strategic_merge(items[i], item)
+            out[key] = items
+        else:
+            out[key] = value
+    return out
 
 
 class LabWorkerTest(unittest.TestCase):
