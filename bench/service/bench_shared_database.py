@@ -20,7 +20,13 @@ sobol strategy, suggest + observe rounds through the Python client) against
 in one run, with the configurations interleaved and repeated, so that a drift of
 the shared machine falls on all of them. Reported: the median round trips per
 second over the repeats and its ratio to the baseline, latencies of the median
-repeat, and errors and lost observations summed over all repeats.
+repeat, and errors and lost observations summed over all repeats. On
+PostgreSQL also the transactions per round (a suggest and an observe):
+PostgreSQL's count for the run's database (pg_stat_database), which includes
+the run's few calls to create and read the study. Each statement the server
+sends outside a transaction block is one; several sent in one string are one.
+So it counts the statements a round sends, the unlocks included, which
+the server does not wait for.
 
     /usr/bin/python3 bench/service/bench_shared_database.py \\
         --baseline-server /tmp/base/build/server/lago-server --out bench/service
@@ -57,8 +63,9 @@ def markdown(report):
         f"{report['dimension']} parameters.",
         "",
         f"| workers | configuration | servers | round trips/s (median) | ratio to {report['reference']} "
-        "| all repeats | suggest p50 / p99 ms | observe p50 / p99 ms | errors | lost |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| all repeats | suggest p50 / p99 ms | observe p50 / p99 ms | errors | lost "
+        "| transactions per round |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
         m = row["median_run"]
@@ -68,7 +75,9 @@ def markdown(report):
             + ", ".join(f"{v:.0f}" for v in row["round_trips_per_second"]) + " | "
             f"{m['ask_p50_ms']:.2f} / {m['ask_p99_ms']:.2f} | "
             f"{m['tell_p50_ms']:.2f} / {m['tell_p99_ms']:.2f} | {row['errors']} | "
-            f"{row['lost_observations']} |")
+            f"{row['lost_observations']} | "
+            + (f"{row['transactions_per_round']:.2f}" if "transactions_per_round" in row
+               else "-") + " |")
     lines.append("")
     return "\n".join(lines)
 
@@ -83,6 +92,24 @@ def new_postgres_database(admin_uri):
     name = "lago_bench_" + uuid.uuid4().hex[:12]
     psql(admin_uri, f"CREATE DATABASE {name}")
     return admin_uri.rsplit("/", 1)[0] + "/" + name
+
+
+def postgres_transactions(admin_uri, uri):
+    """Transactions committed or rolled back in the database of `uri`, read
+    once its servers stopped: a backend reports its counts when it ends, so
+    read until two readings agree."""
+    name = uri.rsplit("/", 1)[1]
+    sql = ("SELECT xact_commit + xact_rollback FROM pg_stat_database "
+           f"WHERE datname = '{name}'")
+    last = None
+    for _ in range(50):
+        time.sleep(0.2)
+        out = subprocess.run(["psql", admin_uri, "-X", "-A", "-t", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        if out == last:
+            return int(out)
+        last = out
+    raise RuntimeError(f"the transaction count of {name} did not settle")
 
 
 def drop_postgres_database(admin_uri, uri):
@@ -146,6 +173,9 @@ def main():
                         result = bench_lago(server, w, args.rounds, args.dimension, tmp,
                                             servers=servers, tag=f"{name}-{w}-{repeat}",
                                             db=db)
+                        if db:
+                            result["transactions_per_round"] = postgres_transactions(
+                                args.postgres, db) / result["rounds"]
                     finally:
                         if db:
                             drop_postgres_database(args.postgres, db)
@@ -175,6 +205,9 @@ def main():
                 "lost_observations": sum(r["rounds"] - r["stored_observations"]
                                          for r in results),
             })
+            if "transactions_per_round" in results[0]:
+                rows[-1]["transactions_per_round"] = statistics.median(
+                    r["transactions_per_round"] for r in results)
     report = {
         "command": " ".join([os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d"),
