@@ -135,6 +135,14 @@ SERVER_METHODS = {
                                  "enhanced"),
     "lago-request-noise-gn-floor": ("lago", {"noise": "1", "gradient_noise": "1"}, False,
                                     "on_request"),
+    # The floor's methods with every local point in the model (`nu = 0`: no
+    # minimum distance between local points; --out noise_nu.jsonl).
+    "lago-noise-floor-nu0": ("lago", {"noise": "1", "nu": "0"}, False, "none"),
+    "lago-known-floor-nu0": ("lago", {"nu": "0"}, True, "none"),
+    "lago-grad-noise-gn-floor-nu0": ("lago", {"noise": "1", "gradient_noise": "1",
+                                              "nu": "0"}, False, "enhanced"),
+    "lago-request-noise-gn-floor-nu0": ("lago", {"noise": "1", "gradient_noise": "1",
+                                                 "nu": "0"}, False, "on_request"),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
 VALUE_ONLY_METHODS = [m for m in ALL_METHODS
@@ -307,7 +315,12 @@ def summarize(path):
              ("lago-noise-floor", "lago-noise"), ("lago-known-floor", "lago-known"),
              ("lago-grad-noise-gn-floor", "lago-grad-noise-gn"),
              ("lago-request-noise-gn-floor", "lago-request-noise-gn"),
-             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor")]
+             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor"),
+             ("lago-noise-floor-nu0", "lago-noise-floor"),
+             ("lago-known-floor-nu0", "lago-known-floor"),
+             ("lago-grad-noise-gn-floor-nu0", "lago-grad-noise-gn-floor"),
+             ("lago-request-noise-gn-floor-nu0", "lago-request-noise-gn-floor"),
+             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor-nu0")]
     pairs = [(a, b) for a, b in pairs if a in methods and b in methods]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "
