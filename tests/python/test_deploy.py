@@ -20,7 +20,7 @@ import yaml
 
 import lago
 from lago_server import SERVER, LagoServer
-from test_shared_database import psql
+from test_shared_database import postgres_admin_uri, psql
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HEALTH = os.path.join(os.path.dirname(SERVER), "lago-health")
@@ -292,14 +292,7 @@ class ManifestTest(unittest.TestCase):
                       read(overlay, "kustomization.yaml"))
         self.assertTrue(container["securityContext"]["readOnlyRootFilesystem"])
 
-        uri_file = os.environ.get("LAGO_TEST_POSTGRES_URI_FILE")
-        if not uri_file:
-            why = "no PostgreSQL test server: run under ctest (fixture postgres)"
-            if os.environ.get("CI"):
-                self.fail(why)
-            self.skipTest(why)
-        with open(uri_file) as f:
-            admin = f.read().strip()
+        admin = postgres_admin_uri(self)
         name = "lago_k8s_" + uuid.uuid4().hex[:12]
         psql(admin, f"CREATE DATABASE {name}")
         self.addCleanup(psql, admin, f"DROP DATABASE {name} WITH (FORCE)")

@@ -26,6 +26,19 @@ def value_and_gradient(x):
             [2.0 * (x[0] - 0.5), 6.0 * (x[1] - 1.0)])
 
 
+def postgres_admin_uri(test):
+    """The URI of the PostgreSQL test server that ctest's fixture started;
+    without one the test is skipped, or fails under CI."""
+    uri_file = os.environ.get("LAGO_TEST_POSTGRES_URI_FILE")
+    if not uri_file:
+        why = "no PostgreSQL test server: run under ctest (fixture postgres)"
+        if os.environ.get("CI"):
+            test.fail(why)
+        test.skipTest(why)
+    with open(uri_file) as f:
+        return f.read().strip()
+
+
 def psql(uri, sql):
     """The rows of ``sql`` on ``uri``, as psql prints them unaligned."""
     return subprocess.run(["psql", uri, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
@@ -107,14 +120,7 @@ class PostgresSharedDatabaseTest(SharedDatabaseTest):
     """The same on a new database of the PostgreSQL test server."""
 
     def setUp(self):
-        uri_file = os.environ.get("LAGO_TEST_POSTGRES_URI_FILE")
-        if not uri_file:
-            why = "no PostgreSQL test server: run under ctest (fixture postgres)"
-            if os.environ.get("CI"):
-                self.fail(why)
-            self.skipTest(why)
-        with open(uri_file) as f:
-            self.admin = f.read().strip()
+        self.admin = postgres_admin_uri(self)
         self.name = "lago_py_" + uuid.uuid4().hex[:12]
         psql(self.admin, f"CREATE DATABASE {self.name}")
         self.addCleanup(psql, self.admin, f"DROP DATABASE {self.name} WITH (FORCE)")
