@@ -50,6 +50,15 @@ the best observed point (what `study.best()` returns), and each line of
         --out bench/optimizers/noise_floor.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise_floor.jsonl
+    # noise_nu.jsonl: the runs of lago-noise-floor, lago-known-floor,
+    # lago-grad-noise-gn-floor, lago-request-noise-gn-floor and
+    # bo-grad-noise-gn copied from noise_floor.jsonl, then
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-noise-floor-nu0 lago-known-floor-nu0 \\
+        lago-grad-noise-gn-floor-nu0 lago-request-noise-gn-floor-nu0 \\
+        --out bench/optimizers/noise_nu.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise_nu.jsonl
 
 The server it starts inherits the environment: the value-only runs committed
 set `OPENBLAS_CORETYPE=SkylakeX` on an AVX-512 machine, as the other
