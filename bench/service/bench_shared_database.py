@@ -83,8 +83,10 @@ def markdown(report):
 
 
 def psql(uri, sql):
-    subprocess.run(["psql", uri, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                   check=True, capture_output=True)
+    """What `sql` printed on `uri`, unaligned and without headers."""
+    return subprocess.run(["psql", uri, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                           "-c", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 def new_postgres_database(admin_uri):
@@ -104,8 +106,7 @@ def postgres_transactions(admin_uri, uri):
     last = None
     for _ in range(50):
         time.sleep(0.2)
-        out = subprocess.run(["psql", admin_uri, "-X", "-A", "-t", "-c", sql],
-                             check=True, capture_output=True, text=True).stdout.strip()
+        out = psql(admin_uri, sql)
         if out == last:
             return int(out)
         last = out
