@@ -27,6 +27,9 @@ namespace {
 constexpr double kTerminationStep = 1e-7;
 // Sobol points tried in place of one that rounds onto a known point.
 constexpr int kRepeatTries = 256;
+// How many times a local step that repeats a point known exactly is solved
+// again with half its length as the radius.
+constexpr int kRepeatShrinks = 16;
 // With restarts on, a region whose predicted improvement is below this many
 // standard deviations of f, and that loses to EI, is finished.
 constexpr double kFinishedImprovement = 1e-9;
@@ -1877,6 +1880,39 @@ class LagoStrategy : public Strategy {
     return true;
   }
 
+  // A local step onto a point whose value is known exactly would buy
+  // nothing. In value-only mode it comes again after its rejection: g and B
+  // are the GP mean's, the minimum-distance rule keeps the rejected point out
+  // of the GP, and halving the radius keeps an interior step as it was. So,
+  // as a standard trust region does after a rejection, the radius shrinks
+  // below the step (to half its length) and the step is solved again, until
+  // it is new or too short to take. A repeat is a point within sqrt(epsilon)
+  // of the smallest lengthscale, as for global steps. Under a noise (fitted,
+  // or told with the value) a repeat is a measurement worth having; on an
+  // integer grid SnapStep and the competition deal with repeats. Returns
+  // whether the radius shrank.
+  bool AvoidExactRepeat(const StrategyInput& input, State* s,
+                        TrustRegionStep* local) const {
+    if (options_.noise || problem_.snap) return false;
+    const double near =
+        std::sqrt(std::numeric_limits<double>::epsilon()) * s->lengthscales.minCoeff();
+    const auto known_exactly = [&](const Eigen::VectorXd& x) {
+      for (const CompletedPoint& p : input.completed) {
+        if (p.noise_std == 0.0 && (p.x - x).norm() < near) return true;
+      }
+      return false;
+    };
+    bool shrank = false;
+    for (int i = 0; i < kRepeatShrinks && local->step.norm() >= kTerminationStep &&
+                    known_exactly((s->center + local->step).cwiseMax(0.0).cwiseMin(1.0));
+         ++i) {
+      s->radius = 0.5 * local->step.norm();
+      *local = LocalStep(s->gradient, s->b, s->radius, s->center);
+      shrank = true;
+    }
+    return shrank;
+  }
+
   // With integer parameters: the step from `base` to the nearest allowed point
   // of its target, and the improvement the local model predicts for it. A
   // step that rounds back onto `base` becomes zero and ends the region.
@@ -1974,6 +2010,9 @@ class LagoStrategy : public Strategy {
       if (options_.model_check && !value_only() &&
           local->step.norm() >= kTerminationStep && CheckWithModel(gp, &*local, s)) {
         absl::StrAppend(&report->summary, " model-check: B from the GP");
+      }
+      if (AvoidExactRepeat(input, s, &*local)) {
+        absl::StrAppend(&report->summary, " repeat: radius=", s->radius);
       }
       SnapStep(s->center, s->gradient, s->b, &*local);
       const bool below_noise = BelowNoise(input, gp, s->center, *local);

@@ -1340,6 +1340,31 @@ TEST(LagoStrategyTest, ValueOnlyModeNeverAsksForGradientsAndStillConverges) {
   EXPECT_LT(loop.best() - kBraninMinimum, 1e-2);
 }
 
+// In value-only mode g and B are the GP mean's, and the minimum-distance
+// rule keeps a rejected step near the centre out of the GP: halving the
+// radius alone kept an interior step as it was, and the same point was
+// suggested again (three times in a row in the demo).
+TEST(LagoStrategyTest, ValueOnlyLocalStepsNeverRepeatAPoint) {
+  for (const char* name : {"lago", "trust-region"}) {
+    for (uint64_t seed : {1, 4}) {
+      Loop loop(name, MakeProblem(2, GradientMode::kNone, seed));
+      loop.set_name(name);
+      int locals = 0;
+      for (int i = 0; i < 64; ++i) {
+        const Suggestion s = loop.Step(Branin);
+        if (s.kind != TrialKind::kLocal) continue;
+        ++locals;
+        const std::vector<CompletedPoint>& done = loop.completed();
+        for (size_t j = 0; j + 1 < done.size(); ++j) {
+          EXPECT_NE(done[j].x, s.x)
+              << name << " seed " << seed << ": step " << i << " repeats point " << j;
+        }
+      }
+      EXPECT_GT(locals, 5) << name << " seed " << seed;
+    }
+  }
+}
+
 TEST(LagoStrategyTest, EveryStepSaysWhyItWasChosen) {
   Loop loop("lago", MakeProblem(2, GradientMode::kEnhanced));
   for (int i = 0; i < 25; ++i) {
