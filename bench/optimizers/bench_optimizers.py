@@ -58,6 +58,10 @@ class Tracker:
         self.cost, self.best = 0.0, math.inf
         self.trace = []  # (cost, best regret)
         self.kinds = []  # The kind of every server suggestion evaluated, in order.
+        # Server suggestions at a point evaluated before, but for the
+        # deliberate ones (a gradient at the incumbent).
+        self.repeats = 0
+        self.seen = set()
 
     def record(self, value, cost):
         self.cost += cost
@@ -128,6 +132,9 @@ def run_server_method(method, problem, seed, budget, address):
                 break
             value, gradient = tracker.evaluate(trial.x, want)
             tracker.kinds.append(trial.kind)
+            if tuple(trial.x) in tracker.seen and trial.kind != "gradient_at_incumbent":
+                tracker.repeats += 1
+            tracker.seen.add(tuple(trial.x))
             if warp > 0.0:
                 shifted = value - problem.minimum + warp
                 value = math.log(shifted)
@@ -272,6 +279,7 @@ def main():
                                   "seconds": time.time() - start, "trace": tracker.trace}
                         if tracker.kinds:
                             record["kinds"] = tracker.kinds
+                            record["repeats"] = tracker.repeats
                         with open(args.out, "a") as f:
                             f.write(json.dumps(record) + "\n")
                         print(f"{name} {method} seed {seed}: log10 regret "

@@ -13,6 +13,20 @@ more than 0.005 either way, and the medians and quartiles before and after.
     /usr/bin/python3 bench/optimizers/rerun_check.py /tmp/again.jsonl \\
         --out bench/optimizers/rerun_check
 
+A change that is meant to move results is checked the same way, against runs
+made before it with --committed (local_repeat: local steps onto points known
+exactly, made with the servers before and after 37b45ec):
+
+    /usr/bin/python3 bench/optimizers/bench_optimizers.py --seeds 20 \\
+        --server <lago-server before> --methods lago-enhanced lago-on-request \\
+        lago-value-only trust-region-value-only \\
+        --variant trust-region-value-only=trust-region:none \\
+        --out bench/optimizers/local_repeat_before.jsonl
+    # the same with the server after, --out bench/optimizers/local_repeat.jsonl
+    /usr/bin/python3 bench/optimizers/rerun_check.py bench/optimizers/local_repeat.jsonl \\
+        --committed bench/optimizers/local_repeat_before.jsonl \\
+        --out bench/optimizers/local_repeat
+
 When the runs made again replace the committed rows, the committed ones are
 renamed with a suffix (lago-enhanced -> lago-enhanced-ps0) and the new ones
 join runs.jsonl under the plain names; --suffix then pairs each run of a
@@ -74,19 +88,29 @@ def main():
                                  for old, new in pairs),
             "better": sum(a < b - 0.005 for a, b in zip(after, before)),
             "worse": sum(a > b + 0.005 for a, b in zip(after, before)),
-            "before": spread(before), "after": spread(after)})
+            "before": spread(before), "after": spread(after),
+            # Suggestions at a point evaluated before (bench_optimizers.py),
+            # where both runs count them.
+            "repeats": [sum(committed[old].get("repeats", 0) for old, _ in pairs),
+                        sum(again[new].get("repeats", 0) for _, new in pairs)]
+            if all("repeats" in committed[old] and "repeats" in again[new]
+                   for old, new in pairs) else None})
     command = shlex.join(["bench/optimizers/rerun_check.py"] + sys.argv[1:])
     with open(args.out + ".json", "w") as f:
         json.dump({"command": command, "rows": rows}, f, indent=1)
     with open(args.out + ".md", "w") as f:
         f.write(f"Command: `{command}`\n\nFinal log10 regret, median [quartiles], of the "
-                "committed runs and of the same runs made again; better / worse count "
-                "runs whose final log10 regret moved by more than 0.005.\n\n"
+                "committed runs (or those made before a change) and of the same runs made "
+                "again; better / worse count runs whose final log10 regret moved by more "
+                "than 0.005; repeats count suggestions at a point evaluated before (but "
+                "gradients at the incumbent), where the runs recorded them.\n\n"
                 "| problem | method | runs | traces or kinds differ | better | worse | "
-                "committed | again |\n|---|---|---|---|---|---|---|---|\n")
+                "committed | again | repeats |\n|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
+            repeats = "-" if r["repeats"] is None else " → ".join(map(str, r["repeats"]))
             f.write(f"| {r['problem']} | {r['method']} | {r['runs']} | {r['traces_differ']} "
-                    f"| {r['better']} | {r['worse']} | {r['before']} | {r['after']} |\n")
+                    f"| {r['better']} | {r['worse']} | {r['before']} | {r['after']} "
+                    f"| {repeats} |\n")
     print(f"rerun_check: wrote {args.out}.md and {args.out}.json", file=sys.stderr)
 
 
