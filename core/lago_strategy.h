@@ -63,8 +63,9 @@
 // (radius r0, B the Hessian of the GP mean there).
 //
 // Global model: the gradient-enhanced GP over the completed points, where a
-// local-phase point enters only when its scaled distance to every point
-// already in the model is at least nu (the minimum-distance rule);
+// local-phase point with a gradient enters only when its scaled distance to
+// every point already in the model is at least nu (the minimum-distance
+// rule; a value alone always enters);
 // hyperparameters are refitted every `refit_every` suggestions, and also
 // whenever the model has grown by `refit_growth` (a fraction) since the last
 // fit. Between refits the model is the GP of the points of the last fit,

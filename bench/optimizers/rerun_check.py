@@ -27,6 +27,18 @@ exactly, made with the servers before and after 37b45ec):
         --committed bench/optimizers/local_repeat_before.jsonl \\
         --out bench/optimizers/local_repeat
 
+and value_only_model (value-only local points in the model, 51fda97): the
+value-only rows run again with the server after it,
+
+    /usr/bin/python3 bench/optimizers/bench_optimizers.py --seeds 20 \\
+        --methods lago-value-only trust-region-value-only \\
+        --variant trust-region-value-only=trust-region:none \\
+        --out bench/optimizers/value_only_model.jsonl
+    /usr/bin/python3 bench/optimizers/rerun_check.py \\
+        bench/optimizers/value_only_model.jsonl \\
+        --committed bench/optimizers/local_repeat.jsonl \\
+        --out bench/optimizers/value_only_model
+
 When the runs made again replace the committed rows, the committed ones are
 renamed with a suffix (lago-enhanced -> lago-enhanced-ps0) and the new ones
 join runs.jsonl under the plain names; --suffix then pairs each run of a
