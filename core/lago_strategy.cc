@@ -1888,9 +1888,12 @@ class LagoStrategy : public Strategy {
   }
 
   // A local step onto a point whose value is known exactly would buy
-  // nothing. In value-only mode it comes again after its rejection: g and B
-  // are the GP mean's, the minimum-distance rule keeps the rejected point out
-  // of the GP, and halving the radius keeps an interior step as it was. So,
+  // nothing. It comes again after its rejection when g and B come out as
+  // they were (with gradients, B set again from a GP that the rejected step
+  // was kept out of; in value-only mode, before such steps joined the GP),
+  // since halving the radius keeps an interior step as it was
+  // (bench/optimizers: 5 repeats in 19,202 evaluations with gradients, 137
+  // in 14,800 value-only ones before they joined the GP). So,
   // as a standard trust region does after a rejection, the radius shrinks
   // below the step (to half its length) and the step is solved again, until
   // it is new or too short to take. A repeat is a point within sqrt(epsilon)
