@@ -30,6 +30,18 @@ constexpr int kRepeatTries = 256;
 // How many times a local step that repeats a point known exactly is solved
 // again with half its length as the radius.
 constexpr int kRepeatShrinks = 16;
+
+// Closer than this to a point, a step repeats it: sqrt(epsilon) of the
+// smallest lengthscale, where the kernel, 1 - O(r^2), rounds to 1.
+double RepeatRadius(const Eigen::VectorXd& lengthscales) {
+  return std::sqrt(std::numeric_limits<double>::epsilon()) * lengthscales.minCoeff();
+}
+
+// A point of the plane moved into the unit cube, as suggestions are.
+Eigen::VectorXd IntoCube(const Eigen::VectorXd& x) {
+  return x.cwiseMax(0.0).cwiseMin(1.0);
+}
+
 // With restarts on, a region whose predicted improvement is below this many
 // standard deviations of f, and that loses to EI, is finished.
 constexpr double kFinishedImprovement = 1e-9;
@@ -1427,7 +1439,7 @@ class LagoStrategy : public Strategy {
   Suggestion Make(const Eigen::VectorXd& x, TrialKind kind, bool need_gradient,
                   const char* winner, State* s) const {
     Suggestion out;
-    out.x = x.cwiseMax(0.0).cwiseMin(1.0);
+    out.x = IntoCube(x);
     if (problem_.snap) out.x = problem_.snap(out.x);
     out.kind = kind;
     out.need_gradient = need_gradient;
@@ -1819,8 +1831,7 @@ class LagoStrategy : public Strategy {
     search.avoid = in_flight;
     search.avoid_radius = options_.nu * gp.hyperparameters().lengthscales.minCoeff();
     for (const GpPoint& p : gp.points()) search.observed.push_back(p.x);
-    search.repeat_radius = std::sqrt(std::numeric_limits<double>::epsilon()) *
-                           gp.hyperparameters().lengthscales.minCoeff();
+    search.repeat_radius = RepeatRadius(gp.hyperparameters().lengthscales);
     auto result = MaximizeAcquisition(log_ei, search);
     if (!result.ok()) return std::nullopt;
     return *result;
@@ -1904,8 +1915,7 @@ class LagoStrategy : public Strategy {
   bool AvoidExactRepeat(const StrategyInput& input, State* s,
                         TrustRegionStep* local) const {
     if (options_.noise || problem_.snap) return false;
-    const double near =
-        std::sqrt(std::numeric_limits<double>::epsilon()) * s->lengthscales.minCoeff();
+    const double near = RepeatRadius(s->lengthscales);
     const auto known_exactly = [&](const Eigen::VectorXd& x) {
       for (const CompletedPoint& p : input.completed) {
         if (p.noise_std == 0.0 && (p.x - x).norm() < near) return true;
@@ -1914,7 +1924,7 @@ class LagoStrategy : public Strategy {
     };
     bool shrank = false;
     for (int i = 0; i < kRepeatShrinks && local->step.norm() >= kTerminationStep &&
-                    known_exactly((s->center + local->step).cwiseMax(0.0).cwiseMin(1.0));
+                    known_exactly(IntoCube(s->center + local->step));
          ++i) {
       s->radius = 0.5 * local->step.norm();
       *local = LocalStep(s->gradient, s->b, s->radius, s->center);
