@@ -65,7 +65,7 @@
 // Global model: the gradient-enhanced GP over the completed points, where a
 // local-phase point with a gradient enters only when its scaled distance to
 // every point already in the model is at least nu (the minimum-distance
-// rule; a value alone always enters);
+// rule; a value alone always enters, and every point under `noise`);
 // hyperparameters are refitted every `refit_every` suggestions, and also
 // whenever the model has grown by `refit_growth` (a fraction) since the last
 // fit. Between refits the model is the GP of the points of the last fit,

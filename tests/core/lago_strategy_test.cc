@@ -1380,23 +1380,33 @@ TEST(LagoStrategyTest, LocalStepsNeverRepeatAPoint) {
 // The minimum-distance rule keeps a local step with a gradient out of the
 // GP near a point already in it; a value alone always joins, so that in
 // value-only mode the GP mean, which gives g and B, learns from every step.
+// Under noise = 1 every point joins (noise_floor = 0 keeps the regions
+// going, so that their steps converge).
 TEST(LagoStrategyTest, OnlyPointsWithAGradientAreKeptOutNearOthers) {
-  for (const GradientMode mode : {GradientMode::kNone, GradientMode::kEnhanced}) {
-    Loop loop("lago", MakeProblem(2, mode));
-    int locals = 0;
-    for (int i = 0; i < 40; ++i) locals += loop.Step(Branin).kind == TrialKind::kLocal;
-    ASSERT_GT(locals, 5);
-    StrategyInput input;
-    input.state = loop.state();
-    input.completed = loop.completed();
-    auto strategy = MakeStrategy("lago", MakeProblem(2, mode));
-    ASSERT_TRUE(strategy.ok());
-    auto model = (*strategy)->Predict(input, {Eigen::Vector2d(0.5, 0.5)}, false);
-    ASSERT_TRUE(model.ok()) << model.status();
-    if (mode == GradientMode::kNone) {
-      EXPECT_EQ(model->model_points, 40);
-    } else {
-      EXPECT_LT(model->model_points, 40) << "converging steps come closer than nu";
+  for (const bool noisy : {false, true}) {
+    for (const GradientMode mode : {GradientMode::kNone, GradientMode::kEnhanced}) {
+      const std::string label =
+          absl::StrCat(noisy ? "noise=1" : "exact", " mode ", static_cast<int>(mode));
+      Problem problem = MakeProblem(2, mode);
+      if (noisy) problem.options = {{"noise", "1"}, {"noise_floor", "0"}};
+      Loop loop("lago", problem);
+      int locals = 0;
+      for (int i = 0; i < 40; ++i) {
+        locals += loop.Step(noisy ? NoisyBranin : Branin).kind == TrialKind::kLocal;
+      }
+      ASSERT_GT(locals, 5) << label;
+      StrategyInput input;
+      input.state = loop.state();
+      input.completed = loop.completed();
+      auto strategy = MakeStrategy("lago", problem);
+      ASSERT_TRUE(strategy.ok());
+      auto model = (*strategy)->Predict(input, {Eigen::Vector2d(0.5, 0.5)}, false);
+      ASSERT_TRUE(model.ok()) << model.status();
+      if (mode == GradientMode::kNone || noisy) {
+        EXPECT_EQ(model->model_points, 40) << label;
+      } else {
+        EXPECT_LT(model->model_points, 40) << "converging steps come closer than nu";
+      }
     }
   }
 }
