@@ -59,6 +59,12 @@ the best observed point (what `study.best()` returns), and each line of
         --out bench/optimizers/noise_nu.jsonl
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise_nu.jsonl
+    # noise_nu_default.jsonl: from b4372ec, where noise=1 keeps the
+    # minimum-distance rule from leaving any point out of the model, the
+    # default methods again (equal to the -nu0 runs of noise_nu.jsonl)
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-grad-noise-gn-floor lago-request-noise-gn-floor \\
+        --out bench/optimizers/noise_nu_default.jsonl
 
 The server it starts inherits the environment: the value-only runs committed
 set `OPENBLAS_CORETYPE=SkylakeX` on an AVX-512 machine, as the other
@@ -269,6 +275,15 @@ def run_tpe(problem, noisy, seed):
     return noisy.points[int(np.argmin(noisy.observed))]
 
 
+def done_runs(path, fields):
+    """The runs already in `path` (one JSON object a line), each as the tuple
+    of its `fields`: a runner skips them."""
+    if not os.path.exists(path):
+        return set()
+    with open(path) as f:
+        return {tuple(json.loads(line)[k] for k in fields) for line in f}
+
+
 def summarize(path):
     runs = [json.loads(line) for line in open(path)]
     problems = [p for p in NOISE if any(r["problem"] == p for r in runs)]
@@ -381,11 +396,7 @@ def main():
         summarize(args.out)
         return
     sys.path.insert(0, os.path.join(ROOT, "build/python"))
-    done = set()
-    if os.path.exists(args.out):
-        for line in open(args.out):
-            r = json.loads(line)
-            done.add((r["problem"], r["method"], r["seed"]))
+    done = done_runs(args.out, ("problem", "method", "seed"))
     with tempfile.TemporaryDirectory() as tmp:
         proc, address = start_server(args.server, tmp)
         try:
