@@ -65,6 +65,20 @@ the best observed point (what `study.best()` returns), and each line of
     /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
         --methods lago-grad-noise-gn-floor lago-request-noise-gn-floor \\
         --out bench/optimizers/noise_nu_default.jsonl
+    # noise_workers.jsonl: one worker and four, 50 seeds (two processes,
+    # their files joined)
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 50 --workers 1 \\
+        --problems branin hartmann6 --out bench/optimizers/noise_workers.jsonl \\
+        --methods lago-noise-floor lago-grad-noise-gn-floor bo-grad-noise-gn
+    # ... and the same with --workers 4, then
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise_workers.jsonl
+
+With `--workers W` the server's methods run in rounds: each of W workers
+asks for a trial (with its own client id, while the others' trials are
+pending, so the model holds them as believers), then all evaluate and tell.
+The runs are named `<method>-w<W>`, and the summary pairs each with the
+method's runs with one worker.
 
 The server it starts inherits the environment: the value-only runs committed
 set `OPENBLAS_CORETYPE=SkylakeX` on an AVX-512 machine, as the other
@@ -205,26 +219,43 @@ class Noisy:
         return max(self.true(x) - self.problem.minimum, 1e-12)
 
 
-def run_server(name, method, problem, noisy, seed, address):
+def run_server(name, method, problem, noisy, seed, address, workers=1):
     import lago
     strategy, options, told, mode = SERVER_METHODS[method]
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(
-            f"{name}-{method}-{seed}",
+            f"{name}-{label(method, workers)}-{seed}",
             [(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(problem.bounds)],
             strategy=strategy, gradient_mode=mode, seed=seed, budget=noisy.budget,
             strategy_options=options)
+        # Rounds: each of the workers asks while the others' trials are
+        # pending (one worker: one trial at a time), then all evaluate and
+        # tell. No trial is asked for that the budget cannot pay for.
         while noisy.cost < noisy.budget:
-            trial = next_trial(study)
-            if trial is None:
+            planned, trials = noisy.cost, []
+            for w in range(workers):
+                if planned + 1 > noisy.budget:
+                    break
+                trial = next_trial(study, f"worker-{w}" if workers > 1 else "")
+                if trial is None:
+                    break
+                # A gradient the budget cannot pay for is not evaluated.
+                want = trial.need_gradient and planned + 2 <= noisy.budget
+                planned += 2 if want else 1
+                trials.append((trial, want))
+            if not trials:
                 break
-            # A gradient the budget cannot pay for is not evaluated.
-            want = trial.need_gradient and noisy.cost + 2 <= noisy.budget
-            value, gradient = noisy.evaluate(trial.x, want)
-            known = noisy.sigma(trial.x) if told else None
-            study.observe(trial, value, gradient=gradient, noise_std=known)
+            for trial, want in trials:
+                value, gradient = noisy.evaluate(trial.x, want)
+                known = noisy.sigma(trial.x) if told else None
+                study.observe(trial, value, gradient=gradient, noise_std=known)
         means = study.predict([list(x) for x in noisy.points]).mean
     return noisy.points[int(np.argmin(means))]
+
+
+def label(method, workers):
+    """A method's name in the runs: with several workers, `<method>-w<workers>`."""
+    return method if workers == 1 else f"{method}-w{workers}"
 
 
 def run_sklearn(problem, noisy, seed):
@@ -287,7 +318,12 @@ def done_runs(path, fields):
 def summarize(path):
     runs = [json.loads(line) for line in open(path)]
     problems = [p for p in NOISE if any(r["problem"] == p for r in runs)]
-    methods = [m for m in ALL_METHODS if any(r["method"] == m for r in runs)]
+    present = {r["method"] for r in runs}
+    methods = [m for base in ALL_METHODS
+               for m in [base] + sorted((x for x in present if x.startswith(base + "-w")
+                                         and x[len(base) + 2:].isdigit()),
+                                        key=lambda x: int(x[len(base) + 2:]))
+               if m in present]
 
     summary = {"sigma": {p: NOISE[p][2] for p in problems}, "log10_regret": {}, "pairs": {}}
 
@@ -345,6 +381,8 @@ def summarize(path):
              ("lago-grad-noise-gn-floor-nu0", "lago-grad-noise-gn-floor"),
              ("lago-request-noise-gn-floor-nu0", "lago-request-noise-gn-floor"),
              ("bo-grad-noise-gn", "lago-grad-noise-gn-floor-nu0")]
+    # Several workers against one, method by method.
+    pairs += [(m, m[:m.rindex("-w")]) for m in methods if m not in ALL_METHODS]
     pairs = [(a, b) for a, b in pairs if a in methods and b in methods]
     lines += ["## Seed by seed", "",
               "Seeds where the recommended point of the first method is better / worse "
@@ -388,6 +426,9 @@ def main():
                         choices=ALL_METHODS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget-factor", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="the server's methods: this many workers ask in each round "
+                             "(runs named <method>-w<workers>)")
     parser.add_argument("--out", default=os.path.join(HERE, "noise.jsonl"))
     parser.add_argument("--summarize", action="store_true",
                         help="write the Markdown summary of --out and exit")
@@ -404,20 +445,24 @@ def main():
                 base, sigma, _ = NOISE[name]
                 problem = PROBLEMS[base]
                 for method in args.methods:
+                    # Several workers apply to the server's methods only.
+                    workers = args.workers if method in SERVER_METHODS else 1
                     for seed in range(args.seeds):
-                        if (name, method, seed) in done:
+                        if (name, label(method, workers), seed) in done:
                             continue
                         noisy = Noisy(problem, sigma, seed,
                                       args.budget_factor * problem.dim)
                         start = time.monotonic()
                         if method in SERVER_METHODS:
-                            x = run_server(name, method, problem, noisy, seed, address)
+                            x = run_server(name, method, problem, noisy, seed, address,
+                                           workers)
                         elif method == "sklearn-gp-ei-noise":
                             x = run_sklearn(problem, noisy, seed)
                         else:
                             x = run_tpe(problem, noisy, seed)
                         best = noisy.points[int(np.argmin(noisy.observed))]
-                        record = {"problem": name, "method": method, "seed": seed,
+                        record = {"problem": name, "method": label(method, workers),
+                                  "seed": seed,
                                   "sigma": NOISE[name][2],
                                   "evaluations": len(noisy.points),
                                   "regret": noisy.regret(x),
@@ -425,7 +470,7 @@ def main():
                                   "seconds": round(time.monotonic() - start, 2)}
                         with open(args.out, "a") as f:
                             f.write(json.dumps(record) + "\n")
-                        print(f"{name} {method} seed {seed}: log10 regret "
+                        print(f"{name} {label(method, workers)} seed {seed}: log10 regret "
                               f"{math.log10(record['regret']):.2f} "
                               f"({record['seconds']} s)", flush=True)
         finally:

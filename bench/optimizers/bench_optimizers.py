@@ -94,12 +94,12 @@ def add_variant(spec):
     return name
 
 
-def next_trial(study):
-    """The study's next suggestion, or None when the budget is spent or the
-    strategy stopped the study early."""
+def next_trial(study, client_id=""):
+    """The study's next suggestion (for the worker `client_id`), or None when
+    the budget is spent or the strategy stopped the study early."""
     import lago
     try:
-        return study.suggest()
+        return study.suggest(client_id=client_id)
     except lago.LagoError as e:
         if e.code.name == "RESOURCE_EXHAUSTED" or (
                 e.code.name == "FAILED_PRECONDITION" and "is done" in e.details):
