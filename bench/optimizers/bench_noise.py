@@ -433,6 +433,8 @@ def main():
     parser.add_argument("--summarize", action="store_true",
                         help="write the Markdown summary of --out and exit")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error(f"--workers: {args.workers} is not a number of workers (1 or more)")
     if args.summarize:
         summarize(args.out)
         return
