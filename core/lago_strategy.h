@@ -28,12 +28,13 @@
 //                   itself, and left 8 of 20 Hartmann 6 runs in the second
 //                   minimum. EI's incumbent is the best completed value, not
 //                   the (restarted) centre.
-//   calibrated EI:  (our addition, on by default with gradients) in the
-//                   competition EI is scaled by how much of the EI of earlier
-//                   global steps came true: (realised + EI) / (claimed + EI),
-//                   at most 1. A GP fitted to a wide-range objective
-//                   promises far more than its global steps deliver, and
-//                   EI took the steps the trust region needed.
+//   calibrated EI:  (our addition, on by default, but for value-only
+//                   studies with noise = 1) in the competition EI is scaled
+//                   by how much of the EI of earlier global steps came true:
+//                   (realised + EI) / (claimed + EI), at most 1. A GP fitted
+//                   to a wide-range objective promises far more than its
+//                   global steps deliver, and EI took the steps the trust
+//                   region needed.
 //   model check:    (our addition, on by default with gradients) before a
 //                   local step is suggested, the GP checks it: when the GP
 //                   is sure the step will be rejected (its predicted
@@ -97,7 +98,7 @@
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // restart (1; 0 leaves every step after a region to EI, as the authors do),
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),
-// calibrate (1 with gradients, 0 in value-only mode),
+// calibrate (1; 0 in value-only studies with noise = 1),
 // model_check (1 with gradients, 0 in value-only mode, where B is the GP
 // mean's Hessian already), gradient_noise (0, and 1 with noise = 1 in a
 // gradient mode; 1 fits GpHyperparameters::gradient_noise by profile

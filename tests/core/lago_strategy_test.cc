@@ -1402,8 +1402,21 @@ TEST(LagoStrategyTest, OnlyPointsWithAGradientAreKeptOutNearOthers) {
       ASSERT_TRUE(strategy.ok());
       auto model = (*strategy)->Predict(input, {Eigen::Vector2d(0.5, 0.5)}, false);
       ASSERT_TRUE(model.ok()) << model.status();
+      // Under noise=1 a point measured again joins the model once, as the
+      // mean of its values.
+      int distinct = 0;
+      for (size_t i = 0; i < input.completed.size(); ++i) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; ++j) {
+          seen = input.completed[j].x == input.completed[i].x;
+        }
+        distinct += !seen;
+      }
+      if (!noisy) {
+        EXPECT_EQ(distinct, 40) << label;
+      }
       if (mode == GradientMode::kNone || noisy) {
-        EXPECT_EQ(model->model_points, 40) << label;
+        EXPECT_EQ(model->model_points, distinct) << label;
       } else {
         EXPECT_LT(model->model_points, 40) << "converging steps come closer than nu";
       }
@@ -1435,6 +1448,48 @@ TEST(LagoStrategyTest, EveryStepSaysWhyItWasChosen) {
         EXPECT_GT(*s.why.acquisition_weight * *s.why.acquisition_value,
                   *s.why.predicted_improvement);
       }
+    }
+  }
+}
+
+// Calibrated EI is on by default in every mode, but for value-only
+// studies with noise=1 (ParseOptions): there EI always has a weight of 1
+// unless the study asks for calibration.
+TEST(LagoStrategyTest, CalibrationIsOnButForNoisyValueOnlyStudies) {
+  struct Case {
+    GradientMode mode;
+    std::map<std::string, std::string> options;
+    bool calibrated;
+  };
+  const Case cases[] = {
+      {GradientMode::kNone, {}, true},
+      {GradientMode::kEnhanced, {}, true},
+      {GradientMode::kNone, {{"noise", "1"}}, false},
+      {GradientMode::kNone, {{"noise", "1"}, {"calibrate", "1"}}, true},
+      {GradientMode::kEnhanced, {{"noise", "1"}}, true},
+      {GradientMode::kNone, {{"calibrate", "0"}}, false},
+  };
+  for (const Case& c : cases) {
+    Problem problem = MakeProblem(2, c.mode);
+    for (const auto& [key, value] : c.options) problem.options[key] = value;
+    const std::string label = absl::StrCat("mode ", static_cast<int>(c.mode), " noise ",
+                                           problem.options.count("noise"), " calibrate ",
+                                           problem.options.count("calibrate"));
+    Loop loop("lago", problem);
+    int weighed = 0;
+    double lowest = 1.0;
+    for (int i = 0; i < 40; ++i) {
+      const Suggestion s = loop.Step(c.options.count("noise") ? NoisyBranin : Branin);
+      if (s.why.acquisition_weight.has_value()) {
+        ++weighed;
+        lowest = std::min(lowest, *s.why.acquisition_weight);
+      }
+    }
+    ASSERT_GT(weighed, 10) << label;
+    if (c.calibrated) {
+      EXPECT_LT(lowest, 1.0) << label << ": failed global steps lower EI's weight";
+    } else {
+      EXPECT_EQ(lowest, 1.0) << label;
     }
   }
 }
