@@ -73,6 +73,16 @@ the best observed point (what `study.best()` returns), and each line of
     # ... and the same with --workers 4, then
     /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
         --out bench/optimizers/noise_workers.jsonl
+    # noise_calibrate.jsonl: value-only with calibrated EI, made at fd0a1bf,
+    # before it became the default of value-only studies without noise=1
+    # (so from then on lago-known-floor does what -c1 did); two processes
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-noise-floor lago-noise-floor-c1 --out a.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --seeds 100 \\
+        --methods lago-known-floor lago-known-floor-c1 --out b.jsonl
+    cat a.jsonl b.jsonl > bench/optimizers/noise_calibrate.jsonl
+    /usr/bin/python3 bench/optimizers/bench_noise.py --summarize \\
+        --out bench/optimizers/noise_calibrate.jsonl
 
 With `--workers W` the server's methods run in rounds: each of W workers
 asks for a trial (with its own client id, while the others' trials are
@@ -172,6 +182,9 @@ SERVER_METHODS = {
                                               "nu": "0"}, False, "enhanced"),
     "lago-request-noise-gn-floor-nu0": ("lago", {"noise": "1", "gradient_noise": "1",
                                                  "nu": "0"}, False, "on_request"),
+    # Value-only with calibrated EI (--out noise_calibrate.jsonl).
+    "lago-noise-floor-c1": ("lago", {"noise": "1", "calibrate": "1"}, False, "none"),
+    "lago-known-floor-c1": ("lago", {"calibrate": "1"}, True, "none"),
 }
 ALL_METHODS = list(SERVER_METHODS) + ["sklearn-gp-ei-noise", "optuna-tpe"]
 VALUE_ONLY_METHODS = [m for m in ALL_METHODS
@@ -380,7 +393,9 @@ def summarize(path):
              ("lago-known-floor-nu0", "lago-known-floor"),
              ("lago-grad-noise-gn-floor-nu0", "lago-grad-noise-gn-floor"),
              ("lago-request-noise-gn-floor-nu0", "lago-request-noise-gn-floor"),
-             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor-nu0")]
+             ("bo-grad-noise-gn", "lago-grad-noise-gn-floor-nu0"),
+             ("lago-noise-floor-c1", "lago-noise-floor"),
+             ("lago-known-floor-c1", "lago-known-floor")]
     # Several workers against one, method by method.
     pairs += [(m, m[:m.rindex("-w")]) for m in methods if m not in ALL_METHODS]
     pairs = [(a, b) for a, b in pairs if a in methods and b in methods]
