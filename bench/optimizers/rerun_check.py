@@ -39,6 +39,26 @@ value-only rows run again with the server after it,
         --committed bench/optimizers/local_repeat.jsonl \\
         --out bench/optimizers/value_only_model
 
+and value_only_calibrate (calibrated EI on in value-only mode): the
+value-only lago row made again with the server after the change, and two
+variants with EI credit on top, each paired with those runs (--as):
+
+    /usr/bin/python3 bench/optimizers/bench_optimizers.py --seeds 20 \\
+        --methods lago-value-only --out bench/optimizers/value_only_calibrate.jsonl
+    /usr/bin/python3 bench/optimizers/rerun_check.py \\
+        bench/optimizers/value_only_calibrate.jsonl \\
+        --committed bench/optimizers/value_only_model.jsonl \\
+        --out bench/optimizers/value_only_calibrate
+    /usr/bin/python3 bench/optimizers/bench_optimizers.py --seeds 20 \\
+        --methods lago-value-only-cr1 lago-value-only-c0cr1 \\
+        --variant lago-value-only-cr1=lago:none:ei_credit=1 \\
+        --variant lago-value-only-c0cr1=lago:none:calibrate=0,ei_credit=1 \\
+        --out bench/optimizers/value_only_credit.jsonl
+    /usr/bin/python3 bench/optimizers/rerun_check.py \\
+        bench/optimizers/value_only_credit.jsonl \\
+        --committed bench/optimizers/value_only_calibrate.jsonl \\
+        --as lago-value-only --out bench/optimizers/value_only_credit
+
 When the runs made again replace the committed rows, the committed ones are
 renamed with a suffix (lago-enhanced -> lago-enhanced-ps0) and the new ones
 join runs.jsonl under the plain names; --suffix then pairs each run of a
@@ -75,15 +95,20 @@ def main():
     parser.add_argument("--suffix", default="",
                         help="pair a run of method m with the committed run of m + SUFFIX, "
                              "for the methods that have such runs")
+    parser.add_argument("--as", dest="as_method", metavar="METHOD",
+                        help="pair every run with the committed run of METHOD "
+                             "(variants against the method they vary)")
     parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
+    if args.as_method and args.suffix:
+        parser.error("--as and --suffix are exclusive")
     committed, again = load(args.committed), load(args.again)
     methods = {k[1] for k in committed}
     groups = {}
     for key in sorted(again):
         if args.suffix and key[1] + args.suffix not in methods:
             continue
-        old = (key[0], key[1] + args.suffix, key[2])
+        old = (key[0], args.as_method or key[1] + args.suffix, key[2])
         if old not in committed:
             sys.exit(f"rerun_check: no committed run for {old}")
         groups.setdefault(key[:2], []).append((old, key))
@@ -115,8 +140,11 @@ def main():
                 "committed runs (or those made before a change) and of the same runs made "
                 "again; better / worse count runs whose final log10 regret moved by more "
                 "than 0.005; repeats count suggestions at a point evaluated before (but "
-                "gradients at the incumbent), where the runs recorded them.\n\n"
-                "| problem | method | runs | traces or kinds differ | better | worse | "
+                "gradients at the incumbent), where the runs recorded them.\n\n")
+        if args.as_method:
+            f.write(f"Every run is paired with the committed run of {args.as_method} on "
+                    "the same problem and seed.\n\n")
+        f.write("| problem | method | runs | traces or kinds differ | better | worse | "
                 "committed | again | repeats |\n|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             repeats = "-" if r["repeats"] is None else " → ".join(map(str, r["repeats"]))
