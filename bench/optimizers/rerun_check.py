@@ -66,6 +66,17 @@ method whose renamed runs exist with them, within runs.jsonl itself:
 
     /usr/bin/python3 bench/optimizers/rerun_check.py bench/optimizers/runs.jsonl \\
         --suffix=-ps0 --out bench/optimizers/panel_solve_check
+
+(made when the plain rows were the runs of f2e589e, now -f2e). The main
+table's server rows of 7039e02 were checked before they replaced those:
+
+    /usr/bin/python3 bench/optimizers/bench_optimizers.py --seeds 20 \\
+        --methods lago-enhanced lago-on-request lago-value-only bo trust-region \\
+        --out /tmp/again.jsonl
+    /usr/bin/python3 bench/optimizers/rerun_check.py /tmp/again.jsonl \\
+        --out bench/optimizers/main_rerun
+    # then the committed runs of these methods renamed to <method>-f2e in
+    # runs.jsonl, and /tmp/again.jsonl appended to it
 """
 
 import argparse

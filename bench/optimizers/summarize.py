@@ -211,12 +211,18 @@ def main():
         the default runs of its own day, so that one option differs."""
         return next((c for c in (m + suffix, m + "-ru0") if has(c)), m)
 
+    def f2e(m):
+        """m's runs made at f2e589e (m-f2e, renamed when the rows were run
+        again at 7039e02), else m: the sections written against them keep
+        comparing with them."""
+        return m + "-f2e" if has(m + "-f2e") else m
+
     # The add's solve by panels (a3a72a5), which moves results only by
-    # rounding: the five server rows run again with it / the same rows before
-    # it (-ps0, the runs of rank updates' day).
+    # rounding: the five server rows run again with it (at f2e589e) / the
+    # same rows before it (-ps0, the runs of rank updates' day).
     names = [m for m in ("lago-enhanced", "lago-on-request", "lago-value-only", "bo",
                          "trust-region") if has(m + "-ps0")]
-    pairs = [(m, m + "-ps0") for m in names]
+    pairs = [(f2e(m), m + "-ps0") for m in names]
     if pairs:
         quartile_table(problems, runs,
                        "The add's solve by panels: median [first, third quartile] final "
@@ -332,7 +338,7 @@ def main():
     # runs against today's (EI credit with gradients).
     for suffix, base, title, seeds, today in (
             ("-lbfgs", lambda m: older(m, "-e00"), "", "", ""),
-            ("-lbfgs-ec", lambda m: m, " with EI credit", ", with EI credit",
+            ("-lbfgs-ec", f2e, " with EI credit", ", with EI credit",
              ", both with today's defaults")):
         names = [m for m in ("lago-enhanced", "lago-on-request", "trust-region")
                  if has(m + suffix)]
