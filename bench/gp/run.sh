@@ -10,11 +10,14 @@
 #   MD=bench/gp/RESULTS_other.md JSON=bench/gp/results_other.json bench/gp/run.sh
 #                                  (another machine's results beside these)
 #   SIZES="2/500 10/500" bench/gp/run.sh   (some of the sizes only)
+#   FORCE= bench/gp/run.sh     (a CPU without AVX-512: no kernels forced, and
+#                               one thread with OpenBLAS's own kernels)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
 md=${MD:-bench/gp/RESULTS.md}
 json=${JSON:-bench/gp/results.json}
+force=${FORCE-SkylakeX}
 sizes=${SIZES:-"2/500 2/1000 2/2000 2/4000 10/500 10/1000 10/2000 10/2200 10/4000 \
 20/500 20/1000 20/2000 20/4000"}
 out=$(mktemp -d)
@@ -29,10 +32,13 @@ for size in $sizes; do
   env -u OPENBLAS_CORETYPE "$build"/bench/gp/bench_gp_eigen "${common[@]}" \
     --benchmark_filter="(EigenLlt|BuildAndFactorize|IncrementalAdd|Predict1000)/${size}\$" \
     --benchmark_out="$out/eigen_$tag.json" > /dev/null
-  OPENBLAS_CORETYPE=SkylakeX "$build"/bench/gp/bench_gp "${common[@]}" \
-    --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
-    --benchmark_out="$out/skylakex_$tag.json" > /dev/null
-  OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 "$build"/bench/gp/bench_gp "${common[@]}" \
+  if [ -n "$force" ]; then
+    OPENBLAS_CORETYPE=$force "$build"/bench/gp/bench_gp "${common[@]}" \
+      --benchmark_filter="(EigenLlt|Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|DtrsmFloor|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
+      --benchmark_out="$out/skylakex_$tag.json" > /dev/null
+  fi
+  env -u OPENBLAS_CORETYPE ${force:+OPENBLAS_CORETYPE=$force} OPENBLAS_NUM_THREADS=1 \
+    "$build"/bench/gp/bench_gp "${common[@]}" \
     --benchmark_filter="(Dpotrf|BuildAndFactorize|IncrementalAdd|AddFloor|Predict1000|PredictWithGradients|LogLikelihoodWithGradient)/${size}\$" \
     --benchmark_out="$out/onethread_$tag.json" > /dev/null
 done

@@ -6,7 +6,8 @@ results.json.
     /usr/bin/python3 bench/gp/summarize.py bench/gp/results.json > bench/gp/RESULTS.md
 
 FOLDER holds project_<d>_<N>.json, eigen_<d>_<N>.json, skylakex_<d>_<N>.json and
-onethread_<d>_<N>.json.
+onethread_<d>_<N>.json (no skylakex files from a CPU without AVX-512, `FORCE=
+bench/gp/run.sh`, whose one-thread runs keep OpenBLAS's own kernels).
 Times are wall-clock milliseconds (OpenBLAS uses both cores), the median of 3
 repetitions. Every ratio compares numbers taken back to back for one size.
 """
@@ -89,12 +90,18 @@ def main():
             json.dump({"context": context, "cores": cores,
                        "median_ms": {v: {f"{d}/{n}": r for (d, n), r in sorted(t[v].items())}
                                      for v in VARIANTS}}, f, indent=1)
+    forced = bool(skx)
     out = ["# GP benchmark results", "",
            "Command (after `deploy/build.sh`): `bench/gp/run.sh`, which runs "
            "`build/bench/gp/bench_gp` (the project's build: Eigen on OpenBLAS and LAPACKE), "
            "`build/bench/gp/bench_gp_eigen` (plain Eigen) and `bench_gp` with "
            "`OPENBLAS_CORETYPE=SkylakeX` back to back for each size, 3 repetitions each, "
-           "then this summary.", "",
+           "then this summary." if forced else
+           "Command (after `deploy/build.sh`): `FORCE= bench/gp/run.sh` (a CPU without "
+           "AVX-512), which runs `build/bench/gp/bench_gp` (the project's build: Eigen on "
+           "OpenBLAS and LAPACKE), `build/bench/gp/bench_gp_eigen` (plain Eigen) and "
+           "`bench_gp` with one OpenBLAS thread back to back for each size, 3 repetitions "
+           "each, then this summary.", "",
            f"Machine: {context['cpu_model'] + ', ' if 'cpu_model' in context else ''}"
            f"{context.get('num_cpus')} CPUs at {context.get('mhz_per_cpu')} MHz "
            f"(shared), run {context.get('date', '')[:10]}. Wall-clock milliseconds, median of "
@@ -137,9 +144,10 @@ def main():
         why = (f"OpenBLAS chooses its {own} kernels on this CPU by itself, and lago-server "
                "keeps them; SkylakeX is forced here to compare with machines where "
                "lago-server must force it.")
-    out += ["", "## OpenBLAS with its AVX-512 kernels forced (`OPENBLAS_CORETYPE=SkylakeX`)", "",
-            why, ""]
-    out += markdown_table(
+    if forced:
+        out += ["", "## OpenBLAS with its AVX-512 kernels forced "
+                "(`OPENBLAS_CORETYPE=SkylakeX`)", "", why, ""]
+    out += [] if not forced else markdown_table(
         ["LLT", "dpotrf", "LLT / dpotrf", "build + factorise", "incremental add",
          "refactorise / add", "add floor", "add / floor", "predict 1000", "dtrsm",
          "project / forced: predict", "predict 1 + gradients", "likelihood + gradient"],
@@ -151,11 +159,20 @@ def main():
          "LogLikelihoodWithGradient"],
         other=project)
 
-    if one:
+    one_name = ("AVX-512 kernels, one thread" if forced
+                else f"{cores.get('onethread', 'default')} kernels, one thread")
+    if one and forced:
         out += ["", "## AVX-512 kernels, one OpenBLAS thread (lago-server's default)", "",
                 "`OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1`, as lago-server runs "
                 "with its default `--blas-threads=1` on this machine; 2 threads / 1 "
                 "thread compares with the table above.", ""]
+    elif one:
+        out += ["", "## One OpenBLAS thread (lago-server's default)", "",
+                f"`OPENBLAS_NUM_THREADS=1` with OpenBLAS's own "
+                f"{cores.get('onethread', '')} kernels, as lago-server runs with its default "
+                "`--blas-threads=1` on a CPU without AVX-512; 2 threads / 1 thread compares "
+                "with the project's build above.", ""]
+    if one:
         out += markdown_table(
             ["dpotrf", "build + factorise", "incremental add", "refactorise / add",
              "add floor", "add / floor", "predict 1000", "predict 1 + gradients",
@@ -167,25 +184,28 @@ def main():
              ("IncrementalAdd", "AddFloor"), "Predict1000", "PredictWithGradients",
              "LogLikelihoodWithGradient", ("other:BuildAndFactorize", "BuildAndFactorize"),
              ("other:Predict1000", "Predict1000")],
-            other=skx)
+            other=skx if forced else project)
+    two = skx if forced else project  # The same kernels with two threads.
 
     out += ["", "## Goals", ""]
     default = f"default kernels, {own}" if own else "default kernels"
     for name, table in ((default, project), ("AVX-512 kernels forced", skx)):
         llt = [v for v in (ratio(r.get("BM_EigenLlt"), r.get("BM_Dpotrf"))
                            for r in table.values()) if v]
+        if not llt:
+            continue
         within = sum(v <= 1.5 for v in llt)
         out.append(f"- Factorisation within 1.5x of dpotrf ({name}): LLT / floor from "
                    f"{min(llt):.2f} to {max(llt):.2f}; {within} of {len(llt)} sizes within 1.5x.")
     for name, table in ((default, project), ("AVX-512 kernels forced", skx),
-                        ("AVX-512 kernels, one thread", one)):
+                        (one_name, one)):
         for d in (2, 10, 20):
             r = table.get((d, 2000), {})
             v = ratio(r.get("BM_BuildAndFactorize"), r.get("BM_IncrementalAdd"))
             if v:
                 note = ""
                 if table is one:
-                    x = skx.get((d, 2000), {})
+                    x = two.get((d, 2000), {})
                     note = (f"; with one thread refactorising is "
                             f"{fmt(ratio(r.get('BM_BuildAndFactorize'), x.get('BM_BuildAndFactorize')))}x "
                             f"slower and the add {fmt(ratio(r.get('BM_IncrementalAdd'), x.get('BM_IncrementalAdd')))}x "
@@ -198,7 +218,7 @@ def main():
                            f"than refactorising ({'met' if v >= 20 else 'not met'}; goal 20x)"
                            f"{note}.")
     for name, table in (("project build", project), ("AVX-512 kernels forced", skx),
-                        ("AVX-512 kernels, one thread", one)):
+                        (one_name, one)):
         r = table.get((10, 2200))
         if r and r.get("BM_Predict1000"):
             p, f = r["BM_Predict1000"], r.get("BM_DtrsmFloor")
