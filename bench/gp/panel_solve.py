@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 from compare import medians, ms, one_build_parser, save_run  # noqa: E402
 
 ADD = ["Dtrsm", "ByPanels", "ByPanelsAvx2", "ByPanelsSse2"]
-COLUMNS = [1, 4, 16, 32, 64, 127]
+COLUMNS = [1, 4, 8, 11, 16, 32, 64, 127]
 
 
 def main():
