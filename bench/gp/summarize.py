@@ -147,17 +147,17 @@ def main():
     if forced:
         out += ["", "## OpenBLAS with its AVX-512 kernels forced "
                 "(`OPENBLAS_CORETYPE=SkylakeX`)", "", why, ""]
-    out += [] if not forced else markdown_table(
-        ["LLT", "dpotrf", "LLT / dpotrf", "build + factorise", "incremental add",
-         "refactorise / add", "add floor", "add / floor", "predict 1000", "dtrsm",
-         "project / forced: predict", "predict 1 + gradients", "likelihood + gradient"],
-        skx,
-        ["EigenLlt", "Dpotrf", ("EigenLlt", "Dpotrf"), "BuildAndFactorize", "IncrementalAdd",
-         ("BuildAndFactorize", "IncrementalAdd"), "AddFloor", ("IncrementalAdd", "AddFloor"),
-         "Predict1000", "DtrsmFloor",
-         ("other:Predict1000", "Predict1000"), "PredictWithGradients",
-         "LogLikelihoodWithGradient"],
-        other=project)
+        out += markdown_table(
+            ["LLT", "dpotrf", "LLT / dpotrf", "build + factorise", "incremental add",
+             "refactorise / add", "add floor", "add / floor", "predict 1000", "dtrsm",
+             "project / forced: predict", "predict 1 + gradients", "likelihood + gradient"],
+            skx,
+            ["EigenLlt", "Dpotrf", ("EigenLlt", "Dpotrf"), "BuildAndFactorize", "IncrementalAdd",
+             ("BuildAndFactorize", "IncrementalAdd"), "AddFloor", ("IncrementalAdd", "AddFloor"),
+             "Predict1000", "DtrsmFloor",
+             ("other:Predict1000", "Predict1000"), "PredictWithGradients",
+             "LogLikelihoodWithGradient"],
+            other=project)
 
     one_name = ("AVX-512 kernels, one thread" if forced
                 else f"{cores.get('onethread', 'default')} kernels, one thread")
