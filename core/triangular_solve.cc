@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 
 #include "core/blas_threads.h"
@@ -37,14 +36,22 @@ typedef double Vec8 __attribute__((vector_size(64)));
 typedef double Vec4 __attribute__((vector_size(32)));
 typedef double Vec2 __attribute__((vector_size(16)));
 
+// Unaligned loads and stores through a vector type of a double's alignment
+// that may alias doubles (as GCC's own _mm256_loadu_pd does). Not memcpy:
+// GCC merges the memcpys of a loop over kVecs consecutive vectors into one
+// block copy and then keeps the register block on the stack (three vectors
+// of AVX2 spilled in every multiply-add: a ragged block of 2 columns took
+// 1.9 ms at N = 2000, one of 3 columns 0.75 ms; bench/gp/README.md).
 template <typename V>
 __attribute__((always_inline)) inline void Load(V& v, const double* p) {
-  std::memcpy(&v, p, sizeof v);
+  typedef V Unaligned __attribute__((aligned(alignof(double)), may_alias));
+  v = *reinterpret_cast<const Unaligned*>(p);
 }
 
 template <typename V>
 __attribute__((always_inline)) inline void Store(double* p, const V& v) {
-  std::memcpy(p, &v, sizeof v);
+  typedef V Unaligned __attribute__((aligned(alignof(double)), may_alias));
+  *reinterpret_cast<Unaligned*>(p) = v;
 }
 
 // Columns of L per panel.
