@@ -43,15 +43,18 @@ typedef double Vec2 __attribute__((vector_size(16)));
 // of AVX2 spilled in every multiply-add: a ragged block of 2 columns took
 // 1.9 ms at N = 2000, one of 3 columns 0.75 ms; bench/gp/README.md).
 template <typename V>
+struct Unaligned {
+  typedef V type __attribute__((aligned(alignof(double)), may_alias));
+};
+
+template <typename V>
 __attribute__((always_inline)) inline void Load(V& v, const double* p) {
-  typedef V Unaligned __attribute__((aligned(alignof(double)), may_alias));
-  v = *reinterpret_cast<const Unaligned*>(p);
+  v = *reinterpret_cast<const typename Unaligned<V>::type*>(p);
 }
 
 template <typename V>
 __attribute__((always_inline)) inline void Store(double* p, const V& v) {
-  typedef V Unaligned __attribute__((aligned(alignof(double)), may_alias));
-  *reinterpret_cast<Unaligned*>(p) = v;
+  *reinterpret_cast<typename Unaligned<V>::type*>(p) = v;
 }
 
 // Columns of L per panel.
