@@ -399,7 +399,8 @@ void BM_Refit(benchmark::State& state) {
 // SolveLower takes panels (bench/gp/panel_solve.md).
 void ColumnSizes(benchmark::internal::Benchmark* b) {
   for (int rows : {1000, 2000, 4000}) {
-    for (int columns : {1, 4, 8, 11, 16, 32, 64, 127}) b->Args({10, rows, columns});
+    for (int columns : {1, 2, 4, 8, 11, 16, 21, 24, 32, 64, 127})
+      b->Args({10, rows, columns});
   }
   b->Unit(benchmark::kMillisecond);
 }

@@ -12,7 +12,11 @@ writes likelihood.md (medians in ms and base / new) and likelihood.json
 size runs the base, then the new build, with 3 repetitions each, so that the
 ratios compare measurements taken a few seconds apart on this shared machine.
 --load N keeps N busy processes running beside both builds, as when the
-function being optimised runs on the server's machine.
+function being optimised runs on the server's machine. --rounds R runs the
+whole sweep R times and reports, for each benchmark, the median over the
+rounds of the base and new times and of the ratio, with the ratio's range:
+for a change of a few percent, which one round on a shared machine does
+not resolve.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import datetime
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,14 +94,25 @@ def write_markdown(run, path):
             f.write(f"{run['note']}\n\n")
         load = run.get("load", 0)
         threads = run.get("threads", 0)
+        rounds = run.get("rounds", 1)
         f.write(f"Run {run['date']}, OPENBLAS_CORETYPE={run['coretype'] or '(unset)'}"
                 f"{f', OPENBLAS_NUM_THREADS={threads}' if threads else ''}"
                 f"{f', with {load} busy process(es) beside' if load else ''}; "
-                "medians of 3 repetitions in ms, base then new for each size.\n\n")
-        f.write("| benchmark | d/N | base | new | base / new |\n|---|---|---|---|---|\n")
+                "medians of 3 repetitions in ms, base then new for each size")
+        if rounds == 1:
+            f.write(".\n\n| benchmark | d/N | base | new | base / new |\n"
+                    "|---|---|---|---|---|\n")
+        else:
+            f.write(f", {rounds} rounds of every size; the medians over the rounds, and "
+                    "the lowest and highest ratio of a round.\n\n"
+                    "| benchmark | d/N | base | new | base / new | lowest | highest |\n"
+                    "|---|---|---|---|---|---|---|\n")
         for r in run["rows"]:
             f.write(f"| {r['benchmark'][3:]} | {r['size']} | {ms(r['base_ms'])} | "
-                    f"{ms(r['new_ms'])} | {r['base_over_new']:.2f} |\n")
+                    f"{ms(r['new_ms'])} | {r['base_over_new']:.2f} |")
+            if rounds > 1:
+                f.write(f" {min(r['ratios']):.2f} | {max(r['ratios']):.2f} |")
+            f.write("\n")
 
 
 def main():
@@ -119,8 +135,12 @@ def main():
     parser.add_argument("--load", type=int, default=0,
                         help="busy processes to run beside the benchmark (as when an "
                              "evaluation shares the machine with the server)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times to run the whole sweep (medians over the rounds)")
     parser.add_argument("--out", required=True, help="path without extension")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
             for _ in range(args.load)]
     try:
@@ -132,18 +152,31 @@ def main():
 
 def measure(args):
     env = blas_env(args.coretype, args.threads)
+    sizes = args.sizes.split(",")
+    times = {}  # (size, name) -> [(base, new)], one per round
+    for round_ in range(args.rounds):
+        for size in sizes:
+            pattern = f"BM_({args.filter})/{size}($|/)"
+            print(f"bench/gp/compare: round {round_ + 1} of {args.rounds}, d/N = {size}",
+                  file=sys.stderr)
+            base = medians(args.base, pattern, env)
+            new = medians(args.new, pattern, env)
+            for name in sorted(set(base) & set(new)):
+                times.setdefault((size, name), []).append((base[name], new[name]))
     rows = []
-    for size in args.sizes.split(","):
-        pattern = f"BM_({args.filter})/{size}($|/)"
-        print(f"bench/gp/compare: d/N = {size}", file=sys.stderr)
-        base = medians(args.base, pattern, env)
-        new = medians(args.new, pattern, env)
-        for name in sorted(set(base) & set(new)):
-            rows.append({"benchmark": name, "size": size, "base_ms": base[name],
-                         "new_ms": new[name], "base_over_new": base[name] / new[name]})
+    for (size, name), pairs in sorted(times.items(), key=lambda i: sizes.index(i[0][0])):
+        ratios = [b / n for b, n in pairs]
+        row = {"benchmark": name, "size": size,
+               "base_ms": statistics.median(b for b, _ in pairs),
+               "new_ms": statistics.median(n for _, n in pairs),
+               "base_over_new": statistics.median(ratios)}
+        if args.rounds > 1:
+            row["ratios"] = ratios
+        rows.append(row)
     result = {"command": shlex.join(["bench/gp/compare.py"] + sys.argv[1:]),
               "date": datetime.date.today().isoformat(), "coretype": args.coretype,
-              "threads": args.threads, "load": args.load, "rows": rows}
+              "threads": args.threads, "load": args.load, "rounds": args.rounds,
+              "rows": rows}
     with open(args.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
     write_markdown(result, args.out + ".md")
