@@ -252,7 +252,7 @@ void SolveLower(const Eigen::Ref<const Eigen::MatrixXd>& l,
   // The widest B that goes by panels (the rules in the header).
   static const bool avx512 = PanelIsaSupported(PanelIsa::kAvx512);
   static const int one_thread_columns = avx512                               ? 32
-                                        : PanelIsaSupported(PanelIsa::kAvx2) ? 16
+                                        : PanelIsaSupported(PanelIsa::kAvx2) ? 23
                                                                              : 0;
   const int panel_columns = BlasThreads() == 1 ? one_thread_columns : avx512 ? 16 : 0;
   if (b.cols() <= panel_columns) {

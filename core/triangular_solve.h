@@ -20,9 +20,10 @@ void SolveLowerByBlocks(const Eigen::Ref<const Eigen::MatrixXd>& l,
 
 // B <- L^-1 B by the fastest of a substitution, SolveLowerByPanels and
 // SolveLowerByBlocks, by the measurements in bench/gp/panel_solve.md,
-// panel_add_threads.md, blocked_kernels.md and blocked_solve.md:
+// panel_solve_zen3_loads.md, panel_rule_avx2.md, panel_add_threads.md,
+// blocked_kernels.md and blocked_solve.md:
 // - by panels, on one core, for at most 32 columns on a CPU with AVX-512 and
-//   16 with AVX2 when OpenBLAS runs one thread per call (lago-server's
+//   23 with AVX2 when OpenBLAS runs one thread per call (lago-server's
 //   default); with more OpenBLAS threads, for at most 16 columns with AVX-512
 //   (faster than the threaded dtrsm up to d + 1 = 11 columns, slower at 21),
 //   and never with AVX2 alone (not measured);
@@ -46,8 +47,11 @@ bool PanelIsaSupported(PanelIsa isa);
 // to six columns of B stay in registers. On one thread it beat OpenBLAS's
 // dtrsm, which packs L for matrix products that so few columns do not repay:
 // 1.1-2.3x as fast up to 21 columns with AVX-512 (but for 0.96x at d = 20,
-// N = 4000), 0.97-1.12x at 32, and with AVX2 1.0-2.7x up to 11 columns but
-// 0.75-1.05x at 21 (bench/gp/panel_solve.md).
+// N = 4000), 0.97-1.12x at 32 (bench/gp/panel_solve.md); with AVX2 (Zen 3)
+// 1.04-3.4x up to 11 columns (but 0.88x at 8, N = 4000) and 1.0-1.1x at 21,
+// but 0.86-1.02x at 16 and 0.90-0.97x at 24, where dtrsm is at its best
+// (panel_solve_zen3_loads.md), and the add at d = 20 1.07x as fast at
+// N = 2000 as with dtrsm (panel_rule_avx2.md).
 void SolveLowerByPanels(const Eigen::Ref<const Eigen::MatrixXd>& l,
                         Eigen::Ref<Eigen::MatrixXd> b, PanelIsa isa = PanelIsa::kBest);
 

@@ -118,7 +118,7 @@ TEST(TriangularSolveTest, SolveLowerSolvesNarrowRightHandSidesOnOneThreadAndOnTw
     SetBlasThreads(t);
     for (int n : {45, 333}) {
       const Eigen::MatrixXd l = GpLikeFactor(n, n + 2);
-      for (int m : {1, 4, 11, 16, 17, 21, 32, 33}) {
+      for (int m : {1, 4, 11, 16, 17, 21, 23, 24, 32, 33}) {
         const Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, m);
         Eigen::MatrixXd x = b;
         SolveLower(l, x);
