@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "Eigen/Cholesky"
+#include "Eigen/QR"
 #ifdef EIGEN_USE_LAPACKE
 #include <lapacke.h>
 #endif
@@ -136,21 +137,90 @@ void GaussianProcess::Standardize() {
   for (const GpPoint& p : points_) average += p.value;
   average = n > 0 ? average / n : 0.0;
   mean_ = options_.prior_mean.value_or(average);
+  trend_lin_.setZero(dimension());
+  trend_quad_.setZero(dimension());
+  // The scale of what the prior mean leaves: the values about their average,
+  // or about the trend.
+  const double centre = FitTrend() ? mean_ : average;
   scale_ = 1.0;
   if (options_.standardize && n >= 2) {
     double ss = 0.0;
-    for (const GpPoint& p : points_) ss += (p.value - average) * (p.value - average);
+    for (const GpPoint& p : points_) {
+      const double r = p.value - centre - Trend(p.x);
+      ss += r * r;
+    }
     const double sd = std::sqrt(ss / n);
     if (sd > 0.0 && std::isfinite(sd)) scale_ = sd;
   }
 }
 
+double GaussianProcess::Trend(const Eigen::VectorXd& x) const {
+  if (trend_lin_.size() == 0) return 0.0;  // Before the first Standardize.
+  const Eigen::ArrayXd u = x.array() - 0.5;
+  return (trend_lin_.array() * u + trend_quad_.array() * u * u).sum();
+}
+
+Eigen::VectorXd GaussianProcess::TrendGradient(const Eigen::VectorXd& x) const {
+  if (trend_lin_.size() == 0) return Eigen::VectorXd::Zero(x.size());
+  const Eigen::ArrayXd u = x.array() - 0.5;
+  return (trend_lin_.array() + 2.0 * trend_quad_.array() * u).matrix();
+}
+
+bool GaussianProcess::FitTrend() {
+  const int d = dimension();
+  const int n = num_points();
+  if (!options_.quadratic_trend || options_.prior_mean.has_value() ||
+      !options_.standardize || n < kTrendPointsPerTerm * (2 * d + 1)) {
+    return false;
+  }
+  // Least squares on the columns 1, u_i and the u_i^2 still free. A negative
+  // curvature fixes its a_i at 0 and the rest is fitted again (at most d
+  // rounds; the others' signs may change, so this is a heuristic, not an
+  // exact non-negative fit).
+  std::vector<bool> free(d, true);
+  for (int round = 0; round <= d; ++round) {
+    std::vector<int> quadratic;
+    for (int i = 0; i < d; ++i) {
+      if (free[i]) quadratic.push_back(i);
+    }
+    const int q = static_cast<int>(quadratic.size());
+    Eigen::MatrixXd a(n, 1 + d + q);
+    Eigen::VectorXd b(n);
+    for (int r = 0; r < n; ++r) {
+      const Eigen::ArrayXd u = points_[r].x.array() - 0.5;
+      a(r, 0) = 1.0;
+      a.row(r).segment(1, d) = u.matrix().transpose();
+      for (int j = 0; j < q; ++j) a(r, 1 + d + j) = u(quadratic[j]) * u(quadratic[j]);
+      b(r) = points_[r].value;
+    }
+    // Column-pivoting QR: degenerate points (all on a face, say) still give
+    // a solution.
+    const Eigen::VectorXd beta = a.colPivHouseholderQr().solve(b);
+    if (!beta.allFinite()) return false;
+    bool negative = false;
+    for (int j = 0; j < q; ++j) {
+      if (beta(1 + d + j) < 0.0) {
+        free[quadratic[j]] = false;
+        negative = true;
+      }
+    }
+    if (negative) continue;
+    mean_ = beta(0);
+    trend_lin_ = beta.segment(1, d);
+    for (int j = 0; j < q; ++j) trend_quad_(quadratic[j]) = beta(1 + d + j);
+    return true;
+  }
+  return false;
+}
+
 void GaussianProcess::StandardizedOutputs(const GpPoint& p,
                                           Eigen::Ref<Eigen::VectorXd> out) const {
-  out(0) = (p.value - mean_) / scale_;
+  out(0) = (p.value - mean_ - Trend(p.x)) / scale_;
   if (!p.gradient.has_value()) return;
+  const Eigen::VectorXd t = TrendGradient(p.x);
   for (size_t k = 1; k < gradient_index_.size(); ++k) {
-    out(k) = (*p.gradient)(gradient_index_[k] - 1) / scale_;
+    const int c = gradient_index_[k] - 1;
+    out(k) = ((*p.gradient)(c)-t(c)) / scale_;
   }
 }
 
@@ -408,7 +478,10 @@ Eigen::MatrixXd GaussianProcess::CrossCovarianceWithValues(
 }
 
 Eigen::VectorXd GaussianProcess::PredictMean(const Eigen::MatrixXd& x) const {
-  return (CrossCovarianceWithValues(x).transpose() * alpha_).array() * scale_ + mean_;
+  Eigen::VectorXd out =
+      (CrossCovarianceWithValues(x).transpose() * alpha_).array() * scale_ + mean_;
+  for (int c = 0; c < x.cols(); ++c) out(c) += Trend(x.col(c));
+  return out;
 }
 
 Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
@@ -417,6 +490,7 @@ Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
   const double s2 = kernel_.output_scale();
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
+  for (int c = 0; c < x.cols(); ++c) out.mean(c) += Trend(x.col(c));
   SolveLower(L(), kx);
   out.variance = ((s2 - kx.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
                      .matrix()
@@ -430,8 +504,8 @@ void GaussianProcess::PredictWithGradients(const Eigen::VectorXd& x, double* mea
                                            Eigen::VectorXd* variance_gradient) const {
   const int d = dimension();
   const Eigen::MatrixXd k = CrossCovariance(x, true);
-  *mean = mean_ + scale_ * k.row(0).dot(alpha_);
-  *mean_gradient = scale_ * (k.bottomRows(d) * alpha_);
+  *mean = mean_ + Trend(x) + scale_ * k.row(0).dot(alpha_);
+  *mean_gradient = scale_ * (k.bottomRows(d) * alpha_) + TrendGradient(x);
   Eigen::VectorXd v = k.row(0).transpose();
   SolveLowerVector(L(), false, v);
   *variance = std::max(0.0, kernel_.output_scale() - v.squaredNorm()) * scale_ * scale_;
@@ -459,6 +533,7 @@ void GaussianProcess::PredictWithGradients(const Eigen::MatrixXd& x,
     // w = L^-1 k for the value columns k of the block, then K^-1 k = L^-T w.
     Eigen::MatrixXd w = CrossCovarianceWithValues(x.middleCols(start, c));
     mean->segment(start, c) = (w.transpose() * alpha_).array() * scale_ + mean_;
+    for (int j = 0; j < c; ++j) (*mean)(start + j) += Trend(x.col(start + j));
     SolveLower(L(), w);
     variance->segment(start, c) =
         ((s2 - w.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
@@ -468,7 +543,8 @@ void GaussianProcess::PredictWithGradients(const Eigen::MatrixXd& x,
     for (int j = 0; j < c; ++j) {
       // Only the derivative rows of the point's cross-covariance are needed.
       const Eigen::MatrixXd k = CrossCovariance(x.col(start + j), true);
-      mean_gradient->col(start + j) = scale_ * (k.bottomRows(d) * alpha_);
+      mean_gradient->col(start + j) =
+          scale_ * (k.bottomRows(d) * alpha_) + TrendGradient(x.col(start + j));
       variance_gradient->col(start + j) =
           (-2.0 * scale_ * scale_) * (k.bottomRows(d) * w.col(j));
     }
@@ -488,14 +564,16 @@ Eigen::MatrixXd GaussianProcess::MeanHessian(const Eigen::VectorXd& x) const {
     }
     kernel_.AccumulateValueHessian(x, p.x, g, alpha_.segment(offsets_[i], Outputs(g)), h);
   }
-  return h * scale_;
+  h *= scale_;
+  if (trend_quad_.size() > 0) h.diagonal() += 2.0 * trend_quad_;
+  return h;
 }
 
 void GaussianProcess::GradientPosterior(const Eigen::VectorXd& x, Eigen::VectorXd* mean,
                                         Eigen::MatrixXd* covariance) const {
   const int d = dimension();
   const Eigen::MatrixXd k = CrossCovariance(x, true);
-  *mean = scale_ * (k.bottomRows(d) * alpha_);
+  *mean = scale_ * (k.bottomRows(d) * alpha_) + TrendGradient(x);
   Eigen::MatrixXd prior(d + 1, d + 1);
   kernel_.Covariance(x, true, x, true, prior);
   Eigen::MatrixXd w = k.bottomRows(d).transpose();

@@ -76,6 +76,9 @@ struct GpHyperparameters {
   double value_noise = 0.0;
 };
 
+// GpOptions::quadratic_trend needs this many points per term of the trend.
+inline constexpr int kTrendPointsPerTerm = 2;
+
 struct GpOptions {
   KernelType kernel = KernelType::kMatern52;
   // Added to the diagonal of K, in standardised units.
@@ -84,6 +87,15 @@ struct GpOptions {
   bool standardize = true;
   // Prior mean of the values in their own units; default the mean of the data.
   std::optional<double> prior_mean;
+  // A separable quadratic trend as the prior mean (our extension): with at
+  // least kTrendPointsPerTerm times as many points as its 2d + 1 terms, the
+  // values' prior mean is c + sum_i (b_i u_i + a_i u_i^2), u = x - 1/2,
+  // fitted to the values by least squares with every a_i >= 0 (a bowl or a
+  // slope in each coordinate, never a ridge, so that it never sends the
+  // search to the box's faces), and the gradients' prior mean is its
+  // gradient. The GP then models what the trend leaves. Ignored with
+  // prior_mean or without standardize. Predictions include the trend.
+  bool quadratic_trend = false;
   // Jitter tries after the nugget: 1e-8, 1e-7, ... times the output scale.
   int max_jitter_steps = 6;
   // The coordinates a gradient observation covers, increasing; empty means
@@ -126,7 +138,11 @@ class GaussianProcess {
   GpHyperparameters hyperparameters() const;
   // Jitter added beyond the nugget (0 when none was needed).
   double jitter() const { return jitter_; }
+  // The constant of the prior mean (the trend's, when one was fitted).
   double prior_mean() const { return mean_; }
+  // The trend's linear and quadratic coefficients (zero without a trend).
+  const Eigen::VectorXd& trend_linear() const { return trend_lin_; }
+  const Eigen::VectorXd& trend_quadratic() const { return trend_quad_; }
   double output_std() const { return scale_; }
 
   // Conditions on one more point without refactorising. The standardisation
@@ -178,6 +194,12 @@ class GaussianProcess {
   // Rebuilds K from points_ and factorises it with nugget, then jitter.
   absl::Status Refactorize();
   void Standardize();
+  // Fits mean_, trend_lin_ and trend_quad_ when the options ask for a trend
+  // and there are enough points; false (nothing changed) otherwise.
+  bool FitTrend();
+  // The trend beyond mean_ at x, and its gradient.
+  double Trend(const Eigen::VectorXd& x) const;
+  Eigen::VectorXd TrendGradient(const Eigen::VectorXd& x) const;
   // z and alpha from scratch (two passes over L).
   void UpdateAlpha();
   // alpha from z (one pass over L).
@@ -232,6 +254,9 @@ class GaussianProcess {
   Eigen::VectorXd z_;      // L^-1 y (N): adding rows only appends to it.
   Eigen::VectorXd alpha_;  // K^-1 y = L^-T z (N).
   double mean_ = 0.0;
+  // GpOptions::quadratic_trend beyond mean_: lin' u + quad' u^2 (d each).
+  Eigen::VectorXd trend_lin_;
+  Eigen::VectorXd trend_quad_;
   double scale_ = 1.0;
   double jitter_ = 0.0;
   double gradient_noise_ = 0.0;

@@ -192,6 +192,10 @@ struct Options {
   // within a study.
   std::optional<double> lower_bound;
   double warp_offset = 0.0;  // 0: automatic.
+  // The GP's prior mean: a constant (LAGO.md), or a separable quadratic
+  // trend fitted to the values once there are enough of them
+  // (GpOptions::quadratic_trend; our extension). See ParseOptions.
+  bool quadratic_trend = false;
 };
 
 // The gradient noise values a fit tries when Options::gradient_noise is on.
@@ -216,6 +220,12 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   // region cannot reach.
   o.ei_credit = problem.gradient_mode == GradientMode::kEnhanced;
   o.model_check = problem.gradient_mode != GradientMode::kNone;
+  // bench/optimizers, 20 seeds with gradients at every point, the same code
+  // with a constant and a quadratic trend: Levy 0.46 -> -0.38 (16 seeds
+  // better, none worse) and Ackley 1.27 -> 1.11 (20 / 0); Styblinski-Tang
+  // unchanged over 60 seeds (10 / 12), Branin, Hartmann6 and Rosenbrock
+  // within a few seeds either way.
+  o.quadratic_trend = problem.gradient_mode == GradientMode::kEnhanced;
   for (const auto& option : problem.options) {
     // Named references, not a structured binding: the lambda below captures them.
     const std::string& key = option.first;
@@ -226,7 +236,15 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
     };
     double number = 0.0;
     const bool numeric = absl::SimpleAtod(value, &number) && std::isfinite(number);
-    if (key == "kernel") {
+    if (key == "trend") {
+      if (value == "constant") {
+        o.quadratic_trend = false;
+      } else if (value == "quadratic") {
+        o.quadratic_trend = true;
+      } else {
+        return bad("is not a trend (constant, quadratic)");
+      }
+    } else if (key == "kernel") {
       if (value == "matern52") {
         o.kernel = KernelType::kMatern52;
       } else if (value == "se") {
@@ -292,7 +310,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
           "initial_points, kernel, candidates, refine, keep_local, early_stop, "
           "restart, speculate, probe, calibrate, ei_credit, model_check, gradient_noise, "
           "noise, region_mean, noise_floor, update, lower_bound, warp_offset, "
-          "rank_update)"));
+          "rank_update, trend)"));
     }
   }
   if (o.noise && problem.gradient_mode != GradientMode::kNone &&
@@ -736,6 +754,7 @@ class LagoStrategy : public Strategy {
     GpOptions gp_options;
     gp_options.kernel = options_.kernel;
     gp_options.gradient_coordinates = problem_.gradient_coordinates;
+    gp_options.quadratic_trend = options_.quadratic_trend;
     return gp_options;
   }
 

@@ -149,59 +149,68 @@ const std::vector<int> kCoverages[] = {{}, {0, 2}};
 
 TEST(GpTest, PosteriorGradientsAndHessianMatchFiniteDifferences) {
   for (KernelType type : {KernelType::kMatern52, KernelType::kSquaredExponential})
-    for (const std::vector<int>& coverage : kCoverages) {
-      GpOptions options;
-      options.kernel = type;
-      options.gradient_coordinates = coverage;
-      auto gp = GaussianProcess::Create(3, options, kHyper, MixedPoints(10, 2));
-      ASSERT_TRUE(gp.ok());
-      std::mt19937_64 rng(3);
-      std::uniform_real_distribution<double> u(0.0, 1.0);
-      for (int trial = 0; trial < 5; ++trial) {
-        Eigen::VectorXd x(3);
-        for (int j = 0; j < 3; ++j) x[j] = u(rng);
-        double mean, variance;
-        Eigen::VectorXd dmean, dvariance;
-        gp->PredictWithGradients(x, &mean, &variance, &dmean, &dvariance);
-        const Eigen::MatrixXd hessian = gp->MeanHessian(x);
-        Eigen::VectorXd gmean;
-        Eigen::MatrixXd gcov;
-        gp->GradientPosterior(x, &gmean, &gcov);
-        EXPECT_LT((gmean - dmean).norm(), 1e-12 * std::max(1.0, dmean.norm()));
-        for (int j = 0; j < 3; ++j) {
-          const Eigen::VectorXd e = Eigen::VectorXd::Unit(3, j) * kStep;
-          double mp, vp, mm, vm;
-          Eigen::VectorXd dmp, dvp, dmm, dvm;
-          gp->PredictWithGradients(x + e, &mp, &vp, &dmp, &dvp);
-          gp->PredictWithGradients(x - e, &mm, &vm, &dmm, &dvm);
-          EXPECT_NEAR(dmean[j], (mp - mm) / (2 * kStep),
-                      kFdTolerance * std::max(1.0, std::abs(dmean[j])));
-          EXPECT_NEAR(dvariance[j], (vp - vm) / (2 * kStep),
-                      kFdTolerance * std::max(1.0, std::abs(dvariance[j])));
-          const Eigen::VectorXd column = (dmp - dmm) / (2 * kStep);
-          for (int i = 0; i < 3; ++i) {
-            EXPECT_NEAR(hessian(i, j), column[i],
-                        kFdTolerance * std::max(1.0, std::abs(column[i])));
+    for (const std::vector<int>& coverage : kCoverages)
+      for (bool trend : {false, true}) {
+        GpOptions options;
+        options.kernel = type;
+        options.gradient_coordinates = coverage;
+        options.quadratic_trend = trend;
+        // A trend in 3-D needs 2 * 7 points.
+        auto gp =
+            GaussianProcess::Create(3, options, kHyper, MixedPoints(trend ? 16 : 10, 2));
+        ASSERT_TRUE(gp.ok());
+        EXPECT_EQ(gp->trend_quadratic().any() || gp->trend_linear().any(), trend);
+        std::mt19937_64 rng(3);
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        for (int trial = 0; trial < 5; ++trial) {
+          Eigen::VectorXd x(3);
+          for (int j = 0; j < 3; ++j) x[j] = u(rng);
+          double mean, variance;
+          Eigen::VectorXd dmean, dvariance;
+          gp->PredictWithGradients(x, &mean, &variance, &dmean, &dvariance);
+          const Eigen::MatrixXd hessian = gp->MeanHessian(x);
+          Eigen::VectorXd gmean;
+          Eigen::MatrixXd gcov;
+          gp->GradientPosterior(x, &gmean, &gcov);
+          EXPECT_LT((gmean - dmean).norm(), 1e-12 * std::max(1.0, dmean.norm()));
+          for (int j = 0; j < 3; ++j) {
+            const Eigen::VectorXd e = Eigen::VectorXd::Unit(3, j) * kStep;
+            double mp, vp, mm, vm;
+            Eigen::VectorXd dmp, dvp, dmm, dvm;
+            gp->PredictWithGradients(x + e, &mp, &vp, &dmp, &dvp);
+            gp->PredictWithGradients(x - e, &mm, &vm, &dmm, &dvm);
+            EXPECT_NEAR(dmean[j], (mp - mm) / (2 * kStep),
+                        kFdTolerance * std::max(1.0, std::abs(dmean[j])));
+            EXPECT_NEAR(dvariance[j], (vp - vm) / (2 * kStep),
+                        kFdTolerance * std::max(1.0, std::abs(dvariance[j])));
+            const Eigen::VectorXd column = (dmp - dmm) / (2 * kStep);
+            for (int i = 0; i < 3; ++i) {
+              EXPECT_NEAR(hessian(i, j), column[i],
+                          kFdTolerance * std::max(1.0, std::abs(column[i])));
+            }
           }
         }
       }
-    }
 }
 
 TEST(GpTest, BatchPredictionAgreesWithSinglePoints) {
-  auto gp = GaussianProcess::Create(3, {}, kHyper, MixedPoints(9, 4));
-  ASSERT_TRUE(gp.ok());
-  Eigen::MatrixXd x = Eigen::MatrixXd::Random(3, 7).array() * 0.5 + 0.5;
-  const Prediction p = gp->Predict(x);
-  for (int c = 0; c < 7; ++c) {
-    double mean, variance;
-    Eigen::VectorXd dm, dv;
-    gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
-    EXPECT_NEAR(p.mean[c], mean, 1e-12);
-    EXPECT_NEAR(p.variance[c], variance, 1e-12);
+  for (bool trend : {false, true}) {
+    GpOptions options;
+    options.quadratic_trend = trend;
+    auto gp = GaussianProcess::Create(3, options, kHyper, MixedPoints(trend ? 16 : 9, 4));
+    ASSERT_TRUE(gp.ok());
+    Eigen::MatrixXd x = Eigen::MatrixXd::Random(3, 7).array() * 0.5 + 0.5;
+    const Prediction p = gp->Predict(x);
+    for (int c = 0; c < 7; ++c) {
+      double mean, variance;
+      Eigen::VectorXd dm, dv;
+      gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
+      EXPECT_NEAR(p.mean[c], mean, 1e-12);
+      EXPECT_NEAR(p.variance[c], variance, 1e-12);
+    }
+    const Eigen::VectorXd mean_only = gp->PredictMean(x);
+    for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
   }
-  const Eigen::VectorXd mean_only = gp->PredictMean(x);
-  for (int c = 0; c < 7; ++c) EXPECT_NEAR(mean_only[c], p.mean[c], 1e-12);
 }
 
 // `points` and `count` points with gradients within 0.01 of (0.4, 0.6, 0.5),
@@ -221,37 +230,41 @@ std::vector<GpPoint> WithCluster(std::vector<GpPoint> points, int count,
 // columns than one pass takes (256), with gradients over every coordinate and
 // over some, and a cluster of points as a trust region leaves.
 TEST(GpTest, BatchedGradientsAgreeWithSinglePoints) {
-  for (const std::vector<int>& coverage : kCoverages) {
-    std::mt19937_64 rng(14);
-    std::uniform_real_distribution<double> u(-0.01, 0.01);
-    const std::vector<GpPoint> points = WithCluster(MixedPoints(40, 13), 10, rng);
-    GpOptions options;
-    options.gradient_coordinates = coverage;
-    auto gp = GaussianProcess::Create(3, options, kHyper, points);
-    ASSERT_TRUE(gp.ok()) << gp.status();
-    Eigen::MatrixXd x(3, 300);
-    for (int c = 0; c < 300; ++c) {
-      x.col(c) = c % 3 == 0
-                     ? Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng))
-                     : Eigen::Vector3d(Eigen::Vector3d::Random().array() * 0.5 + 0.5);
+  for (const std::vector<int>& coverage : kCoverages)
+    for (bool trend : {false, true}) {
+      std::mt19937_64 rng(14);
+      std::uniform_real_distribution<double> u(-0.01, 0.01);
+      const std::vector<GpPoint> points = WithCluster(MixedPoints(40, 13), 10, rng);
+      GpOptions options;
+      options.gradient_coordinates = coverage;
+      options.quadratic_trend = trend;
+      auto gp = GaussianProcess::Create(3, options, kHyper, points);
+      ASSERT_TRUE(gp.ok()) << gp.status();
+      Eigen::MatrixXd x(3, 300);
+      for (int c = 0; c < 300; ++c) {
+        x.col(c) = c % 3 == 0
+                       ? Eigen::Vector3d(0.4 + u(rng), 0.6 + u(rng), 0.5 + u(rng))
+                       : Eigen::Vector3d(Eigen::Vector3d::Random().array() * 0.5 + 0.5);
+      }
+      Eigen::VectorXd means, variances;
+      Eigen::MatrixXd mean_gradients, variance_gradients;
+      gp->PredictWithGradients(x, &means, &variances, &mean_gradients,
+                               &variance_gradients);
+      ASSERT_EQ(means.size(), 300);
+      ASSERT_EQ(variance_gradients.cols(), 300);
+      for (int c = 0; c < 300; ++c) {
+        double mean, variance;
+        Eigen::VectorXd dm, dv;
+        gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
+        EXPECT_NEAR(means[c], mean, 1e-12) << c;
+        EXPECT_NEAR(variances[c], variance, 1e-12) << c;
+        EXPECT_LT((mean_gradients.col(c) - dm).norm(), 1e-10 * std::max(1.0, dm.norm()))
+            << c;
+        EXPECT_LT((variance_gradients.col(c) - dv).norm(),
+                  1e-9 * std::max(1.0, dv.norm()))
+            << c;
+      }
     }
-    Eigen::VectorXd means, variances;
-    Eigen::MatrixXd mean_gradients, variance_gradients;
-    gp->PredictWithGradients(x, &means, &variances, &mean_gradients, &variance_gradients);
-    ASSERT_EQ(means.size(), 300);
-    ASSERT_EQ(variance_gradients.cols(), 300);
-    for (int c = 0; c < 300; ++c) {
-      double mean, variance;
-      Eigen::VectorXd dm, dv;
-      gp->PredictWithGradients(x.col(c), &mean, &variance, &dm, &dv);
-      EXPECT_NEAR(means[c], mean, 1e-12) << c;
-      EXPECT_NEAR(variances[c], variance, 1e-12) << c;
-      EXPECT_LT((mean_gradients.col(c) - dm).norm(), 1e-10 * std::max(1.0, dm.norm()))
-          << c;
-      EXPECT_LT((variance_gradients.col(c) - dv).norm(), 1e-9 * std::max(1.0, dv.norm()))
-          << c;
-    }
-  }
 }
 
 // With more than 128 outputs and 128 candidates, and OpenBLAS's AVX-512
@@ -349,6 +362,105 @@ TEST(GpTest, RestandardizingAGrownModelEqualsAFullFactorisation) {
   ASSERT_TRUE(grown->Restandardize().ok());
   EXPECT_NEAR(grown->prior_mean(), full->prior_mean(), 1e-12);
   EXPECT_NEAR(grown->output_std(), full->output_std(), 1e-12);
+  ExpectSameModel(*grown, *full);
+}
+
+// A separable quadratic in u = x - 1/2 with curvature (3, 0, 0.5), and its
+// gradient.
+double Bowl(const Eigen::VectorXd& x) {
+  const Eigen::Array3d u = x.array() - 0.5;
+  return 2.0 + 1.5 * u[0] + 3.0 * u[0] * u[0] - u[1] + 0.5 * u[2] * u[2];
+}
+Eigen::VectorXd BowlGradient(const Eigen::VectorXd& x) {
+  const Eigen::Array3d u = x.array() - 0.5;
+  return Eigen::Vector3d(1.5 + 6.0 * u[0], -1.0, u[2]);
+}
+
+// MixedPoints' places with Bowl's values and gradients.
+std::vector<GpPoint> BowlPoints(int n, uint64_t seed) {
+  std::vector<GpPoint> points = MixedPoints(n, seed);
+  for (GpPoint& p : points) {
+    p.value = Bowl(p.x);
+    if (p.gradient.has_value()) p.gradient = BowlGradient(p.x);
+  }
+  return points;
+}
+
+TEST(GpTest, AQuadraticTrendFindsASeparableBowlAndPredictsIt) {
+  GpOptions options;
+  options.quadratic_trend = true;
+  // 2 (2d + 1) = 14 points in 3-D are the fewest that fit a trend.
+  auto few = GaussianProcess::Create(3, options, kHyper, BowlPoints(13, 6));
+  ASSERT_TRUE(few.ok()) << few.status();
+  EXPECT_TRUE(few->trend_linear().isZero(0.0));
+  EXPECT_TRUE(few->trend_quadratic().isZero(0.0));
+  double average = 0.0;
+  for (const GpPoint& p : few->points()) average += p.value / 13.0;
+  EXPECT_NEAR(few->prior_mean(), average, 1e-12);
+
+  auto gp = GaussianProcess::Create(3, options, kHyper, BowlPoints(14, 6));
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_NEAR(gp->prior_mean(), 2.0, 1e-9);
+  EXPECT_LT((gp->trend_linear() - Eigen::Vector3d(1.5, -1.0, 0.0)).norm(), 1e-9);
+  EXPECT_LT((gp->trend_quadratic() - Eigen::Vector3d(3.0, 0.0, 0.5)).norm(), 1e-9);
+  // The GP holds only what the trend leaves (nothing), so the posterior is
+  // the bowl everywhere, also far from the points.
+  for (const Eigen::Vector3d& x :
+       {Eigen::Vector3d(0.1, 0.9, 0.3), Eigen::Vector3d(0.0, 0.0, 1.0)}) {
+    double mean, variance;
+    Eigen::VectorXd dmean, dvariance;
+    gp->PredictWithGradients(x, &mean, &variance, &dmean, &dvariance);
+    EXPECT_NEAR(mean, Bowl(x), 1e-8);
+    EXPECT_LT((dmean - BowlGradient(x)).norm(), 1e-8);
+    EXPECT_LT(
+        (gp->MeanHessian(x) - Eigen::Vector3d(6.0, 0.0, 1.0).asDiagonal().toDenseMatrix())
+            .norm(),
+        1e-8);
+  }
+}
+
+TEST(GpTest, AQuadraticTrendNeverCurvesDown) {
+  // f = -2 u0^2 + u1^2 + u2: least squares alone would fit a ridge along
+  // coordinate 0, whose minimum is on the box's faces.
+  std::vector<GpPoint> points = MixedPoints(20, 7);
+  for (GpPoint& p : points) {
+    const Eigen::Array3d u = p.x.array() - 0.5;
+    p.value = -2.0 * u[0] * u[0] + u[1] * u[1] + u[2];
+    if (p.gradient.has_value())
+      p.gradient = Eigen::Vector3d(-4.0 * u[0], 2.0 * u[1], 1.0);
+  }
+  GpOptions options;
+  options.quadratic_trend = true;
+  auto gp = GaussianProcess::Create(3, options, kHyper, points);
+  ASSERT_TRUE(gp.ok()) << gp.status();
+  EXPECT_EQ(gp->trend_quadratic()[0], 0.0);
+  EXPECT_NEAR(gp->trend_quadratic()[1], 1.0, 0.1);
+  EXPECT_GE(gp->trend_quadratic()[2], 0.0);
+  EXPECT_NEAR(gp->trend_linear()[2], 1.0, 0.1);
+  // The model still interpolates the values.
+  for (const GpPoint& p : gp->points()) {
+    EXPECT_NEAR(gp->PredictMean(p.x)[0], p.value, 1e-6);
+  }
+}
+
+TEST(GpTest, AGrownModelWithATrendRestandardizedEqualsAFullFactorisation) {
+  // The first 5 points are too few for a trend; Restandardize fits it from
+  // all 20, as Create does.
+  GpOptions options;
+  options.quadratic_trend = true;
+  std::vector<GpPoint> points = BowlPoints(20, 8);
+  for (GpPoint& p : points) {
+    p.value += 0.3 * std::sin(5.0 * p.x[1]);
+    if (p.gradient.has_value()) (*p.gradient)[1] += 1.5 * std::cos(5.0 * p.x[1]);
+  }
+  auto full = GaussianProcess::Create(3, options, kHyper, points);
+  auto grown = Grown(options, kHyper, points);
+  ASSERT_TRUE(full.ok() && grown.ok());
+  ASSERT_TRUE(full->trend_quadratic().any());
+  ASSERT_TRUE(grown->Restandardize().ok());
+  EXPECT_NEAR(grown->prior_mean(), full->prior_mean(), 1e-12);
+  EXPECT_LT((grown->trend_linear() - full->trend_linear()).norm(), 1e-12);
+  EXPECT_LT((grown->trend_quadratic() - full->trend_quadratic()).norm(), 1e-12);
   ExpectSameModel(*grown, *full);
 }
 
