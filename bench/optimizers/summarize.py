@@ -187,6 +187,22 @@ def main():
                   " | ".join(f"{cells[m]:.2f}" if m in cells else "-"
                              for m in ["lago-enhanced"] + value_only) + f" | {best} |")
 
+    # The quadratic trend (trend = quadratic, the default with gradients at
+    # every point): the rows with it / the same code's rows with a constant
+    # prior mean (-t0, renamed when the default changed).
+    names = [m for m in ("lago-enhanced", "bo", "trust-region")
+             if any(k[1] == m + "-t0" for k in runs)]
+    pairs = [(m, m + "-t0") for m in names]
+    if pairs:
+        quartile_table(problems, runs,
+                       "The quadratic trend: median [first, third quartile] final log10 "
+                       "regret with trend = quadratic (the default with gradients at every "
+                       "point) / constant.", pairs, names, sides="quadratic / constant")
+        better_worse_table(problems, runs,
+                           "Seeds better / worse with the quadratic trend than with a "
+                           "constant prior mean (the same seed, final log10 regret):",
+                           pairs, names)
+
     # The competition rule: keep_local (the default) against the authors' rule.
     # Both with the authors' 5d design and without restarts (the -k0 runs
     # predate them), so that only the rule differs.
