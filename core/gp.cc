@@ -141,7 +141,8 @@ void GaussianProcess::Standardize() {
   trend_quad_.setZero(dimension());
   // The scale of what the prior mean leaves: the values about their average,
   // or about the trend.
-  const double centre = FitTrend() ? mean_ : average;
+  trend_ = FitTrend();
+  const double centre = trend_ ? mean_ : average;
   scale_ = 1.0;
   if (options_.standardize && n >= 2) {
     double ss = 0.0;
@@ -155,13 +156,13 @@ void GaussianProcess::Standardize() {
 }
 
 double GaussianProcess::Trend(const Eigen::VectorXd& x) const {
-  if (trend_lin_.size() == 0) return 0.0;  // Before the first Standardize.
+  if (!trend_) return 0.0;
   const Eigen::ArrayXd u = x.array() - 0.5;
   return (trend_lin_.array() * u + trend_quad_.array() * u * u).sum();
 }
 
 Eigen::VectorXd GaussianProcess::TrendGradient(const Eigen::VectorXd& x) const {
-  if (trend_lin_.size() == 0) return Eigen::VectorXd::Zero(x.size());
+  if (!trend_) return Eigen::VectorXd::Zero(x.size());
   const Eigen::ArrayXd u = x.array() - 0.5;
   return (trend_lin_.array() + 2.0 * trend_quad_.array() * u).matrix();
 }
@@ -213,6 +214,12 @@ bool GaussianProcess::FitTrend() {
   return false;
 }
 
+void GaussianProcess::AddTrend(const Eigen::MatrixXd& x,
+                               Eigen::Ref<Eigen::VectorXd> means) const {
+  if (!trend_) return;
+  for (int c = 0; c < x.cols(); ++c) means(c) += Trend(x.col(c));
+}
+
 void GaussianProcess::StandardizedOutputs(const GpPoint& p,
                                           Eigen::Ref<Eigen::VectorXd> out) const {
   out(0) = (p.value - mean_ - Trend(p.x)) / scale_;
@@ -220,7 +227,7 @@ void GaussianProcess::StandardizedOutputs(const GpPoint& p,
   const Eigen::VectorXd t = TrendGradient(p.x);
   for (size_t k = 1; k < gradient_index_.size(); ++k) {
     const int c = gradient_index_[k] - 1;
-    out(k) = ((*p.gradient)(c)-t(c)) / scale_;
+    out(k) = ((*p.gradient)[c] - t[c]) / scale_;
   }
 }
 
@@ -480,7 +487,7 @@ Eigen::MatrixXd GaussianProcess::CrossCovarianceWithValues(
 Eigen::VectorXd GaussianProcess::PredictMean(const Eigen::MatrixXd& x) const {
   Eigen::VectorXd out =
       (CrossCovarianceWithValues(x).transpose() * alpha_).array() * scale_ + mean_;
-  for (int c = 0; c < x.cols(); ++c) out(c) += Trend(x.col(c));
+  AddTrend(x, out);
   return out;
 }
 
@@ -490,7 +497,7 @@ Prediction GaussianProcess::Predict(const Eigen::MatrixXd& x) const {
   const double s2 = kernel_.output_scale();
   Prediction out;
   out.mean = (kx.transpose() * alpha_).array() * scale_ + mean_;
-  for (int c = 0; c < x.cols(); ++c) out.mean(c) += Trend(x.col(c));
+  AddTrend(x, out.mean);
   SolveLower(L(), kx);
   out.variance = ((s2 - kx.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
                      .matrix()
@@ -533,7 +540,7 @@ void GaussianProcess::PredictWithGradients(const Eigen::MatrixXd& x,
     // w = L^-1 k for the value columns k of the block, then K^-1 k = L^-T w.
     Eigen::MatrixXd w = CrossCovarianceWithValues(x.middleCols(start, c));
     mean->segment(start, c) = (w.transpose() * alpha_).array() * scale_ + mean_;
-    for (int j = 0; j < c; ++j) (*mean)(start + j) += Trend(x.col(start + j));
+    AddTrend(x.middleCols(start, c), mean->segment(start, c));
     SolveLower(L(), w);
     variance->segment(start, c) =
         ((s2 - w.colwise().squaredNorm().array()).max(0.0) * (scale_ * scale_))
@@ -565,7 +572,7 @@ Eigen::MatrixXd GaussianProcess::MeanHessian(const Eigen::VectorXd& x) const {
     kernel_.AccumulateValueHessian(x, p.x, g, alpha_.segment(offsets_[i], Outputs(g)), h);
   }
   h *= scale_;
-  if (trend_quad_.size() > 0) h.diagonal() += 2.0 * trend_quad_;
+  if (trend_) h.diagonal() += 2.0 * trend_quad_;
   return h;
 }
 

@@ -197,9 +197,11 @@ class GaussianProcess {
   // Fits mean_, trend_lin_ and trend_quad_ when the options ask for a trend
   // and there are enough points; false (nothing changed) otherwise.
   bool FitTrend();
-  // The trend beyond mean_ at x, and its gradient.
+  // The trend beyond mean_ at x, and its gradient (0 without a trend).
   double Trend(const Eigen::VectorXd& x) const;
   Eigen::VectorXd TrendGradient(const Eigen::VectorXd& x) const;
+  // Adds the trend at the columns of x to `means` (nothing without a trend).
+  void AddTrend(const Eigen::MatrixXd& x, Eigen::Ref<Eigen::VectorXd> means) const;
   // z and alpha from scratch (two passes over L).
   void UpdateAlpha();
   // alpha from z (one pass over L).
@@ -254,7 +256,9 @@ class GaussianProcess {
   Eigen::VectorXd z_;      // L^-1 y (N): adding rows only appends to it.
   Eigen::VectorXd alpha_;  // K^-1 y = L^-T z (N).
   double mean_ = 0.0;
-  // GpOptions::quadratic_trend beyond mean_: lin' u + quad' u^2 (d each).
+  // GpOptions::quadratic_trend beyond mean_: lin' u + quad' u^2 (d each),
+  // when trend_ (a trend was fitted at the last standardisation).
+  bool trend_ = false;
   Eigen::VectorXd trend_lin_;
   Eigen::VectorXd trend_quad_;
   double scale_ = 1.0;

@@ -220,11 +220,11 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   // region cannot reach.
   o.ei_credit = problem.gradient_mode == GradientMode::kEnhanced;
   o.model_check = problem.gradient_mode != GradientMode::kNone;
-  // bench/optimizers, 20 seeds with gradients at every point, the same code
-  // with a constant and a quadratic trend: Levy 0.46 -> -0.38 (16 seeds
-  // better, none worse) and Ackley 1.27 -> 1.11 (20 / 0); Styblinski-Tang
-  // unchanged over 60 seeds (10 / 12), Branin, Hartmann6 and Rosenbrock
-  // within a few seeds either way.
+  // bench/optimizers, 20 seeds with gradients at every point, a quadratic
+  // trend against a constant one: Levy 0.46 -> -0.38 (17 seeds better, none
+  // worse) and Ackley 1.27 -> 1.06 (20 / 0); Styblinski-Tang unchanged over
+  // 60 seeds in a prototype (10 / 12), Branin, Hartmann6 and Rosenbrock
+  // within a few seeds either way (RESULTS.md, "A quadratic trend").
   o.quadratic_trend = problem.gradient_mode == GradientMode::kEnhanced;
   for (const auto& option : problem.options) {
     // Named references, not a structured binding: the lambda below captures them.
