@@ -182,6 +182,14 @@ SERVER_METHODS = {
                                               "nu": "0"}, False, "enhanced"),
     "lago-request-noise-gn-floor-nu0": ("lago", {"noise": "1", "gradient_noise": "1",
                                                  "nu": "0"}, False, "on_request"),
+    # The defaults with a constant prior mean, as before the quadratic trend
+    # became the default in every mode (--out noise_trend.jsonl).
+    "lago-noise-floor-t0": ("lago", {"noise": "1", "trend": "constant"}, False, "none"),
+    "lago-known-floor-t0": ("lago", {"trend": "constant"}, True, "none"),
+    "lago-grad-noise-gn-floor-t0": ("lago", {"noise": "1", "gradient_noise": "1",
+                                             "trend": "constant"}, False, "enhanced"),
+    "lago-request-noise-gn-floor-t0": ("lago", {"noise": "1", "gradient_noise": "1",
+                                                "trend": "constant"}, False, "on_request"),
     # Value-only with calibrated EI (--out noise_calibrate.jsonl).
     "lago-noise-floor-c1": ("lago", {"noise": "1", "calibrate": "1"}, False, "none"),
     "lago-known-floor-c1": ("lago", {"calibrate": "1"}, True, "none"),
@@ -395,7 +403,11 @@ def summarize(path):
              ("lago-request-noise-gn-floor-nu0", "lago-request-noise-gn-floor"),
              ("bo-grad-noise-gn", "lago-grad-noise-gn-floor-nu0"),
              ("lago-noise-floor-c1", "lago-noise-floor"),
-             ("lago-known-floor-c1", "lago-known-floor")]
+             ("lago-known-floor-c1", "lago-known-floor"),
+             ("lago-noise-floor", "lago-noise-floor-t0"),
+             ("lago-known-floor", "lago-known-floor-t0"),
+             ("lago-grad-noise-gn-floor", "lago-grad-noise-gn-floor-t0"),
+             ("lago-request-noise-gn-floor", "lago-request-noise-gn-floor-t0")]
     # Several workers against one, method by method.
     pairs += [(m, m[:m.rindex("-w")]) for m in methods if m not in ALL_METHODS]
     pairs = [(a, b) for a, b in pairs if a in methods and b in methods]

@@ -31,7 +31,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from problems import PROBLEMS, check  # noqa: E402
+from problems import PROBLEMS, SHIFTED, check, problem as find_problem  # noqa: E402
 
 SERVER_METHODS = {
     # method: (strategy, gradient mode)
@@ -227,7 +227,9 @@ def start_server(server, tmp, extra_args=()):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", default=os.path.join(ROOT, "build/server/lago-server"))
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS))
+    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS),
+                        help="of " + ", ".join(list(PROBLEMS) + list(SHIFTED))
+                        + " (the shifted ones only when named)")
     parser.add_argument("--methods", nargs="+", default=ALL_METHODS)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--budget-factor", type=float, default=20.0)
@@ -257,7 +259,7 @@ def main():
         proc, address = start_server(args.server, tmp)
         try:
             for name in args.problems:
-                problem = PROBLEMS[name]
+                problem = find_problem(name)
                 budget = args.budget_factor * problem.dim
                 for method in args.methods:
                     for seed in range(args.seeds):
