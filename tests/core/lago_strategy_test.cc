@@ -726,6 +726,38 @@ std::vector<double> ModelMeans(const std::string& name, const Problem& p,
   return means;
 }
 
+TEST(LagoStrategyTest, TheQuadraticTrendIsTheDefaultInEveryGradientMode) {
+  // After 16 results on the rippled bowl (more than the 2 (2d + 1) = 10 points
+  // the trend needs), the model's means in a corner the design left empty
+  // are those of trend = quadratic, and differ from a constant prior mean's.
+  for (const GradientMode mode :
+       {GradientMode::kEnhanced, GradientMode::kOnRequest, GradientMode::kNone}) {
+    const std::string label = mode == GradientMode::kEnhanced    ? "enhanced"
+                              : mode == GradientMode::kOnRequest ? "on request"
+                                                                 : "values only";
+    Problem p = MakeProblem(2, mode, 3);
+    Loop loop("lago", p);
+    for (int i = 0; i < 16; ++i) loop.Step(RippledBowl);
+    const std::vector<Eigen::VectorXd> at = {Eigen::Vector2d(0.02, 0.97),
+                                             Eigen::Vector2d(0.97, 0.03)};
+    auto means = [&](const char* trend) {
+      Problem q = p;
+      if (trend != nullptr) q.options["trend"] = trend;
+      return ModelMeans("lago", q, loop.state(), loop.completed(), at);
+    };
+    const std::vector<double> by_default = means(nullptr), quadratic = means("quadratic"),
+                              constant = means("constant");
+    ASSERT_EQ(by_default.size(), at.size()) << label;
+    ASSERT_EQ(constant.size(), at.size()) << label;
+    EXPECT_EQ(by_default, quadratic) << label;
+    double apart = 0.0;
+    for (size_t i = 0; i < at.size(); ++i) {
+      apart = std::max(apart, std::abs(by_default[i] - constant[i]));
+    }
+    EXPECT_GT(apart, 1e-3) << label;
+  }
+}
+
 TEST(LagoStrategyTest, ReplicatesUnderAFittedNoiseJoinTheModelAsTheirMean) {
   // Two more measurements of a design point, 3 and 5 above the first, on a
   // study with noise = 1: the model holds the point once, as the mean of
