@@ -94,8 +94,9 @@
 // refit_every (10), refit_growth (0.1; 0 refits only every refit_every),
 // rank_update (1; 0 rebuilds and refactorises the model at each suggestion),
 // initial_points (5 d; max(2 d, 10) with every gradient),
-// kernel ("matern52" or "se"), trend ("quadratic", the default, or
-// "constant": the GP's prior mean, GpOptions::quadratic_trend),
+// kernel ("matern52" or "se"), trend ("quadratic", or "constant" as in
+// value-only studies with noise = 1 by default: the GP's prior mean,
+// GpOptions::quadratic_trend),
 // candidates (1024), refine (8), keep_local (1; 0 is the authors' rule),
 // restart (1; 0 leaves every step after a region to EI, as the authors do),
 // probe (the most probes in flight; 1, at most 16), speculate (0, at most 16),

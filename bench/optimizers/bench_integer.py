@@ -8,6 +8,10 @@ problems.py, values only, 20 d evaluations per run.
 - rosenbrock5-int2: x0, x1 whole in [-5, 10]; x2..x4 real in [-5, 10].
 - styblinski-tang8-int4: x0..x3 whole in [-5, 5]; x4..x7 real in [-5, 5].
 
+A method named `NAME+KEY=VALUE[,KEY=VALUE...]` runs NAME with those
+strategy options on its lago studies (`lago+trend=constant`), under its own
+name in --out.
+
 `lago-relaxed` is what a user without integer parameters would do: declare
 [lower - 1/2, upper + 1/2] continuous and round inside the objective. The
 model then sees a function constant between whole numbers, and two
@@ -136,6 +140,11 @@ def run_server(method, problem, seed, budget, address):
     return run
 
 
+# The strategy options of the run in progress (a method's "+KEY=VALUE,..."),
+# which drive() gives every lago study.
+STRATEGY_OPTIONS = {}
+
+
 def drive(address, name, params, method, seed, budget, evaluate, gradient=None,
           gradient_mode="none"):
     """A study `name` of `params` (strategy sobol for the method sobol, lago
@@ -145,9 +154,14 @@ def drive(address, name, params, method, seed, budget, evaluate, gradient=None,
     when the trial asks for one."""
     import lago
     strategy = "sobol" if method == "sobol" else "lago"
+    # Another study name for every set of options, so that one server holds
+    # the runs of a method with and without them.
+    name += "".join(f"-{k}.{v}" for k, v in sorted(STRATEGY_OPTIONS.items()))
     with lago.Client(address, timeout=600) as client:
         study = client.create_study(name, params, strategy=strategy, seed=seed, budget=budget,
-                                    gradient_mode=gradient_mode)
+                                    gradient_mode=gradient_mode,
+                                    strategy_options=dict(STRATEGY_OPTIONS)
+                                    if strategy == "lago" else None)
         for _ in range(int(budget)):
             try:
                 trial = study.suggest()
@@ -257,9 +271,13 @@ def run_all(a, problems, make_problem, server_run, optuna_run):
                             if (name, method, seed) in done:
                                 continue
                             start = time.time()
-                            run = (optuna_run(method, problem, seed, budget)
-                                   if method.startswith("optuna")
-                                   else server_run(method, problem, seed, budget, address))
+                            base, _, options = method.partition("+")
+                            STRATEGY_OPTIONS.clear()
+                            STRATEGY_OPTIONS.update(
+                                kv.split("=", 1) for kv in options.split(",") if kv)
+                            run = (optuna_run(base, problem, seed, budget)
+                                   if base.startswith("optuna")
+                                   else server_run(base, problem, seed, budget, address))
                             row = {"problem": name, "method": method, "seed": seed,
                                    "final_log10_regret": run.regret(),
                                    "repeats": run.repeats,
