@@ -224,7 +224,7 @@ absl::StatusOr<Options> ParseOptions(const Problem& problem) {
   // (RESULTS.md, "A quadratic trend"). With gradients at every point: Levy
   // 0.46 -> -0.38 (17 seeds better, none worse) and Ackley 1.27 -> 1.06
   // (20 / 0). On request: Levy 0.15 -> -1.03 (19 / 1), Ackley 1.11 -> 1.03
-  // (16 / 3), Styblinski-Tang 1.63 -> 1.46 (7 / 1). Values only: Levy 0.17
+  // (17 / 3), Styblinski-Tang 1.63 -> 1.46 (13 / 1). Values only: Levy 0.17
   // -> -0.81 (18 / 2), Ackley 1.20 -> 0.84 (20 / 0). The other problems
   // within a few seeds either way. Value-only studies with noise = 1 keep a
   // constant (below).
