@@ -61,6 +61,11 @@ def pair_rows(problems, runs, pairs, cell):
 TIE = 0.005
 
 
+def quartiles(v):
+    """Median [first, third quartile] of the final log10 regrets v."""
+    return f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, {np.percentile(v, 75):.2f}]"
+
+
 def quartile_table(problems, runs, title, pairs, names, sides="1 / 0"):
     """Prints a table of median [first, third quartile] final log10 regret,
     one column per (with, without) pair of methods, headed "name: 1 / 0"
@@ -68,9 +73,7 @@ def quartile_table(problems, runs, title, pairs, names, sides="1 / 0"):
     print(f"\n{title}\n")
     print("| problem | " + " | ".join(f"{n}: {sides}" for n in names) + " |")
     print("|---|" + "---|" * len(pairs))
-    pair_rows(problems, runs, pairs,
-              lambda v: f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                        f"{np.percentile(v, 75):.2f}]")
+    pair_rows(problems, runs, pairs, quartiles)
 
 
 def median_rows(problems, runs, cols):
@@ -228,8 +231,7 @@ def main():
             cells = []
             for p in shifted:
                 v = [r["log10_regret"] for r in runs.get((p, m), [])]
-                cells.append(f"{np.median(v):.2f} [{np.percentile(v, 25):.2f}, "
-                             f"{np.percentile(v, 75):.2f}]" if v else "-")
+                cells.append(quartiles(v) if v else "-")
             print(f"| {m} | " + " | ".join(cells) + " |")
         pairs = [(m, m + "-t0") for m in ("lago-enhanced", "lago-on-request",
                                           "lago-value-only") if m + "-t0" in cols]
